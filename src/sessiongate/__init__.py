@@ -1,0 +1,78 @@
+"""sessiongate: trust the sessions your Next.js front end issued, from Python.
+
+Verifies NextAuth.js v4 / Auth.js v5 JWE session cookies, Bearer JWTs and database sessions
+(Auth.js adapters, Better Auth), and attaches a typed :class:`User` to each request.
+
+    from sessiongate import SessionGate, AuthJSToken, BearerJWT
+
+    gate = SessionGate(AuthJSToken(secret=AUTH_SECRET), BearerJWT(secret=JWT_SECRET))
+    user = gate.authenticate_sync({"cookie": request_cookie_header})
+"""
+
+from __future__ import annotations
+
+from .authjs import AuthJSToken, secrets_from_env
+from .claims import ClaimRules
+from .cookies import RequestCredentials, parse_cookie_header
+from .errors import (
+    AlgorithmNotAllowedError,
+    AuthenticationError,
+    AuthorizationError,
+    ConfigurationError,
+    DecryptionFailedError,
+    ExpiredTokenError,
+    InvalidClaimError,
+    InvalidSignatureError,
+    MalformedTokenError,
+    MissingCredentialsError,
+    NotYetValidError,
+    ProviderUnavailableError,
+    SessionGateError,
+    SessionNotFoundError,
+    TokenTooLargeError,
+    UnknownKidError,
+)
+from .gate import AsyncAuthenticator, Authenticator, AuthResult, SessionGate, Verified
+from .jws import BearerJWT
+from .user import AnonymousUser, ClaimMapping, User
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # the engine
+    "SessionGate",
+    "AuthResult",
+    "Authenticator",
+    "AsyncAuthenticator",
+    "Verified",
+    # token formats
+    "AuthJSToken",
+    "BearerJWT",
+    "ClaimRules",
+    "secrets_from_env",
+    # users
+    "User",
+    "AnonymousUser",
+    "ClaimMapping",
+    # extraction
+    "RequestCredentials",
+    "parse_cookie_header",
+    # errors
+    "SessionGateError",
+    "AuthenticationError",
+    "AuthorizationError",
+    "ProviderUnavailableError",
+    "ConfigurationError",
+    "MissingCredentialsError",
+    "MalformedTokenError",
+    "TokenTooLargeError",
+    "AlgorithmNotAllowedError",
+    "DecryptionFailedError",
+    "InvalidSignatureError",
+    "UnknownKidError",
+    "ExpiredTokenError",
+    "NotYetValidError",
+    "InvalidClaimError",
+    "SessionNotFoundError",
+    "__version__",
+]

@@ -1,0 +1,57 @@
+"""Strict base64url and JSON helpers shared by the token formats (no I/O)."""
+
+from __future__ import annotations
+
+import binascii
+import json
+from typing import Any
+
+from .errors import MalformedTokenError
+
+__all__ = ["b64url_decode", "b64url_encode", "json_compact", "json_object"]
+
+_TO_STD = bytes.maketrans(b"-_", b"+/")
+_TO_URL = bytes.maketrans(b"+/", b"-_")
+_PADS = (b"", b"", b"==", b"=")
+
+
+def b64url_decode(segment: str, what: str = "segment") -> bytes:
+    """Decode unpadded base64url, rejecting padding, whitespace and foreign characters."""
+    try:
+        raw = segment.encode("ascii")
+    except UnicodeEncodeError:
+        raise MalformedTokenError(f"the token {what} is not base64url") from None
+    if b"+" in raw or b"/" in raw or b"=" in raw or len(raw) % 4 == 1:
+        raise MalformedTokenError(f"the token {what} is not base64url")
+    try:
+        return binascii.a2b_base64(raw.translate(_TO_STD) + _PADS[len(raw) % 4], strict_mode=True)
+    except binascii.Error:
+        raise MalformedTokenError(f"the token {what} is not base64url") from None
+
+
+def b64url_encode(data: bytes) -> str:
+    """Encode to unpadded base64url."""
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URL).rstrip(b"=").decode("ascii")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+_decoder = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def json_object(data: bytes, what: str = "payload") -> dict[str, Any]:
+    """Parse UTF-8 JSON that must be an object (``NaN``/``Infinity`` rejected)."""
+    try:
+        value = _decoder.decode(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise MalformedTokenError(f"the token {what} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise MalformedTokenError(f"the token {what} is not a JSON object")
+    return value
+
+
+def json_compact(value: Any) -> bytes:
+    """Serialize like ``JSON.stringify``: compact separators, key order kept, no ASCII escaping."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

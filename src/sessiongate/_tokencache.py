@@ -1,0 +1,68 @@
+"""The bounded cache of verified tokens shared by the token formats (no I/O).
+
+A hit skips parsing and crypto; the caller still re-checks ``exp``/``nbf`` on every hit, so a
+cached token never outlives its expiry. Thread-safe (WSGI servers call from many threads).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cachetools import LRUCache
+
+from .errors import ConfigurationError
+from .gate import CredentialKind, Verified
+
+__all__ = ["DecodedToken", "TokenCache"]
+
+
+@dataclass(slots=True)
+class DecodedToken:
+    """A verified token: read-only claims, its header, which format matched, exp/nbf."""
+
+    claims: Mapping[str, Any]
+    header: Mapping[str, Any]
+    source: str
+    exp: float | None
+    nbf: float | None
+    salt: str | None = None
+    _verified: dict[str, Verified] = field(default_factory=dict, repr=False)
+
+    def as_verified(self, credential: CredentialKind) -> Verified:
+        """The gate-facing result; kept so the gate can memoise the user built from it."""
+        v = self._verified.get(credential)
+        if v is None:
+            v = Verified(self.claims, self.source, credential, self.exp)
+            self._verified[credential] = v
+        return v
+
+
+class TokenCache:
+    """LRU of ``key -> DecodedToken``; ``maxsize=0`` disables it."""
+
+    __slots__ = ("_cache", "_lock")
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize < 0:
+            raise ConfigurationError("cache_size must be >= 0")
+        self._cache: LRUCache[Hashable, DecodedToken] | None = (
+            LRUCache(maxsize=maxsize) if maxsize else None
+        )
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> DecodedToken | None:
+        if self._cache is None:
+            return None
+        with self._lock:
+            return self._cache.get(key)
+
+    def put(self, key: Hashable, value: DecodedToken) -> None:
+        if self._cache is not None:
+            with self._lock:
+                self._cache[key] = value
+
+    def __len__(self) -> int:
+        return 0 if self._cache is None else len(self._cache)

@@ -1,0 +1,380 @@
+"""NextAuth.js v4 and Auth.js v5 session tokens (JWE ``dir``), exactly as the JS libraries make them.
+
+* **v4** (``next-auth@4``): key = HKDF-SHA-256(secret, salt ``""``,
+  ``"NextAuth.js Generated Encryption Key"``, 32 bytes); header ``{"alg":"dir","enc":"A256GCM"}``
+  with no ``kid``.
+* **v5** (``@auth/core``): salt = the cookie name; key = HKDF-SHA-256(secret, salt,
+  ``"Auth.js Generated Encryption Key (<salt>)"``, 64 bytes for A256CBC-HS512 or 32 for A256GCM);
+  ``kid`` = RFC 7638 thumbprint of the derived key (SHA-512 for 64-byte keys, SHA-256 for 32).
+  With several secrets the key is chosen by ``kid``; a token without ``kid`` is tried with the
+  first secret only — exactly what ``@auth/core`` does.
+
+Keys are derived once, at construction (and once per extra cookie name), never per request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any, Literal
+
+from ._encoding import json_compact, json_object
+from .claims import ClaimRules
+from .cookies import (
+    AUTHJS_COOKIE,
+    DEFAULT_MAX_TOKEN_BYTES,
+    NEXTAUTH_COOKIE,
+    SECURE_PREFIX,
+    RequestCredentials,
+    session_cookie_candidates,
+)
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    DecryptionFailedError,
+    MalformedTokenError,
+    UnknownKidError,
+)
+from ._tokencache import DecodedToken, TokenCache
+from .gate import Verified
+from .jwe import (
+    A256CBC_HS512,
+    A256GCM,
+    KEY_LENGTHS,
+    CompactJWE,
+    ContentKey,
+    hkdf_sha256,
+    oct_thumbprint,
+    parse_compact,
+)
+
+__all__ = [
+    "DEFAULT_COOKIE_NAMES",
+    "V4_INFO",
+    "AuthJSToken",
+        "Generation",
+    "secrets_from_env",
+    "v4_key",
+    "v5_key",
+]
+
+Generation = Literal["nextauth-v4", "authjs-v5"]
+V4_INFO = b"NextAuth.js Generated Encryption Key"
+V5_INFO = "Auth.js Generated Encryption Key ({})"
+DEFAULT_COOKIE_NAMES = (
+    SECURE_PREFIX + AUTHJS_COOKIE,
+    AUTHJS_COOKIE,
+    SECURE_PREFIX + NEXTAUTH_COOKIE,
+    NEXTAUTH_COOKIE,
+)
+_V5_DEFAULT_SALTS = (SECURE_PREFIX + AUTHJS_COOKIE, AUTHJS_COOKIE)
+_THUMB_HASH = {64: "sha512", 32: "sha256"}
+
+
+def _secret_bytes(secret: str | bytes) -> bytes:
+    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if not raw:
+        raise ConfigurationError("a secret must not be empty")
+    return raw
+
+
+def v4_key(secret: str | bytes) -> ContentKey:
+    """The NextAuth v4 session key for ``secret`` (salt ``""``, A256GCM, no kid)."""
+    return ContentKey(hkdf_sha256(_secret_bytes(secret), b"", V4_INFO, 32), A256GCM)
+
+
+def v5_key(secret: str | bytes, salt: str, enc: str = A256CBC_HS512) -> ContentKey:
+    """The Auth.js v5 key for ``secret`` and ``salt`` (the cookie name), with its ``kid``."""
+    length = KEY_LENGTHS.get(enc)
+    if length is None:
+        raise ConfigurationError(f"unsupported enc {enc!r}")
+    raw = hkdf_sha256(_secret_bytes(secret), salt.encode(), V5_INFO.format(salt).encode(), length)
+    return ContentKey(raw, enc, kid=oct_thumbprint(raw, _THUMB_HASH[length]))
+
+
+def secrets_from_env(env: Mapping[str, str]) -> list[str]:
+    """The secrets a Next.js app would use, current first.
+
+    ``AUTH_SECRET_3``, ``_2``, ``_1``, then ``AUTH_SECRET`` (Auth.js core's order: the
+    highest-numbered secret encrypts), then ``NEXTAUTH_SECRET`` (v4). Duplicates are dropped.
+    """
+    names = ("AUTH_SECRET_3", "AUTH_SECRET_2", "AUTH_SECRET_1", "AUTH_SECRET", "NEXTAUTH_SECRET")
+    out: list[str] = []
+    for name in names:
+        value = env.get(name)
+        if value and value not in out:
+            out.append(value)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    key: ContentKey
+    generation: Generation
+    salt: str | None
+    secret_index: int
+
+
+@dataclass(slots=True)
+class _SaltKeys:
+    """The v5 keys of one salt: by kid, and the first secret's key per enc (for no-kid tokens)."""
+
+    by_kid: dict[str, _Key] = field(default_factory=dict)
+    first: dict[str, _Key] = field(default_factory=dict)
+
+
+class AuthJSToken:
+    """Verify NextAuth v4 and Auth.js v5 session tokens (cookies and ``Bearer``).
+
+    Args:
+        secret: the ``AUTH_SECRET``/``NEXTAUTH_SECRET`` string, or a list for rotation (current
+            first, as ``secret: [new, old]`` in Auth.js). Used as UTF-8 bytes, never base64-decoded.
+        cookie_names: extra session cookie names the Next.js app configures
+            (``cookies.sessionToken.name``). The four standard names are always understood.
+        accept_v4 / accept_v5: which generations to accept.
+        leeway: clock tolerance in seconds or a ``timedelta`` (default 15 s, as Auth.js).
+        require_exp: reject tokens without ``exp`` (default ``True``).
+        issuer / audience: optional ``iss``/``aud`` checks.
+        cache_size: how many verified tokens to remember (0 disables). Expiry is re-checked on
+            every hit; a hit skips the decryption.
+        max_token_bytes: size cap, checked before any crypto.
+        clock: returns UNIX time; injectable for tests.
+    """
+
+    name = "authjs"
+
+    def __init__(
+        self,
+        secret: str | bytes | Sequence[str | bytes],
+        *,
+        cookie_names: Iterable[str] = (),
+        accept_v4: bool = True,
+        accept_v5: bool = True,
+        leeway: float | timedelta = 15,
+        require_exp: bool = True,
+        issuer: str | Collection[str] | None = None,
+        audience: str | Collection[str] | None = None,
+        cache_size: int = 4096,
+        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        secrets = [secret] if isinstance(secret, (str, bytes)) else list(secret)
+        if not secrets:
+            raise ConfigurationError("AuthJSToken needs at least one secret")
+        self._secrets = [_secret_bytes(s) for s in secrets]
+        if not (accept_v4 or accept_v5):
+            raise ConfigurationError("accept at least one of v4 and v5")
+        if cache_size < 0 or max_token_bytes <= 0:
+            raise ConfigurationError("cache_size must be >= 0 and max_token_bytes > 0")
+        extra = [n for n in cookie_names]
+        for n in extra:
+            if not isinstance(n, str) or not n or any(c in n for c in ";=, \t\r\n"):
+                raise ConfigurationError(f"invalid cookie name {n!r}")
+        self.accept_v4 = accept_v4
+        self.accept_v5 = accept_v5
+        self.rules = ClaimRules.build(
+            leeway=leeway, require_exp=require_exp, issuer=issuer, audience=audience
+        )
+        self.max_token_bytes = max_token_bytes
+        self.clock = clock
+        # Families of cookie names, looked at in order; the __Secure- variant first.
+        bases: list[str] = []
+        for n in (AUTHJS_COOKIE, NEXTAUTH_COOKIE, *extra):
+            base = n.removeprefix(SECURE_PREFIX)
+            if base not in bases:
+                bases.append(base)
+        self.cookie_bases: tuple[str, ...] = tuple(bases)
+        self._v4: tuple[_Key, ...] = tuple(
+            _Key(v4_key(s), "nextauth-v4", None, i) for i, s in enumerate(self._secrets)
+        )
+        self._salts: dict[str, _SaltKeys] = {}
+        self._salt_lock = threading.Lock()
+        self._all_by_kid: dict[str, _Key] = {}
+        for base in bases:
+            self._salt_keys(SECURE_PREFIX + base)
+            self._salt_keys(base)
+        self._cache = TokenCache(cache_size)
+
+    def __repr__(self) -> str:
+        return (
+            f"AuthJSToken(secrets=<{len(self._secrets)} redacted>, "
+            f"cookies={list(self.cookie_bases)!r}, v4={self.accept_v4}, v5={self.accept_v5})"
+        )
+
+    # ------------------------------------------------------------------ keys
+
+    def _salt_keys(self, salt: str) -> _SaltKeys:
+        keys = self._salts.get(salt)
+        if keys is not None:
+            return keys
+        with self._salt_lock:
+            keys = self._salts.get(salt)
+            if keys is not None:
+                return keys
+            if len(self._salts) >= 64:
+                raise ConfigurationError("too many distinct cookie names")
+            keys = _SaltKeys()
+            for index, secret in enumerate(self._secrets):
+                for enc in (A256CBC_HS512, A256GCM):
+                    k = _Key(v5_key(secret, salt, enc), "authjs-v5", salt, index)
+                    assert k.key.kid is not None
+                    keys.by_kid.setdefault(k.key.kid, k)
+                    self._all_by_kid.setdefault(k.key.kid, k)
+                    if index == 0:
+                        keys.first[enc] = k
+            self._salts[salt] = keys
+            return keys
+
+    def _candidate_keys(self, jwe: CompactJWE, salt: str | None) -> list[_Key]:
+        """Keys to try, in order. ``salt=None``: the token's cookie name is unknown (Bearer)."""
+        kid = jwe.kid
+        enc = jwe.enc
+        if kid is not None:
+            if not self.accept_v5:
+                raise UnknownKidError("this verifier does not accept Auth.js v5 tokens")
+            found = (
+                self._all_by_kid.get(kid) if salt is None else self._salt_keys(salt).by_kid.get(kid)
+            )
+            if found is None:
+                other = self._all_by_kid.get(kid)
+                if other is not None and other.salt is not None:
+                    raise UnknownKidError(
+                        f"the token was issued for the cookie name {other.salt!r}, "
+                        f"not {salt!r}"
+                    )
+                raise UnknownKidError()
+            if found.key.enc != enc:
+                raise DecryptionFailedError()
+            return [found]
+        keys: list[_Key] = []
+        if enc == A256GCM and self.accept_v4:
+            keys.extend(self._v4)
+        if self.accept_v5:
+            salts = _V5_DEFAULT_SALTS if salt is None else (salt,)
+            for s in salts:
+                k = self._salt_keys(s).first.get(enc)
+                if k is not None:
+                    keys.append(k)
+        if not keys:
+            raise DecryptionFailedError("no configured key can decrypt this kind of token")
+        return keys
+
+    # ------------------------------------------------------------------ decoding
+
+    def _verify(self, token: str, salt: str | None) -> DecodedToken:
+        hit = self._cache.get((token, salt))
+        if hit is not None:
+            return hit
+        jwe = parse_compact(token, max_bytes=self.max_token_bytes)
+        error: AuthenticationError | None = None
+        for key in self._candidate_keys(jwe, salt):
+            try:
+                plaintext = key.key.decrypt(jwe)
+            except DecryptionFailedError as err:
+                error = error or err
+                continue
+            claims = json_object(plaintext, "claims")
+            exp, nbf = self.rules.check_static(claims)
+            decoded = DecodedToken(
+                MappingProxyType(claims), jwe.header, key.generation, exp, nbf, key.salt
+            )
+            self._cache.put((token, salt), decoded)
+            return decoded
+        assert error is not None
+        raise error
+
+    def decode_full(
+        self, token: str, *, cookie_name: str | None = None, now: float | None = None
+    ) -> DecodedToken:
+        """Like :meth:`decode` but also returns the header and which generation matched."""
+        if not isinstance(token, str) or not token:
+            raise MalformedTokenError("the token is empty")
+        decoded = self._verify(token, cookie_name)
+        self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
+        return decoded
+
+    def decode(
+        self, token: str, *, cookie_name: str | None = None, now: float | None = None
+    ) -> dict[str, Any]:
+        """Decrypt and validate ``token``; return its claims. Raises a ``SessionGateError``.
+
+        ``cookie_name`` is the cookie the token arrived in: it is the v5 salt, so a token made
+        for ``__Secure-authjs.session-token`` does not verify as ``authjs.session-token``. With
+        ``None`` (a Bearer token, or unknown) every configured name is accepted.
+        """
+        return dict(self.decode_full(token, cookie_name=cookie_name, now=now).claims)
+
+    # ------------------------------------------------------------------ gate protocol
+
+    def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
+        """Authenticator protocol: session cookies first, then a JWE ``Bearer`` token."""
+        cookies = credentials.cookies
+        first_error: AuthenticationError | None = None
+        saw_cookie = False
+        if cookies:
+            for base in self.cookie_bases:
+                name = SECURE_PREFIX + base
+                # No downgrade: when the __Secure- cookie is present, the plain one is ignored.
+                values = session_cookie_candidates(
+                    cookies, name, max_bytes=self.max_token_bytes
+                ) or session_cookie_candidates(
+                    cookies, (name := base), max_bytes=self.max_token_bytes
+                )
+                for value in values:
+                    saw_cookie = True
+                    try:
+                        decoded = self._verify_cookie(value, name)
+                        self.rules.check_time(decoded.exp, decoded.nbf, now)
+                    except AuthenticationError as err:
+                        first_error = first_error or err
+                        continue
+                    return decoded.as_verified("cookie")
+        if saw_cookie:
+            assert first_error is not None
+            raise first_error
+        token = credentials.bearer_token()
+        if token is None or token.count(".") != 4:
+            return None
+        decoded = self._verify(token, None)
+        self.rules.check_time(decoded.exp, decoded.nbf, now)
+        return decoded.as_verified("bearer")
+
+    def _verify_cookie(self, value: str, name: str) -> DecodedToken:
+        if value.count(".") != 4:
+            raise MalformedTokenError(
+                f"the {name!r} cookie does not hold a JWE session token "
+                "(a database session token needs a database store)"
+            )
+        return self._verify(value, name)
+
+    # ------------------------------------------------------------------ encoding
+
+    def encode(
+        self,
+        claims: Mapping[str, Any],
+        *,
+        generation: Generation = "authjs-v5",
+        cookie_name: str = AUTHJS_COOKIE,
+        enc: str = A256CBC_HS512,
+        max_age: float = 30 * 24 * 3600,
+        now: float | None = None,
+    ) -> str:
+        """Mint a token as the JS library would (``iat``, ``exp`` and ``jti`` added).
+
+        v5 tokens use the first (current) secret and carry its ``kid``. Meant for tests and
+        tools; production tokens are minted by the Next.js app.
+        """
+        import math
+        import uuid
+
+        issued = math.floor(self.clock() if now is None else now)
+        body = {**claims, "iat": issued, "exp": issued + int(max_age), "jti": str(uuid.uuid4())}
+        payload = json_compact(body)
+        if generation == "nextauth-v4":
+            return self._v4[0].key.encrypt(payload, {})
+        key = self._salt_keys(cookie_name).first[enc].key
+        return key.encrypt(payload, {"kid": key.kid})

@@ -1,0 +1,212 @@
+"""Credential extraction: Cookie header parsing, chunked session cookies, Bearer tokens.
+
+No I/O and no framework imports. Parsing matches what the JS side does so that sessiongate
+sees the same session Next.js sees:
+
+* ``Cookie`` parsing follows the ``cookie`` package Auth.js vendors: pairs split on ``;``,
+  names and values trimmed of spaces and tabs, one pair of surrounding double quotes removed,
+  values percent-decoded when that succeeds (otherwise kept verbatim), and the **first** cookie
+  of a name wins.
+* Chunked cookies ``name.0``, ``name.1``, ... are joined in numeric order. A gap in the numbers
+  is an error, not a silently shorter token.
+* ``Authorization: Bearer <token>``: the value is percent-decoded like ``decodeURIComponent``.
+
+Size caps are checked before anything is parsed or decrypted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from .errors import MalformedTokenError, TokenTooLargeError
+
+__all__ = [
+    "AUTHJS_COOKIE",
+    "BETTER_AUTH_COOKIE",
+    "DEFAULT_MAX_COOKIE_HEADER_BYTES",
+    "DEFAULT_MAX_TOKEN_BYTES",
+    "NEXTAUTH_COOKIE",
+    "SECURE_PREFIX",
+    "Headers",
+    "RequestCredentials",
+    "parse_cookie_header",
+    "percent_decode",
+    "session_cookie_candidates",
+]
+
+SECURE_PREFIX = "__Secure-"
+AUTHJS_COOKIE = "authjs.session-token"
+NEXTAUTH_COOKIE = "next-auth.session-token"
+BETTER_AUTH_COOKIE = "better-auth.session_token"
+
+DEFAULT_MAX_COOKIE_HEADER_BYTES = 64 * 1024
+DEFAULT_MAX_TOKEN_BYTES = 32 * 1024
+DEFAULT_MAX_CHUNKS = 64
+
+Headers = Mapping[str, str] | Iterable[tuple[bytes, bytes]] | Iterable[tuple[str, str]]
+"""A mapping of header names to values, or ASGI/WSGI-style ``(name, value)`` pairs."""
+
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_WS = " \t"
+
+
+def percent_decode(value: str) -> str | None:
+    """``decodeURIComponent``: ``None`` when the escapes are malformed or not UTF-8."""
+    if "%" not in value:
+        return value
+    if _BAD_PERCENT.search(value):
+        return None
+    try:
+        return unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        return None
+
+
+def parse_cookie_header(header: str) -> dict[str, str]:
+    """Parse a ``Cookie`` header the way Auth.js does (first occurrence of a name wins)."""
+    cookies: dict[str, str] = {}
+    for part in header.split(";"):
+        eq = part.find("=")
+        if eq < 0:
+            continue
+        name = part[:eq].strip(_WS)
+        if not name or name in cookies:
+            continue
+        value = part[eq + 1 :].strip(_WS)
+        if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+            value = value[1:-1]
+        decoded = percent_decode(value)
+        cookies[name] = value if decoded is None else decoded
+    return cookies
+
+
+def _chunk_index(suffix: str) -> int | None:
+    # canonical non-negative integers only: "0", "1", ... (no sign, no leading zeros)
+    if not suffix.isdigit() or not suffix.isascii() or (len(suffix) > 1 and suffix[0] == "0"):
+        return None
+    return int(suffix)
+
+
+def session_cookie_candidates(
+    cookies: Mapping[str, str],
+    name: str,
+    *,
+    max_chunks: int = DEFAULT_MAX_CHUNKS,
+    max_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+) -> list[str]:
+    """The values the session cookie ``name`` may carry, best first.
+
+    Returns ``[]`` when neither ``name`` nor any ``name.N`` chunk is present; otherwise the
+    unchunked value and/or the joined chunks. When both exist (a stale cookie left next to fresh
+    chunks, or the other way round) both are returned so the caller can verify each: neither can
+    shadow the other. Raises :class:`MalformedTokenError` for a gap in the chunk numbers and
+    :class:`TokenTooLargeError` for too many chunks or too many bytes.
+    """
+    candidates: list[str] = []
+    exact = cookies.get(name)
+    if exact:
+        if len(exact) > max_bytes:
+            raise TokenTooLargeError("the session cookie is larger than allowed")
+        candidates.append(exact)
+    prefix = name + "."
+    chunks: dict[int, str] = {}
+    for key, value in cookies.items():
+        if key.startswith(prefix):
+            index = _chunk_index(key[len(prefix) :])
+            if index is None:
+                continue
+            if index >= max_chunks or len(chunks) >= max_chunks:
+                raise TokenTooLargeError("the session cookie has too many chunks")
+            chunks[index] = value
+    if chunks:
+        for expected in range(len(chunks)):
+            if expected not in chunks:
+                raise MalformedTokenError(
+                    f"chunk .{expected} of the session cookie {name!r} is missing"
+                )
+        joined = "".join(chunks[i] for i in range(len(chunks)))
+        if len(joined) > max_bytes:
+            raise TokenTooLargeError("the session cookie is larger than allowed")
+        if joined and joined != exact:
+            candidates.append(joined)
+    return candidates
+
+
+@dataclass(slots=True)
+class RequestCredentials:
+    """What a request presents: its cookies and its ``Authorization`` header.
+
+    Build it once per request with :meth:`from_headers`; every authenticator reads from it.
+    """
+
+    cookies: Mapping[str, str]
+    authorization: str | None = None
+    max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES
+
+    @classmethod
+    def from_headers(
+        cls,
+        headers: Headers,
+        *,
+        max_cookie_header_bytes: int = DEFAULT_MAX_COOKIE_HEADER_BYTES,
+        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+    ) -> RequestCredentials:
+        """Extract credentials from a header mapping or from ``(name, value)`` pairs.
+
+        Several ``Cookie`` headers (HTTP/2 may split them) are joined with ``"; "``.
+        """
+        cookie_parts: list[str] = []
+        authorization: str | None = None
+        size = 0
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        for raw_name, raw_value in pairs:
+            if isinstance(raw_name, bytes):
+                lname = raw_name.lower()
+                if lname == b"cookie":
+                    size += len(raw_value)
+                    if size > max_cookie_header_bytes:
+                        raise TokenTooLargeError("the Cookie header is larger than allowed")
+                    cookie_parts.append(raw_value.decode("latin-1"))
+                elif lname == b"authorization" and authorization is None:
+                    if len(raw_value) > max_token_bytes + 64:
+                        raise TokenTooLargeError("the Authorization header is larger than allowed")
+                    authorization = raw_value.decode("latin-1")
+            else:
+                lname_s = raw_name.lower()
+                value = raw_value if isinstance(raw_value, str) else str(raw_value)
+                if lname_s == "cookie":
+                    size += len(value)
+                    if size > max_cookie_header_bytes:
+                        raise TokenTooLargeError("the Cookie header is larger than allowed")
+                    cookie_parts.append(value)
+                elif lname_s == "authorization" and authorization is None:
+                    if len(value) > max_token_bytes + 64:
+                        raise TokenTooLargeError("the Authorization header is larger than allowed")
+                    authorization = value
+        cookies = parse_cookie_header("; ".join(cookie_parts)) if cookie_parts else {}
+        return cls(cookies=cookies, authorization=authorization, max_token_bytes=max_token_bytes)
+
+    def bearer_token(self) -> str | None:
+        """The ``Bearer`` token, percent-decoded; ``None`` without one (another scheme is ignored).
+
+        The scheme is matched case-insensitively (RFC 7235). ``Bearer`` with an empty value or a
+        malformed percent-escape is :class:`MalformedTokenError`.
+        """
+        header = self.authorization
+        if header is None:
+            return None
+        scheme, _, rest = header.strip(_WS).partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        token = rest.strip(_WS)
+        if not token:
+            raise MalformedTokenError("the Authorization header has an empty Bearer token")
+        if len(token) > self.max_token_bytes:
+            raise TokenTooLargeError("the bearer token is larger than allowed")
+        decoded = percent_decode(token)
+        if decoded is None:
+            raise MalformedTokenError("the bearer token has a malformed percent-escape")
+        return decoded

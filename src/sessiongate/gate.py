@@ -1,0 +1,304 @@
+"""SessionGate: the one core entry point.
+
+A gate holds an ordered list of authenticators. For each request it extracts the credentials
+once (:class:`~sessiongate.cookies.RequestCredentials`), asks each authenticator in turn, and
+returns the first verified user.
+
+An authenticator answers ``None`` when the request carries nothing it understands, returns a
+:class:`Verified` when it proved a session, and raises an
+:class:`~sessiongate.errors.AuthenticationError` when its credential is present but bad, or
+:class:`~sessiongate.errors.ProviderUnavailableError` when it cannot decide (database/JWKS
+down). The gate's verdict when nobody succeeds:
+
+* any ``ProviderUnavailableError`` -> that error (503: an outage never logs users out);
+* otherwise the first ``AuthenticationError`` raised (401, precise code);
+* a ``Bearer`` token nobody recognised -> ``malformed``;
+* nothing presented at all -> ``missing_credentials``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from .cookies import (
+    DEFAULT_MAX_COOKIE_HEADER_BYTES,
+    DEFAULT_MAX_TOKEN_BYTES,
+    Headers,
+    RequestCredentials,
+)
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    MalformedTokenError,
+    MissingCredentialsError,
+    ProviderUnavailableError,
+    SessionGateError,
+)
+from .user import ClaimMapping, User, UserFactory
+
+__all__ = [
+    "AsyncAuthenticator",
+    "AuthResult",
+    "Authenticator",
+    "CredentialKind",
+    "SessionGate",
+    "Verified",
+]
+
+logger = logging.getLogger("sessiongate")
+
+CredentialKind = Literal["cookie", "bearer"]
+
+
+@dataclass(slots=True)
+class Verified:
+    """What an authenticator proved.
+
+    Attributes:
+        claims: the verified claims (for database sessions: the user row shaped as claims).
+        source: format name (``authjs-v5``, ``nextauth-v4``, ``jws``, ``database``...).
+        credential: whether the proof came from a cookie or a Bearer header.
+        expires_at: when the credential stops being valid (UNIX seconds), if known.
+        memo: a slot the gate uses to cache the built user on cached verifications.
+    """
+
+    claims: Mapping[str, Any]
+    source: str
+    credential: CredentialKind
+    expires_at: float | None = None
+    memo: tuple[object, Any] | None = None
+
+
+@runtime_checkable
+class Authenticator(Protocol):
+    """A synchronous, CPU-only authenticator (token formats)."""
+
+    name: str
+
+    def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
+        """``None``: not mine. ``Verified``: proven. Raise: present but bad / undecidable."""
+        ...
+
+
+@runtime_checkable
+class AsyncAuthenticator(Protocol):
+    """An authenticator that does I/O (database stores, JWKS)."""
+
+    name: str
+
+    async def authenticate_async(
+        self, credentials: RequestCredentials, now: float
+    ) -> Verified | None:
+        """Like :meth:`Authenticator.authenticate`, awaiting I/O."""
+        ...
+
+    def authenticate_blocking(self, credentials: RequestCredentials, now: float) -> Verified | None:
+        """The same from synchronous code (WSGI); may run the I/O on a background loop."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    """A successful authentication: the user, how it was proven and by whom."""
+
+    user: Any
+    credential: CredentialKind
+    authenticator: str
+
+
+AnyAuthenticator = Authenticator | AsyncAuthenticator
+
+
+class SessionGate:
+    """Verify a request's session against an ordered list of authenticators.
+
+    Args:
+        *authenticators: e.g. ``AuthJSToken(secret=...)``, ``BearerJWT(secret=...)``, a
+            database store authenticator. Tried in order; the first success wins.
+        claim_mapping: how claims become a :class:`~sessiongate.user.User`.
+        user_factory: ``(claims, source, expires_at) -> your user type``; replaces
+            ``claim_mapping`` when given.
+        clock: returns the current UNIX time; injectable for tests.
+        max_cookie_header_bytes / max_token_bytes: size caps checked before any parsing.
+    """
+
+    def __init__(
+        self,
+        *authenticators: AnyAuthenticator,
+        claim_mapping: ClaimMapping | None = None,
+        user_factory: UserFactory | None = None,
+        clock: Callable[[], float] = time.time,
+        max_cookie_header_bytes: int = DEFAULT_MAX_COOKIE_HEADER_BYTES,
+        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+    ) -> None:
+        if not authenticators:
+            raise ConfigurationError("SessionGate needs at least one authenticator")
+        for auth in authenticators:
+            if not isinstance(auth, (Authenticator, AsyncAuthenticator)):
+                raise ConfigurationError(f"{auth!r} is not an authenticator")
+        if max_cookie_header_bytes <= 0 or max_token_bytes <= 0:
+            raise ConfigurationError("size caps must be positive")
+        self.authenticators: tuple[AnyAuthenticator, ...] = tuple(authenticators)
+        self.claim_mapping = claim_mapping or ClaimMapping()
+        self._build: UserFactory = user_factory or self.claim_mapping.build_user
+        self._memo_key = object()
+        self.clock = clock
+        self.max_cookie_header_bytes = max_cookie_header_bytes
+        self.max_token_bytes = max_token_bytes
+        # the Protocol isinstance check is slow: decide once, not per request
+        self._chain: tuple[tuple[AnyAuthenticator, bool], ...] = tuple(
+            (a, isinstance(a, AsyncAuthenticator) and not isinstance(a, Authenticator))
+            for a in authenticators
+        )
+        self.has_async = any(is_async for _, is_async in self._chain)
+
+    def __repr__(self) -> str:
+        names = ", ".join(a.name for a in self.authenticators)
+        return f"SessionGate({names})"
+
+    # ---------------------------------------------------------------- construction helpers
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> SessionGate:
+        """Build a gate from the variables the Next.js app uses.
+
+        Reads ``AUTH_SECRET``, ``AUTH_SECRET_1..3`` (highest number first, as Auth.js core),
+        ``NEXTAUTH_SECRET`` and an optional ``SESSIONGATE_JWT_SECRET`` for HS256 Bearer tokens
+        (falling back to the session secrets). ``options`` go to :class:`SessionGate`.
+        """
+        from .authjs import AuthJSToken, secrets_from_env
+        from .jws import BearerJWT
+
+        env = os.environ if environ is None else environ
+        secrets = secrets_from_env(env)
+        if not secrets:
+            raise ConfigurationError(
+                "no secret found: set AUTH_SECRET (Auth.js v5) or NEXTAUTH_SECRET (NextAuth v4)"
+            )
+        jwt_secret = env.get("SESSIONGATE_JWT_SECRET")
+        return cls(
+            AuthJSToken(secret=secrets),
+            BearerJWT(secret=[jwt_secret] if jwt_secret else secrets),
+            **options,
+        )
+
+    # ---------------------------------------------------------------- the verdict
+
+    def credentials(self, headers: Headers) -> RequestCredentials:
+        """Parse the request's credentials once, with this gate's size caps."""
+        return RequestCredentials.from_headers(
+            headers,
+            max_cookie_header_bytes=self.max_cookie_header_bytes,
+            max_token_bytes=self.max_token_bytes,
+        )
+
+    def _user(self, verified: Verified) -> Any:
+        memo = verified.memo
+        if memo is not None and memo[0] is self._memo_key:
+            return memo[1]
+        user = self._build(verified.claims, verified.source, verified.expires_at)
+        verified.memo = (self._memo_key, user)
+        return user
+
+    def _conclude(
+        self,
+        creds: RequestCredentials,
+        errors: list[SessionGateError],
+    ) -> SessionGateError:
+        for err in errors:
+            if isinstance(err, ProviderUnavailableError):
+                return err
+        if errors:
+            return errors[0]
+        if creds.authorization is not None:
+            try:
+                bearer = creds.bearer_token()
+            except SessionGateError as err:
+                return err
+            if bearer is not None:
+                return MalformedTokenError("the bearer token is of no format this server accepts")
+        return MissingCredentialsError()
+
+    def _log(self, auth: AnyAuthenticator, err: SessionGateError) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("authenticator %s rejected the request: %s", auth.name, err.code)
+
+    async def authenticate_request(self, headers: Headers) -> AuthResult:
+        """Authenticate, returning the user with how it was proven. Raises on failure."""
+        now = self.clock()
+        creds = self.credentials(headers)
+        errors: list[SessionGateError] = []
+        for auth, is_async in self._chain:
+            try:
+                if is_async:
+                    verified = await auth.authenticate_async(creds, now)  # type: ignore[union-attr]
+                else:
+                    verified = auth.authenticate(creds, now)  # type: ignore[union-attr]
+            except (AuthenticationError, ProviderUnavailableError) as err:
+                self._log(auth, err)
+                errors.append(err)
+                continue
+            if verified is not None:
+                return AuthResult(self._user(verified), verified.credential, auth.name)
+        raise self._conclude(creds, errors)
+
+    def authenticate_request_sync(self, headers: Headers) -> AuthResult:
+        """Synchronous :meth:`authenticate_request` (WSGI, CLI, plain scripts)."""
+        now = self.clock()
+        creds = self.credentials(headers)
+        errors: list[SessionGateError] = []
+        for auth, is_async in self._chain:
+            try:
+                if is_async:
+                    verified = auth.authenticate_blocking(creds, now)  # type: ignore[union-attr]
+                else:
+                    verified = auth.authenticate(creds, now)  # type: ignore[union-attr]
+            except (AuthenticationError, ProviderUnavailableError) as err:
+                self._log(auth, err)
+                errors.append(err)
+                continue
+            if verified is not None:
+                return AuthResult(self._user(verified), verified.credential, auth.name)
+        raise self._conclude(creds, errors)
+
+    async def authenticate(self, headers: Headers) -> User:
+        """Return the verified user for these request headers, or raise a ``SessionGateError``.
+
+        ``headers`` is a mapping (any case) or ASGI-style ``(bytes, bytes)`` pairs.
+        """
+        result = await self.authenticate_request(headers)
+        user: User = result.user
+        return user
+
+    def authenticate_sync(self, headers: Headers) -> User:
+        """Synchronous :meth:`authenticate`."""
+        user: User = self.authenticate_request_sync(headers).user
+        return user
+
+    async def aclose(self) -> None:
+        """Close the authenticators that hold resources (pools, HTTP clients)."""
+        for auth in self.authenticators:
+            close = getattr(auth, "aclose", None)
+            if close is not None:
+                result = close()
+                if asyncio.iscoroutine(result):
+                    await result
+
+
+def ensure_sequence(value: object, what: str) -> Sequence[Any]:
+    """Normalise a single value or a list to a non-empty tuple (configuration helper)."""
+    if isinstance(value, (str, bytes)):
+        return (value,)
+    if isinstance(value, Sequence) and value:
+        return tuple(value)
+    raise ConfigurationError(f"{what} must be a value or a non-empty list")

@@ -1,0 +1,219 @@
+"""Compact JWE with ``alg: "dir"`` (A256GCM, A256CBC-HS512) on ``cryptography`` primitives.
+
+This is the hot path for Auth.js/NextAuth session cookies, so it does the minimum: a strict
+parse with size and shape checks before any crypto, one HMAC-SHA-512 + AES-CBC (or one
+AES-GCM) call, and keys prepared once (:class:`ContentKey`). No I/O.
+
+RFC 7516 compact form: ``header . "" . iv . ciphertext . tag``; the AAD is the ASCII of the
+first segment exactly as sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ._encoding import b64url_decode, b64url_encode, json_compact, json_object
+from .errors import (
+    AlgorithmNotAllowedError,
+    ConfigurationError,
+    DecryptionFailedError,
+    MalformedTokenError,
+    TokenTooLargeError,
+)
+
+__all__ = [
+    "A256CBC_HS512",
+    "A256GCM",
+    "KEY_LENGTHS",
+    "CompactJWE",
+    "ContentKey",
+    "hkdf_sha256",
+    "oct_thumbprint",
+    "parse_compact",
+]
+
+A256GCM = "A256GCM"
+A256CBC_HS512 = "A256CBC-HS512"
+KEY_LENGTHS = {A256CBC_HS512: 64, A256GCM: 32}
+_IV_LENGTHS = {A256CBC_HS512: 16, A256GCM: 12}
+_TAG_LENGTHS = {A256CBC_HS512: 32, A256GCM: 16}
+
+# Header parameters a dir JWE from Auth.js / Better Auth may carry. Anything else (zip, crit,
+# jku, x5u, jwk, epk, p2s, ...) is refused: none of the JS libraries emits it.
+_ALLOWED_HEADER_PARAMS = frozenset({"alg", "enc", "kid", "typ", "cty"})
+_MAX_HEADER_CHARS = 1024
+_HEADER_CACHE_MAX = 256
+
+
+def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes, length: int) -> bytes:
+    """RFC 5869 HKDF-SHA-256. An empty salt equals 32 zero bytes, as in ``@panva/hkdf``."""
+    if not ikm:
+        raise ConfigurationError("a secret must not be empty")
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt or None, info=info).derive(ikm)
+
+
+def oct_thumbprint(key: bytes, hash_name: str) -> str:
+    """RFC 7638 thumbprint of a symmetric JWK ``{"k": ..., "kty": "oct"}``.
+
+    ``hash_name`` is ``"sha512"`` for Auth.js 64-byte keys, ``"sha256"`` for 32-byte keys and for
+    Better Auth.
+    """
+    jwk = '{"k":"' + b64url_encode(key) + '","kty":"oct"}'
+    return b64url_encode(hashlib.new(hash_name, jwk.encode("ascii")).digest())
+
+
+@dataclass(frozen=True, slots=True)
+class CompactJWE:
+    """A parsed compact JWE (nothing decrypted yet)."""
+
+    header: dict[str, Any]
+    protected: bytes
+    iv: bytes
+    ciphertext: bytes
+    tag: bytes
+
+    @property
+    def enc(self) -> str:
+        enc: str = self.header["enc"]
+        return enc
+
+    @property
+    def kid(self) -> str | None:
+        kid = self.header.get("kid")
+        return kid if isinstance(kid, str) else None
+
+
+_header_cache: dict[str, dict[str, Any]] = {}
+
+
+def _parse_header(segment: str, allowed_enc: frozenset[str]) -> dict[str, Any]:
+    cached = _header_cache.get(segment)
+    if cached is None:
+        if len(segment) > _MAX_HEADER_CHARS:
+            raise MalformedTokenError("the JWE header is too large")
+        header = json_object(b64url_decode(segment, "header"), "header")
+        if header.get("alg") != "dir":
+            raise AlgorithmNotAllowedError("only JWE alg 'dir' is accepted")
+        if "zip" in header:
+            raise AlgorithmNotAllowedError("compressed JWE (zip) is not accepted")
+        extra = header.keys() - _ALLOWED_HEADER_PARAMS
+        if extra:
+            raise MalformedTokenError("the JWE header has unexpected parameters")
+        enc = header.get("enc")
+        if not isinstance(enc, str) or enc not in KEY_LENGTHS:
+            raise AlgorithmNotAllowedError("the JWE 'enc' is not accepted")
+        kid = header.get("kid")
+        if kid is not None and (not isinstance(kid, str) or not kid or len(kid) > 256):
+            raise MalformedTokenError("the JWE 'kid' must be a non-empty string")
+        if len(_header_cache) >= _HEADER_CACHE_MAX:
+            _header_cache.clear()
+        _header_cache[segment] = header
+        cached = header
+    if cached["enc"] not in allowed_enc:
+        raise AlgorithmNotAllowedError("the JWE 'enc' is not accepted")
+    return cached
+
+
+_ALL_ENC = frozenset(KEY_LENGTHS)
+
+
+def parse_compact(
+    token: str, *, max_bytes: int, allowed_enc: frozenset[str] = _ALL_ENC
+) -> CompactJWE:
+    """Parse and shape-check a compact ``dir`` JWE. Size is checked first, before any decoding."""
+    if len(token) > max_bytes:
+        raise TokenTooLargeError()
+    parts = token.split(".")
+    if len(parts) != 5:
+        raise MalformedTokenError("a JWE has five dot-separated segments")
+    head, encrypted_key, iv_s, ct_s, tag_s = parts
+    header = _parse_header(head, allowed_enc)
+    if encrypted_key:
+        raise MalformedTokenError("a 'dir' JWE must have an empty encrypted-key segment")
+    enc = header["enc"]
+    iv = b64url_decode(iv_s, "iv")
+    tag = b64url_decode(tag_s, "tag")
+    ciphertext = b64url_decode(ct_s, "ciphertext")
+    if len(iv) != _IV_LENGTHS[enc] or len(tag) != _TAG_LENGTHS[enc]:
+        raise MalformedTokenError("the JWE iv or tag has the wrong length")
+    if enc == A256CBC_HS512 and (not ciphertext or len(ciphertext) % 16):
+        raise MalformedTokenError("the JWE ciphertext is not a whole number of AES blocks")
+    return CompactJWE(header, head.encode("ascii"), iv, ciphertext, tag)
+
+
+class ContentKey:
+    """A content-encryption key for one ``enc``, with its cipher objects prepared once."""
+
+    __slots__ = ("_aes", "_gcm", "_mac_key", "enc", "kid", "raw")
+
+    def __init__(self, raw: bytes, enc: str, kid: str | None = None) -> None:
+        if KEY_LENGTHS.get(enc) != len(raw):
+            raise ConfigurationError(f"{enc} needs a {KEY_LENGTHS.get(enc, '?')}-byte key")
+        self.raw = raw
+        self.enc = enc
+        self.kid = kid
+        if enc == A256GCM:
+            self._gcm: AESGCM | None = AESGCM(raw)
+            self._mac_key = b""
+            self._aes: algorithms.AES | None = None
+        else:
+            self._gcm = None
+            self._mac_key = raw[:32]
+            self._aes = algorithms.AES(raw[32:])
+
+    def __repr__(self) -> str:
+        return f"ContentKey(enc={self.enc!r}, kid={self.kid!r}, raw=<redacted>)"
+
+    def _cbc_tag(self, aad: bytes, iv: bytes, ciphertext: bytes) -> bytes:
+        al = (len(aad) * 8).to_bytes(8, "big")
+        return hmac.digest(self._mac_key, aad + iv + ciphertext + al, "sha512")[:32]
+
+    def decrypt(self, jwe: CompactJWE) -> bytes:
+        """Authenticate and decrypt; any failure is :class:`DecryptionFailedError`."""
+        if jwe.header["enc"] != self.enc:
+            raise DecryptionFailedError()
+        if self._gcm is not None:
+            try:
+                return self._gcm.decrypt(jwe.iv, jwe.ciphertext + jwe.tag, jwe.protected)
+            except InvalidTag:
+                raise DecryptionFailedError() from None
+        expected = self._cbc_tag(jwe.protected, jwe.iv, jwe.ciphertext)
+        if not hmac.compare_digest(expected, jwe.tag):
+            raise DecryptionFailedError()
+        assert self._aes is not None
+        decryptor = Cipher(self._aes, modes.CBC(jwe.iv)).decryptor()
+        padded = decryptor.update(jwe.ciphertext) + decryptor.finalize()
+        pad = padded[-1]
+        if not 1 <= pad <= 16 or padded[-pad:] != bytes((pad,)) * pad:
+            raise DecryptionFailedError()
+        return padded[:-pad]
+
+    def encrypt(self, plaintext: bytes, header: dict[str, Any]) -> str:
+        """Produce a compact JWE (used by :mod:`sessiongate.testing` and the reverse interop)."""
+        header = {"alg": "dir", "enc": self.enc, **header}
+        protected = b64url_encode(json_compact(header))
+        aad = protected.encode("ascii")
+        if self._gcm is not None:
+            iv = os.urandom(12)
+            sealed = self._gcm.encrypt(iv, plaintext, aad)
+            ciphertext, tag = sealed[:-16], sealed[-16:]
+        else:
+            assert self._aes is not None
+            iv = os.urandom(16)
+            pad = 16 - len(plaintext) % 16
+            encryptor = Cipher(self._aes, modes.CBC(iv)).encryptor()
+            ciphertext = encryptor.update(plaintext + bytes((pad,)) * pad) + encryptor.finalize()
+            tag = self._cbc_tag(aad, iv, ciphertext)
+        return ".".join(
+            (protected, "", b64url_encode(iv), b64url_encode(ciphertext), b64url_encode(tag))
+        )

@@ -1,0 +1,212 @@
+"""Bearer JWTs (JWS compact) signed with a shared secret: HS256, HS384, HS512.
+
+Algorithms are pinned by configuration and never taken from the token: ``none``, an
+asymmetric ``alg`` or any ``alg`` outside the allow-list is refused before any crypto, so the
+classic "HS256 signed with the RSA public key" confusion cannot happen here. Signatures are
+computed with the stdlib's OpenSSL-backed ``hmac.digest`` and compared in constant time.
+Asymmetric tokens (RS/PS/ES/EdDSA from a JWKS) live in :mod:`sessiongate.jwks`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any
+
+from ._encoding import b64url_decode, b64url_encode, json_compact, json_object
+from ._tokencache import DecodedToken, TokenCache
+from .claims import ClaimRules
+from .cookies import DEFAULT_MAX_TOKEN_BYTES, RequestCredentials, session_cookie_candidates
+from .errors import (
+    AlgorithmNotAllowedError,
+    AuthenticationError,
+    ConfigurationError,
+    InvalidSignatureError,
+    MalformedTokenError,
+    TokenTooLargeError,
+)
+from .gate import Verified
+
+__all__ = ["HMAC_ALGORITHMS", "BearerJWT", "parse_jws_header"]
+
+HMAC_ALGORITHMS = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}
+_MAX_HEADER_CHARS = 1024
+_HEADER_CACHE_MAX = 256
+# Header parameters a plain JWT may carry. ``crit``/``b64`` (RFC 7797) and key-carrying
+# parameters (``jwk``, ``jku``, ``x5u``, ``x5c``) are refused: no verifier here trusts them.
+_REFUSED_HEADER_PARAMS = frozenset({"crit", "b64", "jwk", "jku", "x5u", "x5c", "enc", "zip"})
+
+_header_cache: dict[str, dict[str, Any]] = {}
+
+
+def parse_jws_header(segment: str) -> dict[str, Any]:
+    """Decode and shape-check a JWS protected header (cached by its encoded form)."""
+    header = _header_cache.get(segment)
+    if header is not None:
+        return header
+    if len(segment) > _MAX_HEADER_CHARS:
+        raise MalformedTokenError("the JWT header is too large")
+    header = json_object(b64url_decode(segment, "header"), "header")
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise MalformedTokenError("the JWT header has no 'alg'")
+    if header.keys() & _REFUSED_HEADER_PARAMS:
+        raise MalformedTokenError("the JWT header has parameters this verifier refuses")
+    kid = header.get("kid")
+    if kid is not None and (not isinstance(kid, str) or not kid or len(kid) > 256):
+        raise MalformedTokenError("the JWT 'kid' must be a non-empty string")
+    if len(_header_cache) >= _HEADER_CACHE_MAX:
+        _header_cache.clear()
+    _header_cache[segment] = header
+    return header
+
+
+class BearerJWT:
+    """Verify HS256/384/512 JWTs signed with a shared secret (``jsonwebtoken``, ``jose``).
+
+    Args:
+        secret: the shared secret (UTF-8 string as typed, or bytes), or a list for rotation.
+        algorithms: the accepted algorithms; default ``["HS256"]``. Only HS* are allowed here.
+        cookie_names: also read the token from these cookies (for apps that replaced NextAuth's
+            ``jwt.encode``/``decode`` with ``jsonwebtoken``); default: Bearer header only.
+        leeway, require_exp, issuer, audience: claim checks, see :class:`ClaimRules`.
+        cache_size: how many verified tokens to remember (0 disables); expiry re-checked per hit.
+        max_token_bytes: size cap, checked before any crypto.
+        clock: returns UNIX time; injectable for tests.
+    """
+
+    name = "jws"
+
+    def __init__(
+        self,
+        secret: str | bytes | Sequence[str | bytes],
+        *,
+        algorithms: Iterable[str] = ("HS256",),
+        cookie_names: Iterable[str] = (),
+        leeway: float | timedelta = 15,
+        require_exp: bool = True,
+        issuer: str | Collection[str] | None = None,
+        audience: str | Collection[str] | None = None,
+        cache_size: int = 4096,
+        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        secrets = [secret] if isinstance(secret, (str, bytes)) else list(secret)
+        if not secrets:
+            raise ConfigurationError("BearerJWT needs at least one secret")
+        keys = [s.encode("utf-8") if isinstance(s, str) else bytes(s) for s in secrets]
+        if not all(keys):
+            raise ConfigurationError("a secret must not be empty")
+        algs = tuple(algorithms) if not isinstance(algorithms, str) else (algorithms,)
+        if not algs:
+            raise ConfigurationError("algorithms must not be empty")
+        for alg in algs:
+            if alg not in HMAC_ALGORITHMS:
+                raise ConfigurationError(
+                    f"BearerJWT accepts only HS256/HS384/HS512, not {alg!r} "
+                    "(use JWKSBearer for asymmetric keys)"
+                )
+        self.algorithms = algs
+        self._keys = tuple(keys)
+        self.cookie_names = tuple(cookie_names)
+        self.rules = ClaimRules.build(
+            leeway=leeway, require_exp=require_exp, issuer=issuer, audience=audience
+        )
+        self.max_token_bytes = max_token_bytes
+        self.clock = clock
+        self._cache = TokenCache(cache_size)
+
+    def __repr__(self) -> str:
+        return f"BearerJWT(secrets=<{len(self._keys)} redacted>, algorithms={list(self.algorithms)})"
+
+    def _verify(self, token: str) -> DecodedToken:
+        hit = self._cache.get(token)
+        if hit is not None:
+            return hit
+        if len(token) > self.max_token_bytes:
+            raise TokenTooLargeError()
+        first = token.find(".")
+        last = token.rfind(".")
+        if first <= 0 or first == last or token.count(".") != 2:
+            raise MalformedTokenError("a JWT has three dot-separated segments")
+        header = parse_jws_header(token[:first])
+        alg = header["alg"]
+        if alg not in self.algorithms:
+            raise AlgorithmNotAllowedError(f"the JWT algorithm {alg[:16]!r} is not allowed")
+        signature = b64url_decode(token[last + 1 :], "signature")
+        payload = b64url_decode(token[first + 1 : last], "payload")
+        signing_input = token[:last].encode("ascii")
+        digest = HMAC_ALGORITHMS[alg]
+        for key in self._keys:
+            if hmac.compare_digest(hmac.digest(key, signing_input, digest), signature):
+                break
+        else:
+            raise InvalidSignatureError()
+        claims = json_object(payload, "payload")
+        exp, nbf = self.rules.check_static(claims)
+        decoded = DecodedToken(MappingProxyType(claims), header, "jws", exp, nbf)
+        self._cache.put(token, decoded)
+        return decoded
+
+    def decode_full(self, token: str, *, now: float | None = None) -> DecodedToken:
+        """Like :meth:`decode`, also returning the header."""
+        if not isinstance(token, str) or not token:
+            raise MalformedTokenError("the token is empty")
+        decoded = self._verify(token)
+        self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
+        return decoded
+
+    def decode(self, token: str, *, now: float | None = None) -> dict[str, Any]:
+        """Verify ``token`` and return its claims. Raises a ``SessionGateError``."""
+        return dict(self.decode_full(token, now=now).claims)
+
+    def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
+        """Authenticator protocol: configured cookies, then a three-segment ``Bearer`` token."""
+        first_error: AuthenticationError | None = None
+        for name in self.cookie_names:
+            for value in session_cookie_candidates(
+                credentials.cookies, name, max_bytes=self.max_token_bytes
+            ):
+                try:
+                    decoded = self._verify(value)
+                    self.rules.check_time(decoded.exp, decoded.nbf, now)
+                except AuthenticationError as err:
+                    first_error = first_error or err
+                    continue
+                return decoded.as_verified("cookie")
+        if first_error is not None:
+            raise first_error
+        token = credentials.bearer_token()
+        if token is None or token.count(".") != 2:
+            return None
+        decoded = self._verify(token)
+        self.rules.check_time(decoded.exp, decoded.nbf, now)
+        return decoded.as_verified("bearer")
+
+    def encode(
+        self,
+        claims: Mapping[str, Any],
+        *,
+        algorithm: str | None = None,
+        expires_in: float | None = 3600,
+        now: float | None = None,
+    ) -> str:
+        """Sign ``claims`` like ``jsonwebtoken.sign`` (``iat`` added; ``exp`` unless ``None``)."""
+        alg = algorithm or self.algorithms[0]
+        if alg not in HMAC_ALGORITHMS:
+            raise ConfigurationError(f"cannot sign with {alg!r}")
+        issued = math.floor(self.clock() if now is None else now)
+        body: dict[str, Any] = {**claims, "iat": issued}
+        if expires_in is not None:
+            body["exp"] = issued + int(expires_in)
+        signing_input = (
+            b64url_encode(json_compact({"alg": alg, "typ": "JWT"}))
+            + "."
+            + b64url_encode(json_compact(body))
+        )
+        sig = hmac.digest(self._keys[0], signing_input.encode("ascii"), HMAC_ALGORITHMS[alg])
+        return signing_input + "." + b64url_encode(sig)
