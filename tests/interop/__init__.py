@@ -1,0 +1,1 @@
+"""Interop tests against the real JavaScript libraries (see README.md)."""
