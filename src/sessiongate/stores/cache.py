@@ -1,0 +1,155 @@
+"""A bounded TTL cache in front of a session store, with single-flight lookups.
+
+* **Hits** are kept for ``ttl`` seconds in a ``cachetools.TTLCache`` of at most ``maxsize``
+  entries. The authenticator re-checks expiry against the request clock on every hit, so a
+  cached session still ends on time.
+* **Misses** (no such token) are kept for ``negative_ttl`` seconds, which blunts floods of
+  made-up tokens without keeping a fresh sign-in out for long.
+* **Single-flight**: concurrent lookups of one token on one event loop share one query.
+* Errors (:class:`~sessiongate.errors.ProviderUnavailableError`) are never cached.
+
+The trade-off: a session deleted on the JavaScript side (sign-out, revocation) stays valid
+here for up to ``ttl`` seconds. ``ttl=0`` disables caching (every request queries the
+database, still single-flighted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections.abc import Callable
+
+from cachetools import TTLCache
+
+from ..errors import ConfigurationError, ProviderUnavailableError
+from .base import SessionRecord, SessionStore
+
+__all__ = ["CachedStore"]
+
+_MISSING = object()
+
+
+class CachedStore:
+    """Wrap a :class:`SessionStore` with a hit cache, a negative cache and single-flight.
+
+    Args:
+        store: the store to query on a miss.
+        ttl: seconds a found session is served from memory (0 disables the hit cache).
+        negative_ttl: seconds an unknown token is remembered as unknown (0 disables).
+        maxsize: most entries in each cache.
+        timer: monotonic clock for the caches (injectable for tests).
+        clock: wall clock (UNIX seconds), used to stop caching a session past its expiry.
+    """
+
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        ttl: float = 5.0,
+        negative_ttl: float = 2.0,
+        maxsize: int = 10_000,
+        timer: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        for label, value in (("ttl", ttl), ("negative_ttl", negative_ttl)):
+            if not math.isfinite(value) or value < 0:
+                raise ConfigurationError(f"{label} must be a finite number of seconds >= 0")
+        if maxsize <= 0:
+            raise ConfigurationError("maxsize must be positive")
+        self.store = store
+        self.ttl = float(ttl)
+        self.negative_ttl = float(negative_ttl)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._hits: TTLCache[str, SessionRecord] | None = (
+            TTLCache(maxsize=maxsize, ttl=self.ttl, timer=timer) if self.ttl > 0 else None
+        )
+        self._misses: TTLCache[str, bool] | None = (
+            TTLCache(maxsize=maxsize, ttl=self.negative_ttl, timer=timer)
+            if self.negative_ttl > 0
+            else None
+        )
+        self._inflight: dict[tuple[int, str], asyncio.Future[SessionRecord | None]] = {}
+        self.queries = 0
+        """How many times the wrapped store was queried (for tests and benchmarks)."""
+
+    def __repr__(self) -> str:
+        return f"CachedStore({self.store!r}, ttl={self.ttl}, negative_ttl={self.negative_ttl})"
+
+    def get_cached(self, token: str) -> SessionRecord | object | None:
+        """A cached answer: a record, ``None`` (known unknown), or a sentinel when not cached."""
+        with self._lock:
+            if self._hits is not None:
+                record = self._hits.get(token)
+                if record is not None:
+                    return record
+            if self._misses is not None and token in self._misses:
+                return None
+        return _MISSING
+
+    def is_missing(self, value: object) -> bool:
+        """Whether :meth:`get_cached` found nothing."""
+        return value is _MISSING
+
+    async def load(self, token: str) -> SessionRecord | None:
+        """Answer from the cache, or query once for all concurrent callers and remember it."""
+        cached = self.get_cached(token)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        loop = asyncio.get_running_loop()
+        key = (id(loop), token)
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[SessionRecord | None] = loop.create_future()
+        self._inflight[key] = future
+        try:
+            self.queries += 1
+            record = await self.store.load(token)
+        except BaseException as exc:
+            if not future.done():
+                shared = (
+                    ProviderUnavailableError("the session lookup was cancelled")
+                    if isinstance(exc, asyncio.CancelledError)
+                    else exc
+                )
+                future.set_exception(shared)
+                future.exception()  # mark retrieved: there may be no waiter
+            raise
+        else:
+            self._remember(token, record)
+            future.set_result(record)
+            return record
+        finally:
+            self._inflight.pop(key, None)
+
+    def _remember(self, token: str, record: SessionRecord | None) -> None:
+        with self._lock:
+            if record is None:
+                if self._misses is not None:
+                    self._misses[token] = True
+                return
+            if self._hits is None:
+                return
+            if self._misses is not None:
+                self._misses.pop(token, None)
+            if record.expires_at - self._clock() <= 0:
+                return  # already over: nothing to gain from caching it
+            self._hits[token] = record
+
+    def invalidate(self, token: str | None = None) -> None:
+        """Forget one token (or everything), e.g. after a sign-out seen by this process."""
+        with self._lock:
+            for cache in (self._hits, self._misses):
+                if cache is None:
+                    continue
+                if token is None:
+                    cache.clear()
+                else:
+                    cache.pop(token, None)
+
+    async def aclose(self) -> None:
+        """Close the wrapped store."""
+        await self.store.aclose()

@@ -1,0 +1,232 @@
+"""PostgreSQL session store on an ``asyncpg`` pool.
+
+* **Bounded**: at most ``max_size`` connections; a request that cannot get one within the
+  deadline is answered 503 (``provider_unavailable``), never queued forever.
+* **One round trip**: one ``SELECT … JOIN`` per lookup; asyncpg keeps it as a named prepared
+  statement per connection (its statement cache), so a warm lookup is Bind/Execute/Sync.
+  Set ``statement_cache_size=0`` behind PgBouncer in transaction mode.
+* **Deadline**: ``timeout`` seconds cover getting a connection and running the query; a query
+  that hangs is cancelled server-side and answered 503.
+* **Faults**: connection refused or lost, server shutting down, timeouts, pool exhaustion and
+  schema mismatches all become :class:`~sessiongate.errors.ProviderUnavailableError` (fail
+  closed, never 401). The pool opens connections lazily, so it recovers by itself once the
+  database is back; a lookup that hits a connection the server killed is retried on a fresh
+  one within the same deadline.
+* **Event loops**: an asyncpg pool belongs to one loop. The store keeps one pool per loop, so
+  the same store serves an ASGI app and the background loop used by WSGI code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import weakref
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+
+from ..errors import ConfigurationError, ProviderUnavailableError
+from .base import SessionRecord
+from .schema import SchemaMapping, resolve_schema
+
+__all__ = ["PostgresStore"]
+
+logger = logging.getLogger("sessiongate")
+
+_RETRYABLE = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+    ConnectionResetError,
+    BrokenPipeError,
+)
+
+
+async def _init_connection(conn: Any) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+class PostgresStore:
+    """Look sessions up in PostgreSQL.
+
+    Args:
+        dsn: ``postgresql://user:pass@host:port/db`` (never logged).
+        schema: a :class:`~sessiongate.stores.schema.SchemaMapping` or a preset name
+            (``authjs-prisma``, ``authjs-pg``, ``better-auth``...).
+        min_size: connections :meth:`connect` opens ahead of the first request.
+        max_size: the most connections the pool (per event loop) ever holds.
+        timeout: seconds for one lookup, waiting for a connection included.
+        connect_timeout: seconds to open one connection.
+        statement_cache_size: asyncpg's prepared-statement cache (0 for PgBouncer).
+        server_settings: extra ``SET`` values per connection (``{"search_path": "auth"}``).
+        max_inactive_connection_lifetime: seconds an idle connection is kept open.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: SchemaMapping | str = "authjs-prisma",
+        min_size: int = 1,
+        max_size: int = 10,
+        timeout: float = 2.0,
+        connect_timeout: float = 2.0,
+        statement_cache_size: int = 100,
+        server_settings: dict[str, str] | None = None,
+        max_inactive_connection_lifetime: float = 300.0,
+    ) -> None:
+        if not isinstance(dsn, str) or not dsn.startswith(("postgres://", "postgresql://")):
+            raise ConfigurationError("the database URL must start with postgresql://")
+        if not 0 <= min_size <= max_size or max_size < 1:
+            raise ConfigurationError("pool sizes must satisfy 0 <= min_size <= max_size, max >= 1")
+        if not timeout > 0 or not connect_timeout > 0:
+            raise ConfigurationError("timeouts must be positive")
+        self._dsn = dsn
+        self.schema = resolve_schema(schema)
+        self.sql = self.schema.select_sql("$1")
+        self.min_size = min_size
+        self.max_size = max_size
+        self.timeout = float(timeout)
+        self.connect_timeout = float(connect_timeout)
+        self.statement_cache_size = statement_cache_size
+        self.server_settings = dict(server_settings or {})
+        self.max_inactive_connection_lifetime = float(max_inactive_connection_lifetime)
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"PostgresStore(schema={self.schema.name!r}, max_size={self.max_size})"
+
+    async def _pool(self) -> Any:
+        loop = asyncio.get_running_loop()
+        creating = self._pools.get(loop)
+        if creating is None:
+            if self._closed:
+                raise ProviderUnavailableError("the session store is closed")
+            creating = loop.create_task(self._create_pool())
+            self._pools[loop] = creating
+        return await asyncio.shield(creating)
+
+    async def _create_pool(self) -> Any:
+        # min_size=0 at creation: opening the pool does no I/O, so it cannot fail, and every
+        # connection is opened (and re-opened after an outage) on demand.
+        return await asyncpg.create_pool(
+            self._dsn,
+            min_size=0,
+            max_size=self.max_size,
+            timeout=self.connect_timeout,
+            statement_cache_size=self.statement_cache_size,
+            max_inactive_connection_lifetime=self.max_inactive_connection_lifetime,
+            server_settings=self.server_settings or None,
+            init=_init_connection,
+        )
+
+    async def connect(self) -> None:
+        """Open ``min_size`` connections and run the lookup once (fail fast at start-up).
+
+        Raises :class:`ProviderUnavailableError` when the database or the tables are not there.
+        """
+        await self.load("sessiongate-startup-probe")
+        pool = await self._pool()
+        async with asyncio.timeout(self.timeout * max(1, self.min_size)):
+            conns = [await pool.acquire() for _ in range(self.min_size)]
+            for conn in conns:
+                await pool.release(conn)
+
+    async def load(self, token: str) -> SessionRecord | None:
+        """Run the lookup; see the module docstring for how faults are answered."""
+        deadline = time.monotonic() + self.timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._load_once(token, deadline)
+            except ProviderUnavailableError:
+                raise
+            except _RETRYABLE as exc:
+                if attempt < 3 and deadline - time.monotonic() > 0.01:
+                    continue
+                raise self._unavailable(exc) from None
+            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+                raise self._unavailable(exc) from None
+
+    async def _load_once(self, token: str, deadline: float) -> SessionRecord | None:
+        pool = await self._pool()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ProviderUnavailableError("the session database did not answer in time")
+        try:
+            conn = await pool.acquire(timeout=remaining)
+        except TimeoutError:
+            raise ProviderUnavailableError(
+                "no session database connection was free in time (pool exhausted)"
+            ) from None
+        try:
+            remaining = max(deadline - time.monotonic(), 0.001)
+            row = await conn.fetchrow(self.sql, token, timeout=remaining)
+        finally:
+            await pool.release(conn)
+        if row is None:
+            return None
+        return self.schema.record_from_row(tuple(row.values()))
+
+    def _unavailable(self, exc: BaseException) -> ProviderUnavailableError:
+        if isinstance(exc, TimeoutError):
+            message = "the session database did not answer in time"
+        elif isinstance(exc, asyncpg.PostgresError) and not isinstance(
+            exc, asyncpg.exceptions.PostgresConnectionError
+        ):
+            # a query error (missing table or column...) is a schema mismatch: say which kind
+            message = f"the session query failed ({type(exc).__name__}; check the schema mapping)"
+            logger.error("session store query failed: %s", type(exc).__name__)
+        else:
+            message = "the session database is unreachable"
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("session store unavailable: %s", type(exc).__name__)
+        return ProviderUnavailableError(message)
+
+    def pool_stats(self) -> dict[str, int]:
+        """Size and idle connections of the current loop's pool (for benchmarks and doctor)."""
+        try:
+            task = self._pools.get(asyncio.get_running_loop())
+        except RuntimeError:
+            task = None
+        pool = task.result() if task is not None and task.done() and not task.cancelled() else None
+        if pool is None:
+            return {"size": 0, "idle": 0, "max_size": self.max_size}
+        return {"size": pool.get_size(), "idle": pool.get_idle_size(), "max_size": self.max_size}
+
+    async def aclose(self) -> None:
+        """Close every pool this store opened (on whichever loop owns it)."""
+        self._closed = True
+        pools = list(self._pools.items())
+        self._pools.clear()
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for loop, task in pools:
+            if not task.done() or task.cancelled() or task.exception() is not None:
+                continue
+            pool = task.result()
+            if loop is current:
+                try:
+                    async with asyncio.timeout(self.timeout):
+                        await pool.close()
+                except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    pool.terminate()
+            elif loop.is_running() and not loop.is_closed():
+                future = asyncio.run_coroutine_threadsafe(pool.close(), loop)
+                try:
+                    await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+                except Exception:  # best effort at shutdown
+                    pool.terminate()
+            else:
+                pool.terminate()

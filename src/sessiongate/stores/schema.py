@@ -1,0 +1,342 @@
+"""Which tables and columns hold sessions: presets for what the JS side creates, and custom maps.
+
+SQL is built only from validated identifiers, each quoted (``"userId"``); the token is always a
+bind parameter. One query joins the session row with its user row.
+
+Presets (SPEC sections 4.3 and 5.4):
+
+==================== ============= ============================================= ==============
+preset               tables        session columns (token, user id, expiry)      expiry type
+==================== ============= ============================================= ==============
+``authjs-prisma``    Session/User  sessionToken, userId, expires                 timestamp(3)
+``authjs-prisma-v4`` Session/User  sessionToken, userId, expires (+ an id PK)    timestamp(3)
+``authjs-pg``        sessions/users sessionToken, userId (integer), expires      timestamptz
+``authjs-drizzle``   session/user  sessionToken, userId, expires                 timestamp
+``authjs-typeorm``   sessions/users sessionToken, userId, expires                epoch-ms text
+``better-auth``      session/user  token, userId, expiresAt                      timestamptz
+``better-auth-snake`` session/user token, user_id, expires_at                    timestamp
+==================== ============= ============================================= ==============
+
+Naive timestamps (Prisma's ``timestamp(3)``, Drizzle's ``timestamp``) hold UTC wall time and are
+read as UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from types import MappingProxyType
+from typing import Any, Literal
+
+from ..errors import ConfigurationError, ProviderUnavailableError
+from .base import SessionRecord
+
+__all__ = ["PRESETS", "ExpiresFormat", "SchemaMapping", "quote_identifier", "resolve_schema"]
+
+ExpiresFormat = Literal["timestamp", "epoch_ms", "epoch_s"]
+"""How the expiry column is stored: a (naive-UTC or aware) timestamp or ISO text, epoch
+milliseconds (number or decimal text, TypeORM), or epoch seconds."""
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*\Z")
+_MAX_IDENT = 63  # PostgreSQL's NAMEDATALEN - 1
+_STANDARD_CLAIMS = frozenset({"sub", "id", "email", "name", "image", "emailVerified", "session"})
+
+
+def quote_identifier(name: str) -> str:
+    """Validate an SQL identifier and return it double-quoted.
+
+    Only ``[A-Za-z_][A-Za-z0-9_$]*`` up to 63 characters is accepted, so no identifier can
+    carry a quote, a dot or whitespace; quoting keeps case (``"sessionToken"``) and lets
+    reserved words (``"user"``) through.
+    """
+    if not isinstance(name, str) or len(name) > _MAX_IDENT or not _IDENT.match(name):
+        raise ConfigurationError(f"not a valid SQL identifier: {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _extra_pairs(value: Mapping[str, str] | Sequence[str]) -> tuple[tuple[str, str], ...]:
+    if isinstance(value, str):
+        raise ConfigurationError("extra_user_columns must be a list of names or a mapping")
+    if isinstance(value, Mapping):
+        pairs = tuple((str(k), str(v)) for k, v in value.items())
+    else:
+        pairs = tuple((str(c), str(c)) for c in value)
+    return pairs
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaMapping:
+    """Table and column names of the session and user tables.
+
+    Args:
+        session_table / user_table: table names (quoted as given: case matters).
+        db_schema: optional PostgreSQL schema (``public``...); otherwise the search path decides.
+        session_token / session_user_id / session_expires: session columns.
+        user_id / user_name / user_email / user_image / user_email_verified: user columns;
+            ``None`` for a column the table does not have.
+        expires_format: see :data:`ExpiresFormat`.
+        extra_user_columns: more user columns to load into the claims, as a list of column
+            names or a ``{claim_name: column}`` mapping (``{"role": "role",
+            "permissions": "perms"}``). PostgreSQL arrays arrive as lists, ``json``/``jsonb``
+            as parsed values.
+        json_columns: claim names whose *text* values are JSON to parse (SQLite has no JSON
+            type; a ``permissions`` column there usually holds ``'["a","b"]'``).
+        name: a label for messages (the preset name).
+    """
+
+    session_table: str
+    user_table: str
+    session_token: str
+    session_user_id: str
+    session_expires: str
+    user_id: str = "id"
+    user_name: str | None = "name"
+    user_email: str | None = "email"
+    user_image: str | None = "image"
+    user_email_verified: str | None = "emailVerified"
+    expires_format: ExpiresFormat = "timestamp"
+    db_schema: str | None = None
+    extra_user_columns: tuple[tuple[str, str], ...] = ()
+    json_columns: frozenset[str] = frozenset()
+    name: str = "custom"
+    _select: str = field(init=False, repr=False, compare=False, default="")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "extra_user_columns", _extra_pairs(self.extra_user_columns)  # type: ignore[arg-type]
+        )
+        object.__setattr__(self, "json_columns", frozenset(self.json_columns))
+        if self.expires_format not in ("timestamp", "epoch_ms", "epoch_s"):
+            raise ConfigurationError(f"unknown expires_format {self.expires_format!r}")
+        seen: set[str] = set()
+        for claim, _column in self.extra_user_columns:
+            if not claim or claim in _STANDARD_CLAIMS or claim in seen:
+                raise ConfigurationError(
+                    f"extra user column claim name {claim!r} is empty, repeated or reserved"
+                )
+            seen.add(claim)
+        unknown_json = self.json_columns - seen
+        if unknown_json:
+            raise ConfigurationError(
+                f"json_columns names claims that are not extra columns: {sorted(unknown_json)}"
+            )
+        object.__setattr__(self, "_select", self._build_select())
+
+    # ------------------------------------------------------------------------------ SQL
+
+    def _table(self, table: str) -> str:
+        quoted = quote_identifier(table)
+        if self.db_schema is not None:
+            return quote_identifier(self.db_schema) + "." + quoted
+        return quoted
+
+    def _user_columns(self) -> list[tuple[str, str]]:
+        cols: list[tuple[str, str]] = []
+        for claim, column in (
+            ("name", self.user_name),
+            ("email", self.user_email),
+            ("image", self.user_image),
+            ("emailVerified", self.user_email_verified),
+        ):
+            if column is not None:
+                cols.append((claim, column))
+        return cols
+
+    def _build_select(self) -> str:
+        q = quote_identifier
+        columns = [
+            f"s.{q(self.session_token)}",
+            f"s.{q(self.session_expires)}",
+            f"u.{q(self.user_id)}",
+        ]
+        columns += [f"u.{q(col)}" for _, col in self._user_columns()]
+        columns += [f"u.{q(col)}" for _, col in self.extra_user_columns]
+        # every identifier went through quote_identifier; the token is a bind parameter
+        return (
+            f"SELECT {', '.join(columns)} "  # noqa: S608
+            f"FROM {self._table(self.session_table)} AS s "
+            f"JOIN {self._table(self.user_table)} AS u "
+            f"ON u.{q(self.user_id)} = s.{q(self.session_user_id)} "
+            f"WHERE s.{q(self.session_token)} = {{param}} LIMIT 1"
+        )
+
+    def select_sql(self, placeholder: str) -> str:
+        """The one lookup query, with ``placeholder`` (``$1`` or ``?``) for the token."""
+        if placeholder not in ("$1", "?"):
+            raise ConfigurationError("placeholder must be '$1' or '?'")
+        return self._select.replace("{param}", placeholder)
+
+    # ------------------------------------------------------------------------------ rows
+
+    def record_from_row(self, row: Sequence[Any]) -> SessionRecord:
+        """Turn a result row (in :meth:`select_sql` column order) into a :class:`SessionRecord`.
+
+        A value the schema cannot explain (unreadable expiry, no user id) raises
+        :class:`ProviderUnavailableError`: it is a schema mismatch on our side, not a bad
+        credential, so it must not log the user out.
+        """
+        token, raw_expires, raw_user_id = row[0], row[1], row[2]
+        expires = self.parse_expires(raw_expires)
+        if raw_user_id is None or isinstance(raw_user_id, bool):
+            raise ProviderUnavailableError("the session's user row has no id")
+        user: dict[str, Any] = {}
+        index = 3
+        for claim, _ in self._user_columns():
+            value = row[index]
+            index += 1
+            if value is not None:
+                user[claim] = _jsonable(value)
+        extra: dict[str, Any] = {}
+        for claim, _ in self.extra_user_columns:
+            value = row[index]
+            index += 1
+            if value is None:
+                continue
+            if claim in self.json_columns and isinstance(value, (str, bytes)):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    raise ProviderUnavailableError(
+                        f"the user column for {claim!r} does not hold JSON"
+                    ) from None
+            extra[claim] = _jsonable(value)
+        return SessionRecord(
+            session_token=str(token),
+            user_id=str(raw_user_id),
+            expires=expires,
+            user=MappingProxyType(user),
+            extra=MappingProxyType(extra),
+        )
+
+    def parse_expires(self, value: Any) -> datetime:
+        """Read the expiry column as an aware UTC datetime (naive values are UTC)."""
+        fmt = self.expires_format
+        try:
+            if fmt == "timestamp":
+                if isinstance(value, datetime):
+                    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+                if isinstance(value, str):
+                    parsed = datetime.fromisoformat(value.strip())
+                    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+            else:
+                if isinstance(value, (str, bytes)):
+                    number = float(value.strip())
+                elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                    number = float(value)
+                else:
+                    number = math.nan
+                if math.isfinite(number):
+                    seconds = number / 1000.0 if fmt == "epoch_ms" else number
+                    return datetime.fromtimestamp(seconds, tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+        raise ProviderUnavailableError(
+            f"the session expiry column does not hold a {fmt} value (check the schema mapping)"
+        )
+
+    # ------------------------------------------------------------------------------ variants
+
+    def with_extra(
+        self,
+        columns: Mapping[str, str] | Sequence[str],
+        *,
+        json_columns: Sequence[str] = (),
+    ) -> SchemaMapping:
+        """A copy that also loads these user columns (``preset.with_extra(["role"])``)."""
+        pairs = self.extra_user_columns + _extra_pairs(columns)
+        return replace(
+            self,
+            extra_user_columns=pairs,
+            json_columns=self.json_columns | frozenset(json_columns),
+        )
+
+    @classmethod
+    def preset(cls, name: str) -> SchemaMapping:
+        """The mapping for a preset name (see the module docstring)."""
+        try:
+            return PRESETS[name]
+        except KeyError:
+            raise ConfigurationError(
+                f"unknown schema preset {name!r}; known: {', '.join(sorted(PRESETS))}"
+            ) from None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)  # UUID, Decimal...
+
+
+
+def _authjs(session_table: str, user_table: str, name: str, **options: Any) -> SchemaMapping:
+    return SchemaMapping(
+        session_table=session_table,
+        user_table=user_table,
+        session_token="sessionToken",  # noqa: S106 - a column name
+        session_user_id="userId",
+        session_expires="expires",
+        name=name,
+        **options,
+    )
+
+
+PRESETS: Mapping[str, SchemaMapping] = MappingProxyType(
+    {
+        "authjs-prisma": _authjs("Session", "User", "authjs-prisma"),
+        "authjs-prisma-v4": _authjs("Session", "User", "authjs-prisma-v4"),
+        "authjs-prisma-snake": SchemaMapping(
+            session_table="sessions",
+            user_table="users",
+            session_token="session_token",  # noqa: S106 - a column name
+            session_user_id="user_id",
+            session_expires="expires",
+            user_email_verified="email_verified",
+            name="authjs-prisma-snake",
+        ),
+        "authjs-pg": _authjs("sessions", "users", "authjs-pg"),
+        "authjs-drizzle": _authjs("session", "user", "authjs-drizzle"),
+        "authjs-typeorm": _authjs("sessions", "users", "authjs-typeorm", expires_format="epoch_ms"),
+        "better-auth": SchemaMapping(
+            session_table="session",
+            user_table="user",
+            session_token="token",  # noqa: S106 - a column name
+            session_user_id="userId",
+            session_expires="expiresAt",
+            name="better-auth",
+        ),
+        "better-auth-snake": SchemaMapping(
+            session_table="session",
+            user_table="user",
+            session_token="token",  # noqa: S106 - a column name
+            session_user_id="user_id",
+            session_expires="expires_at",
+            user_email_verified="email_verified",
+            name="better-auth-snake",
+        ),
+    }
+)
+
+
+def resolve_schema(schema: SchemaMapping | str) -> SchemaMapping:
+    """Accept a :class:`SchemaMapping` or a preset name."""
+    if isinstance(schema, SchemaMapping):
+        return schema
+    if isinstance(schema, str):
+        return SchemaMapping.preset(schema)
+    raise ConfigurationError("schema must be a SchemaMapping or a preset name")
