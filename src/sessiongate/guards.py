@@ -1,0 +1,261 @@
+"""Pure role and permission checks, shared by every adapter (no framework imports, no I/O).
+
+A guard takes a user (a :class:`~sessiongate.user.User`, an
+:class:`~sessiongate.user.AnonymousUser`, or any object with ``is_authenticated``, ``roles`` and
+``permissions``) and either returns it or raises:
+
+* an anonymous user -> the error it carries (``AnonymousUser(error=...)``: ``expired``,
+  ``decryption_failed``, ``provider_unavailable``...) or :class:`MissingCredentialsError` (401);
+* an authenticated user without the required roles/permissions -> :class:`AuthorizationError`
+  (403, ``insufficient_scope``).
+
+Roles may form a hierarchy: ``RoleHierarchy({"admin": ["moderator"], "moderator": ["user"]})``
+makes ``admin`` imply ``moderator`` and ``user``. Permissions are compared as given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from .errors import (
+    AuthorizationError,
+    ConfigurationError,
+    MissingCredentialsError,
+    SessionGateError,
+)
+
+__all__ = [
+    "Mode",
+    "Requirement",
+    "RoleHierarchy",
+    "effective_roles",
+    "effective_scopes",
+    "has_permissions",
+    "has_roles",
+    "require_authenticated",
+    "require_permissions",
+    "require_roles",
+    "require_scopes",
+]
+
+Mode = Literal["all", "any"]
+"""``"all"``: every listed name is needed. ``"any"``: one of them is enough."""
+
+U = TypeVar("U")
+
+
+class RoleHierarchy:
+    """Which roles imply which others, closed transitively.
+
+    ``RoleHierarchy({"admin": ["moderator"], "moderator": ["user"]})``: an ``admin`` also holds
+    ``moderator`` and ``user``. Cycles are allowed (the roles then imply each other).
+    """
+
+    __slots__ = ("_closure",)
+
+    def __init__(self, implies: Mapping[str, Iterable[str]]) -> None:
+        graph: dict[str, frozenset[str]] = {}
+        for role, implied in implies.items():
+            if not isinstance(role, str) or not role:
+                raise ConfigurationError("RoleHierarchy keys must be non-empty role names")
+            if isinstance(implied, str):
+                raise ConfigurationError(
+                    f"RoleHierarchy[{role!r}] must be a list of role names, not a string"
+                )
+            names = frozenset(implied)
+            if not all(isinstance(n, str) and n for n in names):
+                raise ConfigurationError(f"RoleHierarchy[{role!r}] must list non-empty role names")
+            graph[role] = names
+        closure: dict[str, frozenset[str]] = {}
+        for role in graph:
+            seen: set[str] = set()
+            stack = [role]
+            while stack:
+                current = stack.pop()
+                for nxt in graph.get(current, ()):
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        stack.append(nxt)
+            seen.discard(role)
+            closure[role] = frozenset(seen)
+        self._closure = closure
+
+    def implied_by(self, role: str) -> frozenset[str]:
+        """Every role that ``role`` implies (not including itself)."""
+        return self._closure.get(role, frozenset())
+
+    def expand(self, roles: Iterable[str]) -> frozenset[str]:
+        """``roles`` plus every role they imply."""
+        held = set(roles)
+        for role in tuple(held):
+            held |= self._closure.get(role, frozenset())
+        return frozenset(held)
+
+    def __repr__(self) -> str:
+        pairs = ", ".join(f"{k!r}: {sorted(v)!r}" for k, v in sorted(self._closure.items()))
+        return f"RoleHierarchy({{{pairs}}})"
+
+
+def _names(values: Iterable[str], what: str) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = (values,)
+    names = tuple(values)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ConfigurationError(f"{what} must be one or more non-empty names")
+    return names
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ("all", "any"):
+        raise ConfigurationError(f"mode must be 'all' or 'any', not {mode!r}")
+
+
+def _attr_set(user: Any, name: str) -> frozenset[str]:
+    value = getattr(user, name, None)
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        return frozenset((value,))
+    return frozenset(v for v in value if isinstance(v, str))
+
+
+def effective_roles(user: Any, hierarchy: RoleHierarchy | None = None) -> frozenset[str]:
+    """The user's roles, expanded through ``hierarchy`` when given."""
+    roles = _attr_set(user, "roles")
+    return hierarchy.expand(roles) if hierarchy is not None else roles
+
+
+def effective_scopes(user: Any, hierarchy: RoleHierarchy | None = None) -> frozenset[str]:
+    """Expanded roles plus permissions: what ``scope["auth"].scopes`` and ``Security`` check."""
+    return effective_roles(user, hierarchy) | _attr_set(user, "permissions")
+
+
+def _satisfied(held: frozenset[str], wanted: tuple[str, ...], mode: Mode) -> bool:
+    if mode == "any":
+        return any(w in held for w in wanted)
+    return all(w in held for w in wanted)
+
+
+def has_roles(
+    user: Any,
+    roles: Iterable[str],
+    *,
+    mode: Mode = "all",
+    hierarchy: RoleHierarchy | None = None,
+) -> bool:
+    """Whether an *authenticated* user holds the roles (``False`` for anonymous users)."""
+    _check_mode(mode)
+    wanted = _names(roles, "roles")
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return _satisfied(effective_roles(user, hierarchy), wanted, mode)
+
+
+def has_permissions(user: Any, permissions: Iterable[str], *, mode: Mode = "all") -> bool:
+    """Whether an *authenticated* user holds the permissions (``False`` for anonymous users)."""
+    _check_mode(mode)
+    wanted = _names(permissions, "permissions")
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return _satisfied(_attr_set(user, "permissions"), wanted, mode)
+
+
+def require_authenticated(user: U) -> U:
+    """Return ``user`` if authenticated; otherwise raise why not (401, or 503 on an outage)."""
+    if getattr(user, "is_authenticated", False) is True:
+        return user
+    error = getattr(user, "error", None)
+    if isinstance(error, SessionGateError):
+        raise error
+    raise MissingCredentialsError()
+
+
+def _missing_message(kind: str, wanted: tuple[str, ...], mode: Mode) -> str:
+    listed = ", ".join(sorted(wanted))
+    if mode == "any" and len(wanted) > 1:
+        return f"one of these {kind} is required: {listed}"
+    return f"required {kind}: {listed}"
+
+
+def require_roles(
+    user: U,
+    roles: Iterable[str],
+    *,
+    mode: Mode = "all",
+    hierarchy: RoleHierarchy | None = None,
+) -> U:
+    """Return ``user`` if it holds ``roles`` (all or any); raise 401/403 otherwise."""
+    _check_mode(mode)
+    wanted = _names(roles, "roles")
+    require_authenticated(user)
+    if not _satisfied(effective_roles(user, hierarchy), wanted, mode):
+        raise AuthorizationError(_missing_message("role(s)", wanted, mode))
+    return user
+
+
+def require_permissions(user: U, permissions: Iterable[str], *, mode: Mode = "all") -> U:
+    """Return ``user`` if it holds ``permissions`` (all or any); raise 401/403 otherwise."""
+    _check_mode(mode)
+    wanted = _names(permissions, "permissions")
+    require_authenticated(user)
+    if not _satisfied(_attr_set(user, "permissions"), wanted, mode):
+        raise AuthorizationError(_missing_message("permission(s)", wanted, mode))
+    return user
+
+
+def require_scopes(
+    user: U,
+    scopes: Iterable[str],
+    *,
+    hierarchy: RoleHierarchy | None = None,
+) -> U:
+    """Every scope must be a role (hierarchy-expanded) or a permission of the user.
+
+    This is what FastAPI's ``Security(..., scopes=[...])`` and Starlette's ``requires()`` mean.
+    An empty ``scopes`` only requires authentication.
+    """
+    wanted = tuple(scopes)
+    require_authenticated(user)
+    if wanted:
+        held = effective_scopes(user, hierarchy)
+        missing = [s for s in wanted if s not in held]
+        if missing:
+            raise AuthorizationError(_missing_message("scope(s)", tuple(missing), "all"))
+    return user
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """A bundle of role and permission requirements, validated once at construction.
+
+    Adapters build one per decorated route: ``Requirement(roles=("admin",))``.
+    """
+
+    roles: tuple[str, ...] = ()
+    permissions: tuple[str, ...] = ()
+    roles_mode: Mode = "all"
+    permissions_mode: Mode = "all"
+    hierarchy: RoleHierarchy | None = None
+
+    def __post_init__(self) -> None:
+        _check_mode(self.roles_mode)
+        _check_mode(self.permissions_mode)
+        for name in ("roles", "permissions"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = (value,)
+            value = tuple(value)
+            if value:
+                _names(value, name)
+            object.__setattr__(self, name, value)
+
+    def check(self, user: U) -> U:
+        """Return ``user`` when it satisfies every requirement; raise 401/403 otherwise."""
+        require_authenticated(user)
+        if self.roles:
+            require_roles(user, self.roles, mode=self.roles_mode, hierarchy=self.hierarchy)
+        if self.permissions:
+            require_permissions(user, self.permissions, mode=self.permissions_mode)
+        return user
