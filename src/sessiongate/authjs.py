@@ -1,4 +1,4 @@
-"""NextAuth.js v4 and Auth.js v5 session tokens (JWE ``dir``), exactly as the JS libraries make them.
+"""NextAuth.js v4 and Auth.js v5 session tokens (JWE ``dir``), as the JS libraries make them.
 
 * **v4** (``next-auth@4``): key = HKDF-SHA-256(secret, salt ``""``,
   ``"NextAuth.js Generated Encryption Key"``, 32 bytes); header ``{"alg":"dir","enc":"A256GCM"}``
@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from ._encoding import json_compact, json_object
+from ._tokencache import DecodedToken, TokenCache
 from .claims import ClaimRules
 from .cookies import (
     AUTHJS_COOKIE,
@@ -39,7 +40,6 @@ from .errors import (
     MalformedTokenError,
     UnknownKidError,
 )
-from ._tokencache import DecodedToken, TokenCache
 from .gate import Verified
 from .jwe import (
     A256CBC_HS512,
@@ -56,7 +56,7 @@ __all__ = [
     "DEFAULT_COOKIE_NAMES",
     "V4_INFO",
     "AuthJSToken",
-        "Generation",
+    "Generation",
     "secrets_from_env",
     "v4_key",
     "v5_key",
@@ -170,7 +170,7 @@ class AuthJSToken:
             raise ConfigurationError("accept at least one of v4 and v5")
         if cache_size < 0 or max_token_bytes <= 0:
             raise ConfigurationError("cache_size must be >= 0 and max_token_bytes > 0")
-        extra = [n for n in cookie_names]
+        extra = list(cookie_names)
         for n in extra:
             if not isinstance(n, str) or not n or any(c in n for c in ";=, \t\r\n"):
                 raise ConfigurationError(f"invalid cookie name {n!r}")
@@ -243,8 +243,7 @@ class AuthJSToken:
                 other = self._all_by_kid.get(kid)
                 if other is not None and other.salt is not None:
                     raise UnknownKidError(
-                        f"the token was issued for the cookie name {other.salt!r}, "
-                        f"not {salt!r}"
+                        f"the token was issued for the cookie name {other.salt!r}, not {salt!r}"
                     )
                 raise UnknownKidError()
             if found.key.enc != enc:

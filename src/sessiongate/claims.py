@@ -1,4 +1,4 @@
-"""Registered-claim validation (``exp``, ``nbf``, ``iat``, ``iss``, ``aud``), kept apart from crypto.
+"""Registered-claim checks (``exp``, ``nbf``, ``iat``, ``iss``, ``aud``), kept apart from crypto.
 
 Semantics follow ``jose`` (what Auth.js and Better Auth use): with ``now`` floored to whole
 seconds, a token is expired when ``exp <= now - leeway`` and not yet valid when

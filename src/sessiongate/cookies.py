@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 from .errors import MalformedTokenError, TokenTooLargeError
@@ -161,7 +162,9 @@ class RequestCredentials:
         cookie_parts: list[str] = []
         authorization: str | None = None
         size = 0
-        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        pairs: Iterable[tuple[Any, Any]] = (
+            headers.items() if isinstance(headers, Mapping) else headers
+        )
         for raw_name, raw_value in pairs:
             if isinstance(raw_name, bytes):
                 lname = raw_name.lower()

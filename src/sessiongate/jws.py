@@ -121,7 +121,9 @@ class BearerJWT:
         self._cache = TokenCache(cache_size)
 
     def __repr__(self) -> str:
-        return f"BearerJWT(secrets=<{len(self._keys)} redacted>, algorithms={list(self.algorithms)})"
+        return (
+            f"BearerJWT(secrets=<{len(self._keys)} redacted>, algorithms={list(self.algorithms)})"
+        )
 
     def _verify(self, token: str) -> DecodedToken:
         hit = self._cache.get(token)

@@ -77,7 +77,9 @@ def mint_hs256(
     )
 
 
-def chunk_cookie(token: str, cookie_name: str, chunk_size: int = AUTHJS_CHUNK_SIZE) -> dict[str, str]:
+def chunk_cookie(
+    token: str, cookie_name: str, chunk_size: int = AUTHJS_CHUNK_SIZE
+) -> dict[str, str]:
     """Split ``token`` into cookies the way the JS ``SessionStore`` does.
 
     Returns ``{cookie_name: token}`` when it fits, else ``{name.0: ..., name.1: ...}``.

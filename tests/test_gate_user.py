@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sessiongate import (
+    AnonymousUser,
+    AuthJSToken,
+    BearerJWT,
+    ClaimMapping,
+    SessionGate,
+    User,
+    Verified,
+)
+from sessiongate.errors import (
+    ConfigurationError,
+    InvalidClaimError,
+    MalformedTokenError,
+    MissingCredentialsError,
+    ProviderUnavailableError,
+    SessionGateError,
+    UnknownKidError,
+)
+from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256
+
+S = "gate-secret-0123456789abcdef0123"
+NOW = 1_800_000_000
+
+
+class Fixed:
+    """A test authenticator returning a fixed result or raising."""
+
+    def __init__(self, name, result=None, error=None):
+        self.name = name
+        self.result = result
+        self.error = error
+        self.calls = 0
+
+    def authenticate(self, credentials, now):
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def test_first_success_wins_and_later_ones_are_not_called():
+    a = Fixed("a", Verified({"sub": "1"}, "x", "cookie"))
+    b = Fixed("b", Verified({"sub": "2"}, "x", "cookie"))
+    r = SessionGate(a, b).authenticate_request_sync({})
+    assert (r.user.id, r.authenticator, b.calls) == ("1", "a", 0)
+
+
+def test_outage_beats_401():
+    gate = SessionGate(
+        Fixed("bad", error=UnknownKidError()), Fixed("db", error=ProviderUnavailableError())
+    )
+    with pytest.raises(ProviderUnavailableError):
+        gate.authenticate_sync({})
+
+
+def test_first_authentication_error_is_reported():
+    gate = SessionGate(Fixed("a", error=UnknownKidError()), Fixed("b", error=MalformedTokenError()))
+    with pytest.raises(UnknownKidError):
+        gate.authenticate_sync({})
+
+
+def test_missing_and_unrecognised_bearer():
+    gate = SessionGate(AuthJSToken(S), BearerJWT(S))
+    with pytest.raises(MissingCredentialsError):
+        gate.authenticate_sync({"cookie": "theme=dark"})
+    with pytest.raises(MalformedTokenError):
+        gate.authenticate_sync({"authorization": "Bearer not-a-token"})
+    with pytest.raises(MissingCredentialsError):
+        gate.authenticate_sync({"authorization": "Basic dXNlcjpwYXNz"})
+
+
+def test_async_and_sync_agree():
+    t = mint_authjs_v5({"sub": "u", "role": "r"}, S, now=NOW)
+    gate = SessionGate(AuthJSToken(S), clock=lambda: NOW)
+    h = [(b"cookie", cookie_header(t).encode())]
+    assert asyncio.run(gate.authenticate(h)) == gate.authenticate_sync(h)
+
+
+def test_user_is_memoised_on_cache_hits():
+    t = mint_authjs_v5({"sub": "u"}, S, now=NOW)
+    gate = SessionGate(AuthJSToken(S), clock=lambda: NOW)
+    h = {"cookie": cookie_header(t)}
+    assert gate.authenticate_sync(h) is gate.authenticate_sync(h)
+
+
+def test_user_factory():
+    t = mint_hs256({"sub": "u", "tenant": "t1"}, S, now=NOW)
+
+    def factory(claims, source, expires_at):
+        return ("custom", claims["tenant"], source)
+
+    gate = SessionGate(BearerJWT(S), user_factory=factory, clock=lambda: NOW)
+    assert gate.authenticate_sync({"authorization": f"Bearer {t}"}) == ("custom", "t1", "jws")
+
+
+def test_from_env():
+    env = {"AUTH_SECRET": S}
+    gate = SessionGate.from_env(env, clock=lambda: NOW)
+    t5 = mint_authjs_v5({"sub": "a"}, S, now=NOW)
+    assert gate.authenticate_sync({"cookie": cookie_header(t5)}).id == "a"
+    t = mint_hs256({"sub": "b"}, S, now=NOW)
+    assert gate.authenticate_sync({"authorization": f"Bearer {t}"}).id == "b"
+    with pytest.raises(ConfigurationError):
+        SessionGate.from_env({})
+
+
+def test_gate_configuration_errors():
+    with pytest.raises(ConfigurationError):
+        SessionGate()
+    with pytest.raises(ConfigurationError):
+        SessionGate(object())  # type: ignore[arg-type]
+
+
+def test_claim_mapping_defaults():
+    u = ClaimMapping().build_user(
+        {
+            "sub": 42,
+            "email": "e@x",
+            "name": "N",
+            "picture": "https://img",
+            "role": "admin",
+            "roles": ["a", "b", 3],
+            "realm_access": {"roles": ["kc"]},
+            "scope": "read write",
+            "permissions": ["p1"],
+        },
+        "jws",
+        10.0,
+    )
+    assert u.id == "42" and u.email == "e@x" and u.image == "https://img"
+    assert u.roles == {"admin", "a", "b", "kc"}
+    assert u.permissions == {"read", "write", "p1"}
+    assert u.role == "admin" and u.scopes == u.roles | u.permissions
+    assert u.is_authenticated and u.display_name == "N" and u.identity == "42"
+
+
+def test_claim_mapping_custom_paths_and_id_fallbacks():
+    m = ClaimMapping(id=("user.uid",), roles=("app.roles",), permissions="perms")
+    u = m.build_user({"user": {"uid": "x"}, "app": {"roles": ["r"]}, "perms": "a b"}, "jws")
+    assert (u.id, u.roles, u.permissions) == ("x", {"r"}, {"a", "b"})
+    assert ClaimMapping().build_user({"userId": "y"}, "jws").id == "y"
+
+
+@pytest.mark.parametrize(
+    "claims", [{}, {"sub": ""}, {"sub": True}, {"sub": {"a": 1}}, {"sub": None}]
+)
+def test_user_without_id_is_invalid(claims):
+    with pytest.raises(InvalidClaimError):
+        ClaimMapping().build_user(claims, "jws")
+
+
+def test_claims_are_read_only():
+    u = ClaimMapping().build_user({"sub": "x"}, "jws")
+    with pytest.raises(TypeError):
+        u.claims["sub"] = "y"  # type: ignore[index]
+
+
+def test_anonymous_user():
+    a = AnonymousUser(MissingCredentialsError())
+    assert (
+        not a.is_authenticated and a.scopes == frozenset() and a.error.code == "missing_credentials"
+    )
+    assert isinstance(ClaimMapping().build_user({"sub": "x"}, "jws"), User)
+
+
+def test_errors_have_codes_statuses_and_safe_dicts():
+    for cls in SessionGateError.__subclasses__():
+        assert cls.code and cls.status_code in (401, 403, 500, 503)
+    assert MissingCredentialsError().to_dict() == {
+        "error": "missing_credentials",
+        "message": "no session cookie or bearer token was sent",
+    }
