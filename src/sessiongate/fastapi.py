@@ -58,7 +58,7 @@ from .asgi import (
     resolve_connection,
 )
 from .cookies import AUTHJS_COOKIE
-from .errors import SessionGateError
+from .errors import ConfigurationError, SessionGateError
 from .gate import SessionGate
 from .guards import Mode, RoleHierarchy, require_authenticated, require_scopes
 from .guards import Requirement as _Requirement
@@ -287,6 +287,8 @@ class SessionGateAuth(SecurityBase):
         module-level name if you want to override it in tests, or override
         ``auth.current_user`` instead (the role check then runs against your fake user).
         """
+        if not roles:
+            raise ConfigurationError("require_role needs at least one role")
         chosen: Mode = mode or ("any" if any_ else "all")
         return self._guard(_Requirement(roles=roles, roles_mode=chosen, hierarchy=self.hierarchy))
 
@@ -294,6 +296,8 @@ class SessionGateAuth(SecurityBase):
         self, *permissions: str, mode: Mode = "all"
     ) -> Callable[..., Awaitable[Any]]:
         """A dependency returning the user if it holds the permissions (all, or ``mode="any"``)."""
+        if not permissions:
+            raise ConfigurationError("require_permissions needs at least one permission")
         return self._guard(_Requirement(permissions=permissions, permissions_mode=mode))
 
 
