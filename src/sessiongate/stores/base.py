@@ -41,8 +41,8 @@ class SessionRecord:
     session_token: str = field(repr=False)
     user_id: str
     expires: datetime
-    user: Mapping[str, Any] = _EMPTY
-    extra: Mapping[str, Any] = _EMPTY
+    user: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     expires_at: float = field(init=False, repr=False, compare=False, default=0.0)
 

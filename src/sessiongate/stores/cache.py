@@ -40,7 +40,9 @@ class CachedStore:
         negative_ttl: seconds an unknown token is remembered as unknown (0 disables).
         maxsize: most entries in each cache.
         timer: monotonic clock for the caches (injectable for tests).
-        clock: wall clock (UNIX seconds), used to stop caching a session past its expiry.
+
+    Expired sessions are cached like live ones (the verdict "expired" is re-derived from the
+    request clock on every hit), which also spares the database a flood of stale cookies.
     """
 
     def __init__(
@@ -51,7 +53,6 @@ class CachedStore:
         negative_ttl: float = 2.0,
         maxsize: int = 10_000,
         timer: Callable[[], float] = time.monotonic,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         for label, value in (("ttl", ttl), ("negative_ttl", negative_ttl)):
             if not math.isfinite(value) or value < 0:
@@ -61,7 +62,6 @@ class CachedStore:
         self.store = store
         self.ttl = float(ttl)
         self.negative_ttl = float(negative_ttl)
-        self._clock = clock
         self._lock = threading.Lock()
         self._hits: TTLCache[str, SessionRecord] | None = (
             TTLCache(maxsize=maxsize, ttl=self.ttl, timer=timer) if self.ttl > 0 else None
@@ -135,8 +135,6 @@ class CachedStore:
                 return
             if self._misses is not None:
                 self._misses.pop(token, None)
-            if record.expires_at - self._clock() <= 0:
-                return  # already over: nothing to gain from caching it
             self._hits[token] = record
 
     def invalidate(self, token: str | None = None) -> None:

@@ -64,7 +64,12 @@ def _extra_pairs(value: Mapping[str, str] | Sequence[str]) -> tuple[tuple[str, s
     if isinstance(value, Mapping):
         pairs = tuple((str(k), str(v)) for k, v in value.items())
     else:
-        pairs = tuple((str(c), str(c)) for c in value)
+        pairs = tuple(
+            (str(c[0]), str(c[1])) if isinstance(c, tuple) and len(c) == 2 else (str(c), str(c))
+            for c in value
+        )
+    for _claim, column in pairs:
+        quote_identifier(column)
     return pairs
 
 
