@@ -328,6 +328,17 @@ def test_custom_error_renderer():
 # ---------------------------------------------------------------- WebSocket
 
 
+class Denied:
+    def __init__(self, value: WebSocketDenialResponse) -> None:
+        self.value = value
+
+
+def denied(client: TestClient, url: str, **kwargs: Any) -> WebSocketDenialResponse:
+    with pytest.raises(WebSocketDenialResponse) as exc, client.websocket_connect(url, **kwargs):
+        pass
+    return exc.value
+
+
 def test_ws_cookie_same_origin_accepted(client):
     with client.websocket_connect(
         "/ws/private", headers={**build_valid_cookie(), "origin": ORIGIN}
@@ -336,17 +347,13 @@ def test_ws_cookie_same_origin_accepted(client):
 
 
 def test_ws_cookie_cross_origin_refused_403(client):
-    with pytest.raises(WebSocketDenialResponse) as exc:
-        with client.websocket_connect("/ws", headers={**build_valid_cookie(), "origin": EVIL}):
-            pass
+    exc = Denied(denied(client, "/ws", headers={**build_valid_cookie(), "origin": EVIL}))
     assert exc.value.status_code == 403
     assert exc.value.json()["error"] == "csrf_failed"
 
 
 def test_ws_cookie_without_origin_refused(client):
-    with pytest.raises(WebSocketDenialResponse) as exc:
-        with client.websocket_connect("/ws", headers=build_valid_cookie()):
-            pass
+    exc = Denied(denied(client, "/ws", headers=build_valid_cookie()))
     assert exc.value.status_code == 403
 
 
@@ -363,9 +370,7 @@ def test_ws_origin_check_can_be_disabled_and_trusted():
 
 
 def test_ws_missing_credentials_denied_401(client):
-    with pytest.raises(WebSocketDenialResponse) as exc:
-        with client.websocket_connect("/ws/private"):
-            pass
+    exc = Denied(denied(client, "/ws/private"))
     assert exc.value.status_code == 401
     assert exc.value.json()["error"] == "missing_credentials"
     assert exc.value.headers["www-authenticate"] == "Bearer"
@@ -373,9 +378,7 @@ def test_ws_missing_credentials_denied_401(client):
 
 def test_ws_expired_cookie_denied_401(client):
     headers = {**build_expired_cookie(), "origin": ORIGIN}
-    with pytest.raises(WebSocketDenialResponse) as exc:
-        with client.websocket_connect("/ws/private", headers=headers):
-            pass
+    exc = Denied(denied(client, "/ws/private", headers=headers))
     assert exc.value.status_code == 401
     assert exc.value.json()["error"] == "expired"
 
@@ -412,18 +415,14 @@ def test_ws_subprotocol_cross_origin_allowed_for_bearer(client):
 
 
 def test_ws_bad_subprotocol_token_denied(client):
-    with pytest.raises(WebSocketDenialResponse) as exc:
-        with client.websocket_connect("/ws/private", subprotocols=["sessiongate.bearer", "a.b.c"]):
-            pass
+    exc = Denied(denied(client, "/ws/private", subprotocols=["sessiongate.bearer", "a.b.c"]))
     assert exc.value.status_code == 401
     assert exc.value.json()["error"] == "malformed"
 
 
 def test_ws_query_token_ignored_unless_enabled(client):
     token = build_valid_token()
-    with pytest.raises(WebSocketDenialResponse) as exc:
-        with client.websocket_connect(f"/ws/private?access_token={token}"):
-            pass
+    exc = Denied(denied(client, f"/ws/private?access_token={token}"))
     assert exc.value.status_code == 401
     enabled = TestClient(make_app(allow_query_token=True))
     with enabled.websocket_connect(f"/ws?room=1&access_token={token}") as ws:
