@@ -88,3 +88,12 @@ def test_secret_never_printed_and_env_used():
         check=False,
     )
     assert p.returncode == 1 and json.loads(p.stdout)["error"]["code"] == "configuration_error"
+
+
+def test_demo_runs_and_every_case_behaves():
+    out = io.StringIO()
+    assert main(["demo"], stdout=out, stdin=io.StringIO()) == 0
+    text = out.getvalue()
+    assert "all cases behaved as expected" in text
+    assert text.count("OK    ") == 3
+    assert "DENY  401 expired" in text

@@ -82,6 +82,67 @@ def _cmd_decode(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return 0 if result["ok"] else 1
 
 
+def run_demo(out: TextIO, *, secret: str | None = None, now: float | None = None) -> int:
+    """Mint a v5 cookie, a v4 cookie and an HS256 token with a generated secret, verify them with
+    a :class:`SessionGate`, and show one rejection with its reason. Returns 0 when all behave."""
+    import secrets as _secrets
+    import time as _time
+
+    from .gate import SessionGate
+    from .testing import cookie_header, mint_authjs_v5, mint_hs256, mint_nextauth_v4
+
+    secret = secret or _secrets.token_urlsafe(32)
+    t = _time.time() if now is None else now
+    gate = SessionGate(AuthJSToken(secret), BearerJWT(secret), clock=lambda: t)
+    claims = {"sub": "user-1", "email": "ada@example.com", "name": "Ada", "role": "admin"}
+    cases: list[tuple[str, dict[str, str], str | None]] = [
+        (
+            "Auth.js v5 cookie",
+            {"cookie": cookie_header(mint_authjs_v5(claims, secret, now=t))},
+            None,
+        ),
+        (
+            "NextAuth v4 cookie",
+            {
+                "cookie": cookie_header(
+                    mint_nextauth_v4(claims, secret, now=t), "next-auth.session-token"
+                )
+            },
+            None,
+        ),
+        ("HS256 Bearer", {"authorization": "Bearer " + mint_hs256(claims, secret, now=t)}, None),
+        (
+            "expired v5 cookie",
+            {"cookie": cookie_header(mint_authjs_v5(claims, secret, now=t - 7200, max_age=3600))},
+            "expired",
+        ),
+        (
+            "v5 cookie under the __Secure- name it was not made for",
+            {"cookie": "__Secure-" + cookie_header(mint_authjs_v5(claims, secret, now=t))},
+            "unknown_kid",
+        ),
+        ("no credentials", {}, "missing_credentials"),
+    ]
+    failures = 0
+    out.write("sessiongate demo (generated secret, nothing leaves this process)\n\n")
+    for label, headers, expected in cases:
+        try:
+            user = gate.authenticate_sync(headers)
+            verdict = f"OK    {user.source:<12} id={user.id} roles={sorted(user.roles)}"
+            ok = expected is None
+        except SessionGateError as err:
+            verdict = f"DENY  {err.status_code} {err.code}: {err.message}"
+            ok = err.code == expected
+        failures += not ok
+        out.write(f"  {label:<55} {verdict}\n")
+    out.write("\nall cases behaved as expected\n" if not failures else f"\n{failures} unexpected\n")
+    return 0 if not failures else 1
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    return run_demo(out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -100,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--now", type=float, help="evaluate expiry as of this UNIX time")
     dec.add_argument("--compact", action="store_true", help="print JSON on one line")
     dec.set_defaults(handler=_cmd_decode)
+    demo = sub.add_parser("demo", help="mint and verify sample sessions on embedded defaults")
+    demo.set_defaults(handler=_cmd_demo)
     return parser
 
 
