@@ -216,17 +216,19 @@ class PostgresStore:
             if not task.done() or task.cancelled() or task.exception() is not None:
                 continue
             pool = task.result()
+            if loop.is_closed():
+                continue  # its sockets went with the loop
             if loop is current:
                 try:
                     async with asyncio.timeout(self.timeout):
                         await pool.close()
                 except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                     pool.terminate()
-            elif loop.is_running() and not loop.is_closed():
+            elif loop.is_running():
                 future = asyncio.run_coroutine_threadsafe(pool.close(), loop)
                 try:
                     await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
                 except Exception:  # best effort at shutdown
-                    pool.terminate()
+                    loop.call_soon_threadsafe(pool.terminate)
             else:
                 pool.terminate()
