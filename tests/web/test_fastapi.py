@@ -1,3 +1,4 @@
+# ruff: noqa: B008  (FastAPI declares dependencies in argument defaults)
 from __future__ import annotations
 
 import json
