@@ -365,7 +365,9 @@ def test_openapi_offers_cookie_or_bearer():
             "type": "http",
             "scheme": "bearer",
             "bearerFormat": "JWE",
-            "description": "A NextAuth/Auth.js session token or a bearer JWT in the Authorization header.",
+            "description": (
+                "A NextAuth/Auth.js session token or a bearer JWT in the Authorization header."
+            ),
         },
         "SessionGateCookie": {
             "type": "apiKey",
