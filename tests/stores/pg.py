@@ -1,14 +1,10 @@
-"""PostgreSQL helpers: a throwaway schema per test, so tests never collide."""
+"""PostgreSQL helpers for the store tests."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import subprocess
-import uuid
-from collections.abc import Iterator
-
-import pytest
 
 
 async def _execute(dsn: str, sql: str, *args: object) -> None:
@@ -23,16 +19,6 @@ async def _execute(dsn: str, sql: str, *args: object) -> None:
 
 def execute(dsn: str, sql: str, *args: object) -> None:
     asyncio.run(_execute(dsn, sql, *args))
-
-
-@pytest.fixture
-def pg_schema(postgres_dsn: str) -> Iterator[str]:
-    name = "sg_" + uuid.uuid4().hex[:12]
-    execute(postgres_dsn, f'CREATE SCHEMA "{name}"')
-    try:
-        yield name
-    finally:
-        execute(postgres_dsn, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 def pg_control(command: str) -> str:

@@ -22,7 +22,7 @@ from sessiongate.stores import PRESETS
 from sessiongate.stores.postgres import PostgresStore
 
 from .helpers import creds
-from .pg import execute, pg_control, pg_schema  # noqa: F401 - fixture
+from .pg import execute, pg_control
 
 pytestmark = pytest.mark.postgres
 
@@ -386,6 +386,8 @@ def test_database_stopped_mid_run_is_503_then_recovers(pg_controllable, pg_schem
         try:
             # warm the pool so it holds connections the restart will kill
             await asyncio.gather(*(lookup() for _ in range(3)))
+            # the test server runs with fsync/synchronous_commit off: flush before a crash stop
+            execute(dsn, "CHECKPOINT")
             pg_control(f"stop {mode}")
             for _ in range(3):
                 with pytest.raises(ProviderUnavailableError) as info:
