@@ -387,7 +387,7 @@ def test_database_stopped_mid_run_is_503_then_recovers(pg_controllable, pg_schem
             # warm the pool so it holds connections the restart will kill
             await asyncio.gather(*(lookup() for _ in range(3)))
             # the test server runs with fsync/synchronous_commit off: flush before a crash stop
-            execute(dsn, "CHECKPOINT")
+            await asyncio.to_thread(execute, dsn, "CHECKPOINT")
             pg_control(f"stop {mode}")
             for _ in range(3):
                 with pytest.raises(ProviderUnavailableError) as info:
