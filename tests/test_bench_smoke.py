@@ -1,0 +1,80 @@
+"""Smoke test for ``benchmarks/bench_core.py``: it runs, emits its JSON, and every contender agrees.
+
+Timings are never asserted (they depend on the machine); only structure and correctness.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks" / "bench_core.py"
+
+GROUPS = {"v5", "v4", "hs256", "cache"}
+TIMING_KEYS = {"median_ns", "min_ns", "stdev_pct", "loops_per_round", "rounds"}
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout)
+
+
+def test_machine_and_versions(report: dict) -> None:
+    assert report["schema_version"] == 1
+    machine = report["machine"]
+    for key in ("cpu_model", "cpu_count", "python", "platform", "versions"):
+        assert key in machine
+    versions = machine["versions"]
+    for dist in ("sessiongate", "cryptography", "pyjwt", "jwcrypto", "fastapi-nextauth-jwt"):
+        assert dist in versions
+    assert versions["sessiongate"] and versions["cryptography"]
+    assert report["config"]["quick"] is True
+
+
+def test_every_group_present(report: dict) -> None:
+    groups = {g["key"]: g for g in report["groups"]}
+    assert set(groups) == GROUPS
+    for g in groups.values():
+        assert g["token_chars"] > 0
+        roles = [r["role"] for r in g["results"] if r.get("available")]
+        assert "sessiongate" in roles
+        if g["key"] != "cache":
+            assert "reference" in roles
+            assert set(g["sessiongate_over_reference"]) == {"median", "min"}
+
+
+def test_every_available_contender_agreed_and_was_timed(report: dict) -> None:
+    for g in report["groups"]:
+        for row in g["results"]:
+            if not row["available"]:
+                # a peer that is not installed (the [bench] extra) is reported, never timed
+                assert row["role"] == "peer" and row["reason"]
+                assert not TIMING_KEYS & set(row)
+                continue
+            assert row["claims_agree"] is True, (g["key"], row["contender"])
+            assert row["rejects_tampered"] is True, (g["key"], row["contender"])
+            assert set(row) >= TIMING_KEYS, (g["key"], row["contender"])
+            assert row["median_ns"] > 0 and row["min_ns"] > 0
+            assert row["ratio_vs_sessiongate"] > 0
+
+
+def test_targets_listed(report: dict) -> None:
+    names = [t["target"] for t in report["targets"]]
+    assert len(names) == 6
+    for t in report["targets"]:
+        assert t["op"] in {"<=", ">="}
+        assert t["met"] in {True, False, None}  # reported, never asserted here
