@@ -54,10 +54,14 @@ class TokenCache:
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> DecodedToken | None:
-        if self._cache is None:
+        cache = self._cache
+        if cache is None:
             return None
         with self._lock:
-            return self._cache.get(key)
+            try:
+                return cache[key]
+            except KeyError:
+                return None
 
     def put(self, key: Hashable, value: DecodedToken) -> None:
         if self._cache is not None:

@@ -31,7 +31,6 @@ from .cookies import (
     NEXTAUTH_COOKIE,
     SECURE_PREFIX,
     RequestCredentials,
-    session_cookie_candidates,
 )
 from .errors import (
     AuthenticationError,
@@ -311,18 +310,16 @@ class AuthJSToken:
 
     def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """Authenticator protocol: session cookies first, then a JWE ``Bearer`` token."""
-        cookies = credentials.cookies
         first_error: AuthenticationError | None = None
         saw_cookie = False
-        if cookies:
+        if credentials.cookies:
             for base in self.cookie_bases:
                 name = SECURE_PREFIX + base
-                # No downgrade: when the __Secure- cookie is present, the plain one is ignored.
-                values = session_cookie_candidates(
-                    cookies, name, max_bytes=self.max_token_bytes
-                ) or session_cookie_candidates(
-                    cookies, (name := base), max_bytes=self.max_token_bytes
-                )
+                values = credentials.session_cookie(name)
+                if not values:
+                    # No downgrade: the plain name is read only when no __Secure- cookie exists.
+                    name = base
+                    values = credentials.session_cookie(name)
                 for value in values:
                     saw_cookie = True
                     try:

@@ -33,6 +33,7 @@ __all__ = [
     "SECURE_PREFIX",
     "Headers",
     "RequestCredentials",
+    "chunked_bases",
     "parse_cookie_header",
     "percent_decode",
     "session_cookie_candidates",
@@ -70,17 +71,20 @@ def parse_cookie_header(header: str) -> dict[str, str]:
     """Parse a ``Cookie`` header the way Auth.js does (first occurrence of a name wins)."""
     cookies: dict[str, str] = {}
     for part in header.split(";"):
-        eq = part.find("=")
-        if eq < 0:
+        name, sep, value = part.partition("=")
+        if not sep:
             continue
-        name = part[:eq].strip(_WS)
+        name = name.strip(_WS)
         if not name or name in cookies:
             continue
-        value = part[eq + 1 :].strip(_WS)
+        value = value.strip(_WS)
         if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
             value = value[1:-1]
-        decoded = percent_decode(value)
-        cookies[name] = value if decoded is None else decoded
+        if "%" in value:
+            decoded = percent_decode(value)
+            if decoded is not None:
+                value = decoded
+        cookies[name] = value
     return cookies
 
 
@@ -91,12 +95,23 @@ def _chunk_index(suffix: str) -> int | None:
     return int(suffix)
 
 
+def chunked_bases(cookies: Iterable[str]) -> frozenset[str]:
+    """The names ``n`` for which some cookie ``n.<digits>`` exists (one pass over the names)."""
+    bases = set()
+    for key in cookies:
+        base, dot, suffix = key.rpartition(".")
+        if dot and suffix.isdigit():
+            bases.add(base)
+    return frozenset(bases)
+
+
 def session_cookie_candidates(
     cookies: Mapping[str, str],
     name: str,
     *,
     max_chunks: int = DEFAULT_MAX_CHUNKS,
     max_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+    chunked: frozenset[str] | None = None,
 ) -> list[str]:
     """The values the session cookie ``name`` may carry, best first.
 
@@ -104,7 +119,8 @@ def session_cookie_candidates(
     unchunked value and/or the joined chunks. When both exist (a stale cookie left next to fresh
     chunks, or the other way round) both are returned so the caller can verify each: neither can
     shadow the other. Raises :class:`MalformedTokenError` for a gap in the chunk numbers and
-    :class:`TokenTooLargeError` for too many chunks or too many bytes.
+    :class:`TokenTooLargeError` for too many chunks or too many bytes. ``chunked`` (from
+    :func:`chunked_bases`) lets a caller skip the scan for names that have no chunks.
     """
     candidates: list[str] = []
     exact = cookies.get(name)
@@ -112,6 +128,8 @@ def session_cookie_candidates(
         if len(exact) > max_bytes:
             raise TokenTooLargeError("the session cookie is larger than allowed")
         candidates.append(exact)
+    if chunked is not None and name not in chunked:
+        return candidates
     prefix = name + "."
     chunks: dict[int, str] = {}
     for key, value in cookies.items():
@@ -146,6 +164,16 @@ class RequestCredentials:
     cookies: Mapping[str, str]
     authorization: str | None = None
     max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES
+    _chunked: frozenset[str] | None = None
+
+    def session_cookie(self, name: str) -> list[str]:
+        """:func:`session_cookie_candidates` for ``name`` with this request's size cap."""
+        chunked = self._chunked
+        if chunked is None:
+            chunked = self._chunked = chunked_bases(self.cookies)
+        return session_cookie_candidates(
+            self.cookies, name, max_bytes=self.max_token_bytes, chunked=chunked
+        )
 
     @classmethod
     def from_headers(

@@ -20,7 +20,7 @@ from typing import Any
 from ._encoding import b64url_decode, b64url_encode, json_compact, json_object
 from ._tokencache import DecodedToken, TokenCache
 from .claims import ClaimRules
-from .cookies import DEFAULT_MAX_TOKEN_BYTES, RequestCredentials, session_cookie_candidates
+from .cookies import DEFAULT_MAX_TOKEN_BYTES, RequestCredentials
 from .errors import (
     AlgorithmNotAllowedError,
     AuthenticationError,
@@ -170,9 +170,7 @@ class BearerJWT:
         """Authenticator protocol: configured cookies, then a three-segment ``Bearer`` token."""
         first_error: AuthenticationError | None = None
         for name in self.cookie_names:
-            for value in session_cookie_candidates(
-                credentials.cookies, name, max_bytes=self.max_token_bytes
-            ):
+            for value in credentials.session_cookie(name):
                 try:
                     decoded = self._verify(value)
                     self.rules.check_time(decoded.exp, decoded.nbf, now)
