@@ -631,6 +631,8 @@ class _Parsed(NamedTuple):
     alg: str
     kid: str | None
     payload: bytes
+    signing_input: bytes
+    signature: bytes
 
 
 class JWKSBearer:
@@ -692,7 +694,11 @@ class JWKSBearer:
         self.max_token_bytes = max_token_bytes
         self.clock = clock
         self._cache = TokenCache(cache_size)
-        self._jws = PyJWS(algorithms=list(algs), options={"enforce_minimum_key_length": True})
+        # PyJWT's algorithm objects, limited to the pinned list. The token was already parsed
+        # strictly (base64url, header, size) in ``_parse``, so the signature is checked with
+        # them directly rather than through ``PyJWS.decode_complete``, which would parse it again.
+        jws = PyJWS(algorithms=list(algs))
+        self._verifiers = {alg: jws.get_algorithm_by_name(alg) for alg in algs}
 
     def __repr__(self) -> str:
         return f"JWKSBearer({self.jwks!r}, algorithms={list(self.algorithms)})"
@@ -771,15 +777,17 @@ class JWKSBearer:
         if alg not in self.algorithms:
             raise AlgorithmNotAllowedError(f"the JWT algorithm {alg[:16]!r} is not allowed")
         payload = b64url_decode(token[first + 1 : last], "payload")
-        if not b64url_decode(token[last + 1 :], "signature"):
+        signature = b64url_decode(token[last + 1 :], "signature")
+        if not signature:
             raise MalformedTokenError("the JWT has an empty signature")
-        return _Parsed(header, alg, header.get("kid"), payload)
+        signing_input = token[:last].encode("ascii")
+        return _Parsed(header, alg, header.get("kid"), payload, signing_input, signature)
 
     def _check(
         self, token: str, parsed: _Parsed, keys: tuple[JWKSKey, ...], version: int
     ) -> DecodedToken:
         """Signature with the resolved key(s), then the claims."""
-        header, alg, kid, payload = parsed
+        header, alg, kid, payload = parsed.header, parsed.alg, parsed.kid, parsed.payload
         candidates = [k for k in keys if alg in k.algorithms]
         if not candidates:
             if kid is not None:
@@ -787,16 +795,16 @@ class JWKSBearer:
             raise UnknownKidError("no key in the key set can verify the token's algorithm")
         if kid is None and len(candidates) > _MAX_KIDLESS_CANDIDATES:
             raise UnknownKidError("the token has no 'kid' and the key set has several keys")
+        verifier = self._verifiers[alg]
         for key in candidates:
             try:
-                self._jws.decode_complete(token, key.key, algorithms=[alg])
-            except jwt.InvalidSignatureError:
+                prepared = verifier.prepare_key(key.key)  # re-checks the key type and curve
+                if verifier.check_key_length(prepared) is None and verifier.verify(
+                    parsed.signing_input, prepared, parsed.signature
+                ):
+                    break
+            except (jwt.PyJWTError, ValueError, TypeError):
                 continue
-            except (jwt.InvalidAlgorithmError, jwt.InvalidKeyError):
-                continue
-            except jwt.PyJWTError:
-                raise MalformedTokenError("the token could not be decoded") from None
-            break
         else:
             raise InvalidSignatureError()
         claims = json_object(payload, "payload")
