@@ -32,9 +32,15 @@ def _numeric(claims: Mapping[str, Any], name: str) -> float | None:
         if name in claims:
             raise InvalidClaimError(f"the {name!r} claim must be a number")
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidClaimError(f"the {name!r} claim must be a number")
-    return float(value)
+    try:
+        number = float(value)  # an int beyond float range raises OverflowError
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidClaimError(f"the {name!r} claim must be a finite number")
+    return number
 
 
 @dataclass(frozen=True, slots=True)
