@@ -213,14 +213,25 @@ class DatabaseSession(StoreBackedAuthenticator):
     def token(self, credentials: RequestCredentials) -> tuple[str, CredentialKind] | None:
         """The session token this request presents, or ``None`` when it has none for us."""
         cookies = credentials.cookies
-        for name in self.cookie_names:
-            if name not in cookies and not any(k.startswith(name + ".") for k in cookies):
-                continue
+        found: str | None = None
+        for name in self.cookie_names:  # exact names first: the common, cheap case
+            value = cookies.get(name)
+            if value:
+                found = name
+                break
+        if found is None or not found.startswith(SECURE_PREFIX):
+            # chunked cookies (never written for database sessions, but read like Auth.js
+            # does); a chunked __Secure- cookie also outranks a plain exact one
+            for name in self.cookie_names:
+                if name == found:
+                    break
+                if any(key.startswith(name + ".") for key in cookies):
+                    found = name
+                    break
+        if found is not None:
             candidates = session_cookie_candidates(
-                cookies, name, max_bytes=credentials.max_token_bytes
+                cookies, found, max_bytes=credentials.max_token_bytes
             )
-            if not candidates:
-                continue
             value = candidates[0]
             if "." in value:
                 return None  # a JWE: the JWT strategy's cookie, not ours

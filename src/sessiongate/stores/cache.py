@@ -82,9 +82,10 @@ class CachedStore:
         """A cached answer: a record, ``None`` (known unknown), or a sentinel when not cached."""
         with self._lock:
             if self._hits is not None:
-                record = self._hits.get(token)
-                if record is not None:
-                    return record
+                try:
+                    return self._hits[token]  # one expiry check, not two as .get() does
+                except KeyError:
+                    pass
             if self._misses is not None and token in self._misses:
                 return None
         return _MISSING
