@@ -92,7 +92,7 @@ def test_secret_never_printed_and_env_used():
 
 def test_demo_runs_and_every_case_behaves():
     out = io.StringIO()
-    assert main(["demo"], stdout=out, stdin=io.StringIO()) == 0
+    assert main(["demo", "--offline"], stdout=out, stdin=io.StringIO()) == 0
     text = out.getvalue()
     assert "all cases behaved as expected" in text
     assert text.count("OK    ") == 3

@@ -1,4 +1,4 @@
-"""The ``sessiongate`` command line.
+"""The ``sessiongate`` command line: ``decode``, ``doctor``, ``serve`` and ``demo``.
 
 ``sessiongate decode TOKEN`` verifies a token and prints one JSON object::
 
@@ -8,7 +8,13 @@
 It exits 0 on success, 1 when the token is rejected, 2 on usage errors. ``TOKEN`` may be ``-``
 to read it from standard input (keeps it out of shell history). Secrets come from ``--secret``
 (repeatable, current first) or from ``AUTH_SECRET``/``AUTH_SECRET_1..3``/``NEXTAUTH_SECRET``.
-Secrets are never printed.
+Secrets are never printed. With ``--database-url`` (and ``--schema``) a database session token
+(or a Better Auth signed cookie value, with ``--better-auth-secret``) is looked up.
+
+``sessiongate doctor INPUT`` explains, in plain words, why a token, a ``Cookie`` header or a
+``curl`` header dump does or does not verify (``--json`` for scripts). ``sessiongate serve``
+runs the sidecar verifier (:mod:`sessiongate.sidecar`) with uvicorn. ``sessiongate demo`` starts
+a live example API and proves it with real requests (``--offline``: in-process only).
 """
 
 from __future__ import annotations
@@ -33,14 +39,24 @@ def decode_token(
     *,
     cookie_name: str | None = None,
     now: float | None = None,
+    database_url: str | None = None,
+    schema: str | None = None,
+    better_auth_secrets: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Verify ``token`` and describe it as the ``decode`` command prints it."""
+    """Verify ``token`` and describe it as the ``decode`` command prints it.
+
+    With ``database_url`` a token that is not a JWT/JWE is looked up as a database session
+    (``schema``: a preset name, default ``authjs-prisma``; a Better Auth signed cookie value is
+    first checked with ``better_auth_secrets`` and looked up with ``better-auth``).
+    """
     token = token.strip()
     if not token:
         raise MalformedTokenError("the token is empty")
+    dots = token.count(".")
+    if database_url and dots not in (2, 4):
+        return _decode_database(token, database_url, schema, better_auth_secrets, now)
     if not secrets:
         raise ConfigurationError("no secret: pass --secret or set AUTH_SECRET / NEXTAUTH_SECRET")
-    dots = token.count(".")
     if dots == 4:
         names = [cookie_name] if cookie_name else []
         decoded = AuthJSToken(list(secrets), cookie_names=names, cache_size=0).decode_full(
@@ -52,7 +68,7 @@ def decode_token(
     else:
         raise MalformedTokenError(
             "not a JWT (3 segments) or JWE (5 segments); a database session token "
-            "needs a database lookup"
+            "needs a database lookup (--database-url)"
         )
     return {
         "ok": True,
@@ -60,6 +76,31 @@ def decode_token(
         "header": dict(decoded.header),
         "claims": dict(decoded.claims),
     }
+
+
+def _decode_database(
+    token: str,
+    database_url: str,
+    schema: str | None,
+    better_auth_secrets: Sequence[str],
+    now: float | None,
+) -> dict[str, Any]:
+    from .betterauth import verify_signed_cookie
+    from .doctor import lookup_database_token
+
+    source = "database"
+    if "." in token:
+        if not better_auth_secrets:
+            raise ConfigurationError(
+                "this looks like a Better Auth signed cookie: pass --better-auth-secret "
+                "(or set BETTER_AUTH_SECRET)"
+            )
+        token = verify_signed_cookie(token, list(better_auth_secrets))
+        schema = schema or "better-auth"
+        source = "better-auth"
+    chosen = schema or "authjs-prisma"
+    claims = lookup_database_token(database_url, chosen, token, now=now)
+    return {"ok": True, "format": source, "header": {"schema": chosen}, "claims": claims}
 
 
 def _error(err: SessionGateError) -> dict[str, Any]:
@@ -70,16 +111,120 @@ def _read_token(arg: str, stdin: TextIO) -> str:
     return stdin.read() if arg == "-" else arg
 
 
+def _env_list(name: str) -> list[str]:
+    value = os.environ.get(name)
+    return [value] if value else []
+
+
 def _cmd_decode(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     secrets = list(args.secret or []) or secrets_from_env(os.environ)
     try:
         result = decode_token(
-            _read_token(args.token, stdin), secrets, cookie_name=args.cookie_name, now=args.now
+            _read_token(args.token, stdin),
+            secrets,
+            cookie_name=args.cookie_name,
+            now=args.now,
+            database_url=args.database_url,
+            schema=args.schema,
+            better_auth_secrets=list(args.better_auth_secret or [])
+            or _env_list("BETTER_AUTH_SECRET"),
         )
     except SessionGateError as err:
         result = _error(err)
     out.write(json.dumps(result, ensure_ascii=False, indent=None if args.compact else 2) + "\n")
     return 0 if result["ok"] else 1
+
+
+def _cmd_doctor(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .doctor import diagnose, format_report
+
+    secrets = list(args.secret or []) or secrets_from_env(os.environ)
+    jwt_secrets = list(args.jwt_secret or []) or _env_list("SESSIONGATE_JWT_SECRET")
+    better = list(args.better_auth_secret or []) or _env_list("BETTER_AUTH_SECRET")
+    text = stdin.read() if args.input == "-" else args.input
+    try:
+        report = diagnose(
+            text,
+            secrets=secrets,
+            jwt_secrets=jwt_secrets,
+            better_auth_secrets=better,
+            cookie_name=args.cookie_name,
+            now=args.now,
+            database_url=args.database_url,
+            schema=args.schema,
+        )
+    except ConfigurationError as err:
+        if args.json:
+            out.write(json.dumps(_error(err)) + "\n")
+        else:
+            out.write(f"sessiongate doctor: {err.message}\n")
+        return 2
+    if args.json:
+        out.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        color = not args.no_color and _isatty(out)
+        out.write(format_report(report, color=color))
+    return 0 if report.ok else 1
+
+
+def _isatty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty() and not os.environ.get("NO_COLOR"))
+
+
+def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .sidecar import SidecarApp, SidecarConfig, build_gate
+
+    try:
+        import uvicorn
+    except ImportError:
+        out.write("sessiongate serve needs uvicorn: pip install 'sessiongate[serve]'\n")
+        return 2
+    try:
+        config = SidecarConfig.from_sources(
+            secrets=args.secret or (),
+            jwt_secrets=args.jwt_secret or (),
+            database_url=args.database_url,
+            schema=args.schema,
+            better_auth_secrets=args.better_auth_secret or (),
+            jwks_url=args.jwks_url,
+            issuer=args.issuer,
+            audience=args.audience,
+            jwks_algorithms=args.jwks_algorithm or (),
+            allow_http_jwks=args.allow_http_jwks,
+        )
+        gate = build_gate(config)
+        app = SidecarApp(gate, include_claims=args.include_claims)
+    except SessionGateError as err:
+        out.write(f"sessiongate serve: {err.message}\n")
+        return 2
+    out.write(f"sessiongate sidecar on http://{args.host}:{args.port} (/verify, /healthz)\n")
+    for line in config.describe():
+        out.write(f"  verifying: {line}\n")
+    out.flush()
+    import logging
+
+    logging.basicConfig(level=logging.INFO if args.log_requests else logging.WARNING)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,  # uvicorn's access log prints query strings; ours never does
+        lifespan="on",
+        h11_max_incomplete_event_size=app.max_header_bytes + 16 * 1024,
+        server_header=False,
+    )
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    if args.offline:
+        return run_demo(out)
+    from .demo import run_live_demo
+
+    serve = args.serve if args.serve is not None else _isatty(stdin)
+    return run_live_demo(out, serve=serve, color=not args.no_color and _isatty(out))
 
 
 def run_demo(out: TextIO, *, secret: str | None = None, now: float | None = None) -> int:
@@ -139,8 +284,21 @@ def run_demo(out: TextIO, *, secret: str | None = None, now: float | None = None
     return 0 if not failures else 1
 
 
-def _cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    return run_demo(out)
+def _database_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        help="sqlite:///path, a .db path or postgresql://… (database session tokens; "
+        "serve also reads DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--schema",
+        help="schema preset: authjs-prisma (default), authjs-prisma-v4, authjs-pg, "
+        "authjs-drizzle, authjs-typeorm, better-auth, better-auth-snake",
+    )
+    if not any(a.dest == "better_auth_secret" for a in parser._actions):
+        parser.add_argument(
+            "--better-auth-secret", action="append", help="BETTER_AUTH_SECRET (signed cookies)"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,7 +319,81 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--now", type=float, help="evaluate expiry as of this UNIX time")
     dec.add_argument("--compact", action="store_true", help="print JSON on one line")
     dec.set_defaults(handler=_cmd_decode)
-    demo = sub.add_parser("demo", help="mint and verify sample sessions on embedded defaults")
+    for command in (dec,):
+        _database_flags(command)
+
+    doc = sub.add_parser(
+        "doctor",
+        help="explain in plain words why a token / Cookie header / curl dump does not verify",
+    )
+    doc.add_argument(
+        "input",
+        help="a token, a Cookie header (or its value), header lines or a curl command; "
+        "- reads standard input",
+    )
+    doc.add_argument("--secret", action="append", help="Auth.js / NextAuth secret (repeatable)")
+    doc.add_argument("--jwt-secret", action="append", help="HS256 Bearer secret (repeatable)")
+    doc.add_argument("--better-auth-secret", action="append", help="BETTER_AUTH_SECRET")
+    doc.add_argument("--cookie-name", help="the cookie a bare token came from / a custom name")
+    doc.add_argument("--now", type=float, help="evaluate expiry as of this UNIX time")
+    doc.add_argument("--json", action="store_true", help="print the findings as JSON")
+    doc.add_argument("--no-color", action="store_true", help="never colour the output")
+    _database_flags(doc)
+    doc.set_defaults(handler=_cmd_doctor)
+
+    srv = sub.add_parser("serve", help="run the /verify sidecar (nginx/Traefik/Envoy, Express)")
+    srv.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=8787, help="port (default 8787)")
+    srv.add_argument(
+        "--secret",
+        action="append",
+        help="Auth.js / NextAuth secret (repeatable, current first); default: AUTH_SECRET, "
+        "AUTH_SECRET_1..3, NEXTAUTH_SECRET",
+    )
+    srv.add_argument(
+        "--jwt-secret",
+        action="append",
+        help="HS256 Bearer secret; default SESSIONGATE_JWT_SECRET, else the --secret values",
+    )
+    srv.add_argument(
+        "--better-auth-secret", action="append", help="default BETTER_AUTH_SECRET (needs a DB)"
+    )
+    srv.add_argument("--jwks-url", help="JWKS for asymmetric Bearer JWTs (SESSIONGATE_JWKS_URL)")
+    srv.add_argument("--issuer", help="expected iss of JWKS tokens (SESSIONGATE_JWKS_ISSUER)")
+    srv.add_argument("--audience", help="expected aud of JWKS tokens (SESSIONGATE_JWKS_AUDIENCE)")
+    srv.add_argument(
+        "--jwks-algorithm", action="append", help="pinned algorithm (default EdDSA, RS256, ES256)"
+    )
+    srv.add_argument(
+        "--allow-http-jwks", action="store_true", help="accept an http:// JWKS URL (dev only)"
+    )
+    srv.add_argument(
+        "--include-claims", action="store_true", help="add the raw claims to the JSON body"
+    )
+    srv.add_argument(
+        "--log-requests", action="store_true", help="log one line per verify (no values)"
+    )
+    _database_flags(srv)
+    srv.set_defaults(handler=_cmd_serve)
+
+    demo = sub.add_parser(
+        "demo", help="start an example API on localhost and prove it with real requests"
+    )
+    mode = demo.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--once",
+        dest="serve",
+        action="store_false",
+        default=None,
+        help="check and exit (default when stdin is not a terminal)",
+    )
+    mode.add_argument(
+        "--serve", dest="serve", action="store_true", help="keep serving until Ctrl-C"
+    )
+    mode.add_argument(
+        "--offline", action="store_true", help="no server: verify minted tokens in-process"
+    )
+    demo.add_argument("--no-color", action="store_true", help="never colour the output")
     demo.set_defaults(handler=_cmd_demo)
     return parser
 
