@@ -147,7 +147,7 @@ async def main(
         stats = store.pool_stats()
         rows += [
             (
-                f"load: {requests} concurrent requests, {distinct} distinct tokens",
+                f"load: {requests} requests, {concurrency} in flight, {distinct} tokens",
                 f"{elapsed:.2f} s",
             ),
             ("load: throughput", f"{requests / elapsed:,.0f} req/s"),

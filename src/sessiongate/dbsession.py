@@ -229,10 +229,11 @@ class DatabaseSession(StoreBackedAuthenticator):
                     found = name
                     break
         if found is not None:
-            candidates = session_cookie_candidates(
-                cookies, found, max_bytes=credentials.max_token_bytes
-            )
-            value = candidates[0]
+            value = cookies.get(found)
+            if not value:  # only chunks
+                value = session_cookie_candidates(
+                    cookies, found, max_bytes=credentials.max_token_bytes
+                )[0]
             if "." in value:
                 return None  # a JWE: the JWT strategy's cookie, not ours
             check_token_shape(value)
