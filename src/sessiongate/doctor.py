@@ -628,7 +628,9 @@ class _Doctor:
                 "encrypts new sessions with the first secret",
                 "keep the old secret listed until these sessions expire",
             )
-        if not exact and arrived_as is not None:
+        blocked = not exact and arrived_as is not None
+        if blocked:
+            assert arrived_as is not None
             hint = (
                 "the cookie name is the key-derivation salt; this usually means the app "
                 "issued it over HTTPS (`__Secure-` names) while this request came over HTTP, "
@@ -657,7 +659,7 @@ class _Doctor:
                 "the kid matches but the content does not decrypt: the token was altered",
             )
             return
-        self.claims(plaintext, subject)
+        self.claims(plaintext, subject, blocked=blocked)
 
     def _try_v4(self, jwe: CompactJWE) -> int | None:
         for i, secret in enumerate(self.secrets):
@@ -711,6 +713,7 @@ class _Doctor:
                     f"Auth.js v5 key derivation (cookie name `{salt}`, {self.label(i)}) but "
                     "no kid in the header (a custom jwt.encode?)",
                 )
+                blocked = i > 0 or (arrived_as is not None and salt != arrived_as)
                 if i > 0:
                     self.r.add(
                         "error",
@@ -727,7 +730,7 @@ class _Doctor:
                         f"this is an Auth.js v5 token for cookie `{salt}` but it arrived as "
                         f"`{arrived_as}`",
                     )
-                self.claims(plaintext, subject)
+                self.claims(plaintext, subject, blocked=blocked)
                 return
         self.r.add(
             "error",
@@ -808,7 +811,7 @@ class _Doctor:
 
     # -------------------------------------------------------------------- claims
 
-    def claims(self, plaintext: bytes, subject: str) -> None:
+    def claims(self, plaintext: bytes, subject: str, *, blocked: bool = False) -> None:
         try:
             claims = json.loads(plaintext)
         except ValueError:
@@ -857,13 +860,17 @@ class _Doctor:
         if problems:
             return
         assert isinstance(exp, (int, float))
-        self.r.add(
-            "ok",
-            "valid",
-            subject,
-            f"valid: user `{claims.get('sub', claims.get('id'))}`, expires in "
-            f"{_ago(exp - self.now)} ({_iso(exp)})",
-        )
+        user = claims.get("sub", claims.get("id"))
+        left = f"expires in {_ago(exp - self.now)} ({_iso(exp)})"
+        if blocked:
+            self.r.add(
+                "info",
+                "content_valid",
+                subject,
+                f"apart from that the content is valid: user `{user}`, {left}",
+            )
+        else:
+            self.r.add("ok", "valid", subject, f"valid: user `{user}`, {left}")
 
 
 def lookup_database_token(
