@@ -427,3 +427,11 @@ def test_chunked_cache_cookie(make):
     auth = make(cookie_cache="compact")
     assert run(auth, creds(cookies)).claims["sub"] == "u1"
     assert auth.store.queries == 0
+
+
+def test_cache_time_beyond_float_range_is_malformed_not_a_crash():
+    huge = 10**400
+    with pytest.raises(MalformedTokenError):
+        decode_cookie_cache(compact(session_data(), expires_ms=huge), "compact", SECRET, now=NOW_TS)
+    with pytest.raises(MalformedTokenError):
+        decode_cookie_cache(hs256({**session_data(), "exp": huge}), "jwt", SECRET, now=NOW_TS)

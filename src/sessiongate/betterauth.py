@@ -196,7 +196,17 @@ def _decode_compact(value: str, keys: Sequence[bytes]) -> tuple[dict[str, Any], 
     signed = json_compact({**session, "expiresAt": expires_at}).decode("utf-8")
     if len(sig) != 32 or not _match(keys, signed, sig):
         raise InvalidSignatureError("the cookie cache signature is not valid")
-    return session, float(expires_at) / 1000.0
+    return session, _finite(expires_at) / 1000.0
+
+
+def _finite(value: float) -> float:
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float range
+        raise MalformedTokenError("the cookie cache holds an out-of-range time") from None
+    if not math.isfinite(number):
+        raise MalformedTokenError("the cookie cache holds an out-of-range time")
+    return number
 
 
 def _decode_jwt(value: str, keys: Sequence[bytes], now: float) -> tuple[dict[str, Any], float]:
@@ -214,15 +224,16 @@ def _decode_jwt(value: str, keys: Sequence[bytes], now: float) -> tuple[dict[str
 
 
 def _exp(payload: Mapping[str, Any], now: float, *, leeway: float) -> float:
-    exp = payload.get("exp")
-    if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not math.isfinite(exp):
+    raw = payload.get("exp")
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         raise MalformedTokenError("the cookie cache has no 'exp'")
+    exp = _finite(raw)
     if exp <= math.floor(now) - leeway:
         raise ExpiredTokenError("the cookie cache has expired")
     nbf = payload.get("nbf")
-    if isinstance(nbf, (int, float)) and nbf > math.floor(now) + leeway:
+    if isinstance(nbf, (int, float)) and _finite(nbf) > math.floor(now) + leeway:
         raise ExpiredTokenError("the cookie cache is not valid yet")
-    return float(exp)
+    return exp
 
 
 def _decode_jwe(
