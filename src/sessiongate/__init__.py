@@ -11,9 +11,13 @@ Verifies NextAuth.js v4 / Auth.js v5 JWE session cookies, Bearer JWTs and databa
 
 from __future__ import annotations
 
+from typing import Any
+
 from .authjs import AuthJSToken, secrets_from_env
+from .betterauth import BetterAuthSession, sign_cookie_value, verify_signed_cookie
 from .claims import ClaimRules
 from .cookies import RequestCredentials, parse_cookie_header
+from .dbsession import DatabaseSession
 from .errors import (
     AlgorithmNotAllowedError,
     AuthenticationError,
@@ -33,7 +37,16 @@ from .errors import (
     UnknownKidError,
 )
 from .gate import AsyncAuthenticator, Authenticator, AuthResult, SessionGate, Verified
+from .jwks import JWKSBearer, JWKSClient
 from .jws import BearerJWT
+from .stores import (
+    CachedStore,
+    SchemaMapping,
+    SessionRecord,
+    SessionStore,
+    SQLiteStore,
+    open_store,
+)
 from .user import AnonymousUser, ClaimMapping, User
 
 __version__ = "0.1.0"
@@ -48,8 +61,22 @@ __all__ = [
     # token formats
     "AuthJSToken",
     "BearerJWT",
+    "JWKSBearer",
+    "JWKSClient",
     "ClaimRules",
     "secrets_from_env",
+    # database sessions
+    "DatabaseSession",
+    "BetterAuthSession",
+    "SessionStore",
+    "SessionRecord",
+    "SchemaMapping",
+    "CachedStore",
+    "SQLiteStore",
+    "PostgresStore",
+    "open_store",
+    "sign_cookie_value",
+    "verify_signed_cookie",
     # users
     "User",
     "AnonymousUser",
@@ -76,3 +103,12 @@ __all__ = [
     "SessionNotFoundError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``PostgresStore`` is imported lazily so ``import sessiongate`` does not load asyncpg."""
+    if name == "PostgresStore":
+        from .stores.postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module 'sessiongate' has no attribute {name!r}")
