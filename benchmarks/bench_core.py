@@ -124,7 +124,7 @@ def make_reference_cbc(key: bytes) -> Callable[[str], dict[str, Any]]:
         pad = padded[-1]
         if not 1 <= pad <= 16 or padded[-pad:] != bytes((pad,)) * pad:
             raise BadTagError
-        claims: dict[str, Any] = loads(padded[:-pad])
+        claims: dict[str, Any] = loads(padded[:-pad].decode("utf-8"))
         if claims["exp"] <= clock() - 15:
             raise ExpiredError
         return claims
@@ -141,7 +141,7 @@ def make_reference_gcm(key: bytes) -> Callable[[str], dict[str, Any]]:
     def decode(token: str) -> dict[str, Any]:
         head, _, iv_s, ct_s, tag_s = token.split(".")
         plaintext = gcm.decrypt(_b64(iv_s), _b64(ct_s) + _b64(tag_s), head.encode("ascii"))
-        claims: dict[str, Any] = loads(plaintext)
+        claims: dict[str, Any] = loads(plaintext.decode("utf-8"))
         if claims["exp"] <= clock() - 15:
             raise ExpiredError
         return claims
@@ -161,7 +161,7 @@ def make_reference_hs256(key: bytes) -> Callable[[str], dict[str, Any]]:
         signing_input = token[: len(head) + 1 + len(payload)].encode("ascii")
         if not compare(digest(key, signing_input, "sha256"), _b64(signature)):
             raise BadTagError
-        claims: dict[str, Any] = loads(_b64(payload))
+        claims: dict[str, Any] = loads(_b64(payload).decode("utf-8"))
         if claims["exp"] <= clock():
             raise ExpiredError
         return claims
