@@ -5,6 +5,7 @@
                            A256CBC-HS512), with sessiongate's default verified-token cache;
 * ``sessiongate_nocache``  the same with ``cache_size=0``: every request decrypts;
 * ``sessiongate_mw``       ``SessionGateMiddleware`` + the dependency (which reuses its user);
+* ``sessiongate_mw_only``  ``SessionGateMiddleware`` + ``@requires()`` (no FastAPI dependency);
 * ``nextauth_jwt``         the same app with ``fastapi-nextauth-jwt`` (``NextAuthJWT`` dependency).
 
 Every request carries the same valid cookie; before measuring, each server is checked to answer
@@ -33,7 +34,14 @@ from typing import Any
 
 SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
 COOKIE_NAME = "authjs.session-token"
-VARIANTS = ["noauth", "sessiongate", "sessiongate_nocache", "sessiongate_mw", "nextauth_jwt"]
+VARIANTS = [
+    "noauth",
+    "sessiongate",
+    "sessiongate_nocache",
+    "sessiongate_mw",
+    "sessiongate_mw_only",
+    "nextauth_jwt",
+]
 
 
 # ------------------------------------------------------------------------------------ apps
@@ -57,15 +65,27 @@ def build_app(variant: str) -> Any:
         cache = 0 if variant == "sessiongate_nocache" else 4096
         gate = SessionGate(AuthJSToken(secret=SECRET, cache_size=cache))
         auth = SessionGateAuth(gate)
-        if variant == "sessiongate_mw":
+        if variant.startswith("sessiongate_mw"):
             from sessiongate.asgi import SessionGateMiddleware
 
             app.add_middleware(SessionGateMiddleware, gate=gate)
         current_user = auth.current_user
 
-        @app.get("/")
-        async def hello_user(user: Any = Depends(current_user)) -> dict[str, str]:  # noqa: B008
-            return {"hello": user.id}
+        if variant == "sessiongate_mw_only":
+            from starlette.requests import Request
+
+            from sessiongate.asgi import requires
+
+            @app.get("/")
+            @requires()
+            async def hello_request(request: Request) -> dict[str, str]:
+                return {"hello": request.user.id}
+
+        else:
+
+            @app.get("/")
+            async def hello_user(user: Any = Depends(current_user)) -> dict[str, str]:  # noqa: B008
+                return {"hello": user.id}
 
     elif variant == "nextauth_jwt":
         from fastapi_nextauth_jwt import NextAuthJWT
@@ -136,7 +156,17 @@ def wait_ready(port: int, cookie: str, variant: str, timeout: float = 20.0) -> N
     raise SystemExit(f"{variant}: server did not start")
 
 
-def run_wrk(port: int, cookie: str, duration: float, connections: int) -> float:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux ``/proc``), or ``None`` elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(port: int, cookie: str, duration: float, connections: int) -> tuple[float, int]:
     out = subprocess.run(
         [
             "wrk",
@@ -155,14 +185,15 @@ def run_wrk(port: int, cookie: str, duration: float, connections: int) -> float:
     if "Non-2xx" in out:
         raise SystemExit("wrk saw non-2xx responses:\n" + out)
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if match is None:
+    total = re.search(r"(\d+) requests in", out)
+    if match is None or total is None:
         raise SystemExit("could not parse wrk output:\n" + out)
-    return float(match.group(1))
+    return float(match.group(1)), int(total.group(1))
 
 
 async def _python_load(
     port: int, cookie: str, duration: float, connections: int, max_requests: int
-) -> float:
+) -> tuple[float, int]:
     request = (f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n\r\n").encode(
         "latin-1"
     )
@@ -201,7 +232,8 @@ def run_python(
     return asyncio.run(_python_load(port, cookie, duration, connections, max_requests))
 
 
-def measure(variant: str, args: argparse.Namespace, cookie: str) -> float:
+def measure(variant: str, args: argparse.Namespace, cookie: str) -> tuple[float, float | None]:
+    """``(requests per second, server CPU microseconds per request)``."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--serve", variant, "--port", str(port)],
@@ -213,9 +245,18 @@ def measure(variant: str, args: argparse.Namespace, cookie: str) -> float:
         header = f"{COOKIE_NAME}={cookie}"
         if args.generator == "wrk":
             run_wrk(port, header, min(2.0, args.duration), args.connections)  # warm-up
-            return run_wrk(port, header, args.duration, args.connections)
-        run_python(port, header, min(2.0, args.duration), args.connections, args.max_requests)
-        return run_python(port, header, args.duration, args.connections, args.max_requests)
+        else:
+            run_python(port, header, min(2.0, args.duration), args.connections, args.max_requests)
+        before = cpu_seconds(proc.pid)
+        if args.generator == "wrk":
+            rps, total = run_wrk(port, header, args.duration, args.connections)
+        else:
+            rps, total = run_python(
+                port, header, args.duration, args.connections, args.max_requests
+            )
+        after = cpu_seconds(proc.pid)
+        cpu_us = None if before is None or after is None else 1e6 * (after - before) / total
+        return rps, cpu_us
     finally:
         proc.terminate()
         try:
@@ -254,13 +295,18 @@ def main() -> None:
 
     cookie = cookie_value()
     results: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     for _ in range(args.rounds):
         for variant in args.variants.split(","):
-            rps = measure(variant, args, cookie)
+            rps, cpu_us = measure(variant, args, cookie)
             results[variant] = max(results.get(variant, 0.0), rps)
-            print(f"  {variant:<20} {rps:10.0f} req/s", file=sys.stderr)
+            if cpu_us is not None:
+                cpu[variant] = min(cpu.get(variant, float("inf")), cpu_us)
+            shown = f"{cpu_us:8.0f} us CPU/req" if cpu_us is not None else ""
+            print(f"  {variant:<20} {rps:10.0f} req/s {shown}", file=sys.stderr)
 
     base = results.get("noauth")
+    base_cpu = cpu.get("noauth")
     info = {
         "python": platform.python_version(),
         "machine": f"{platform.machine()} {os.cpu_count()} CPU, {platform.system()}",
@@ -273,12 +319,21 @@ def main() -> None:
         },
     }
     if args.json:
-        print(json.dumps({"results": results, **info}, indent=2))
+        print(json.dumps({"results": results, "cpu_us_per_request": cpu, **info}, indent=2))
         return
-    print("\n| variant | req/s | vs no auth |\n|---|---:|---:|")
+    print(
+        "\n| variant | req/s (best) | vs no auth | server CPU µs/req (best) "
+        "| CPU capacity vs no auth |\n|---|---:|---:|---:|---:|"
+    )
     for variant, rps in results.items():
         ratio = f"{100 * rps / base:.1f} %" if base else "-"
-        print(f"| {variant} | {rps:,.0f} | {ratio} |")
+        c = cpu.get(variant)
+        cap = f"{100 * base_cpu / c:.1f} %" if c and base_cpu else "-"
+        print(
+            f"| {variant} | {rps:,.0f} | {ratio} | {c:,.0f} | {cap} |"
+            if c
+            else f"| {variant} | {rps:,.0f} | {ratio} | - | - |"
+        )
     print(f"\n{json.dumps(info)}")
 
 

@@ -50,7 +50,7 @@ from .gate import SessionGate
 from .guards import Mode, Requirement, RoleHierarchy, effective_scopes
 from .origins import UNSAFE_METHODS, CSRFError, OriginPolicy
 from .responses import ErrorRenderer, ErrorResponse, error_response, websocket_close_code
-from .user import AnonymousUser
+from .user import AnonymousUser, User
 
 __all__ = [
     "WEBSOCKET_SUBPROTOCOL",
@@ -200,13 +200,13 @@ async def resolve_connection(scope: Scope, settings: ConnectionSettings) -> Reso
         token, marker, headers = _websocket_token(scope, settings)
     else:
         headers = scope.get("headers") or []
-    credential_sent = token is not None or any(
-        k.lower() in (b"cookie", b"authorization") for k, _ in headers
-    )
     hierarchy = settings.hierarchy
     try:
         result = await settings.gate.authenticate_request(headers)
     except SessionGateError as err:
+        credential_sent = token is not None or any(
+            k.lower() in (b"cookie", b"authorization") for k, _ in headers
+        )
         blocked: SessionGateError | None = None
         if settings.block_on_outage and isinstance(err, ProviderUnavailableError):
             blocked = err
@@ -218,8 +218,14 @@ async def resolve_connection(scope: Scope, settings: ConnectionSettings) -> Reso
         )
         return Resolution(AnonymousUser(error=err), auth, blocked, token, marker)
     user = result.user
+    if type(user) is User:
+        held = user.roles | user.permissions
+        if hierarchy is not None and user.roles:
+            held = held | hierarchy.expand(user.roles)
+    else:
+        held = effective_scopes(user, hierarchy)
     auth = SessionGateCredentials(
-        sorted(effective_scopes(user, hierarchy)),
+        sorted(held),
         credential=result.credential,
         authenticator=result.authenticator,
         credential_sent=True,

@@ -172,7 +172,6 @@ class SessionGateAuth(SecurityBase):
             description=description
             or "A NextAuth/Auth.js session token or a bearer JWT in the Authorization header.",
         )
-        bearer = _Scheme(self.model, scheme_name)
         cookie = _Scheme(
             APIKey.model_validate(
                 {
@@ -183,8 +182,10 @@ class SessionGateAuth(SecurityBase):
             ),
             cookie_scheme_name,
         )
-        self.current_user = self._user_dependency(bearer, cookie, required=True)
-        self.optional_user = self._user_dependency(bearer, cookie, required=False)
+        self.current_user = self._user_dependency(cookie, required=True)
+        """Dependency: the authenticated user (401/403/503 otherwise)."""
+        self.optional_user = self._user_dependency(cookie, required=False)
+        """Dependency: the user, or ``None`` when anonymous (503 on an outage)."""
 
     def __repr__(self) -> str:
         return f"SessionGateAuth(gate={self.gate!r}, auto_error={self.auto_error})"
@@ -230,36 +231,40 @@ class SessionGateAuth(SecurityBase):
             return None
         return await self.authenticate(conn, security_scopes.scopes)
 
-    def _user_dependency(
-        self, bearer: _Scheme, cookie: _Scheme, *, required: bool
-    ) -> Callable[..., Awaitable[Any]]:
+    def _user_dependency(self, cookie: _Scheme, *, required: bool) -> Callable[..., Awaitable[Any]]:
+        """Build ``current_user``/``optional_user``.
+
+        Each is itself a ``SecurityBase`` (the bearer scheme) with the cookie scheme as its only
+        sub-dependency, so OpenAPI lists both schemes at the cost of one extra dependency.
+        """
         owner = self
 
-        async def current_user(
-            conn: HTTPConnection,
-            security_scopes: SecurityScopes,
-            _bearer: None = Security(bearer),
-            _cookie: None = Security(cookie),
-        ) -> Any:
-            """The authenticated user (401/403/503 otherwise)."""
-            return await owner.authenticate(conn, security_scopes.scopes)
+        class UserDependency(SecurityBase):
+            def __init__(self) -> None:
+                self.model = owner.model
+                self.scheme_name = owner.scheme_name
 
-        async def optional_user(
-            conn: HTTPConnection,
-            security_scopes: SecurityScopes,
-            _bearer: None = Security(bearer),
-            _cookie: None = Security(cookie),
-        ) -> Any:
-            """The user, or ``None`` when the request is anonymous (503 on an outage)."""
-            user, auth = await owner._resolve(conn)
-            if not getattr(user, "is_authenticated", False):
-                error = getattr(user, "error", None)
-                if isinstance(error, SessionGateError) and error.status_code == 503:
-                    owner._raise(conn, error, auth.credential_sent)
-                return None
-            return await owner.authenticate(conn, security_scopes.scopes)
+            def __repr__(self) -> str:
+                kind = "current_user" if required else "optional_user"
+                return f"{owner!r}.{kind}"
 
-        return current_user if required else optional_user
+            async def __call__(
+                self,
+                conn: HTTPConnection,
+                security_scopes: SecurityScopes,
+                _cookie: None = Security(cookie),
+            ) -> Any:
+                if required:
+                    return await owner.authenticate(conn, security_scopes.scopes)
+                user, auth = await owner._resolve(conn)
+                if not getattr(user, "is_authenticated", False):
+                    error = getattr(user, "error", None)
+                    if isinstance(error, SessionGateError) and error.status_code == 503:
+                        owner._raise(conn, error, auth.credential_sent)
+                    return None
+                return await owner.authenticate(conn, security_scopes.scopes)
+
+        return UserDependency()
 
     # ------------------------------------------------------------------ guards
 
