@@ -389,3 +389,15 @@ def test_build_gate_verifies_what_it_was_given():
     assert (r.status_code, r.json()["error"]) == (401, "invalid_signature")
     r = call(SidecarApp(g), "GET", "/verify", headers=v5_cookie())
     assert r.status_code == 200
+
+
+def test_lone_surrogate_claim_is_200_not_500():
+    from sessiongate.authjs import v5_key
+
+    key = v5_key(S, "authjs.session-token")
+    body = b'{"sub":"u1","name":"Ada\\ud83d","exp":99999999999}'
+    token = key.encrypt(body, {"kid": key.kid})
+    r = call(SidecarApp(gate()), "GET", "/verify", headers={"cookie": cookie_header(token)})
+    assert r.status_code == 200
+    assert r.headers["x-user-name"] == "Ada%ED%A0%BD"
+    assert json.loads(r.content)["user"]["name"] == "Ada\ud83d"

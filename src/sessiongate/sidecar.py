@@ -207,7 +207,9 @@ def _requirement(
 
 
 def _json_bytes(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # ASCII-only JSON: a claim with a lone UTF-16 surrogate (a JS string cut mid-emoji) is
+    # escaped as \udXXX instead of failing to encode as UTF-8
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
 class SidecarApp:
