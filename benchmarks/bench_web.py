@@ -32,6 +32,8 @@ import time
 from importlib import metadata
 from typing import Any
 
+from starlette.requests import Request  # resolvable annotation for FastAPI
+
 SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
 COOKIE_NAME = "authjs.session-token"
 VARIANTS = [
@@ -72,8 +74,6 @@ def build_app(variant: str) -> Any:
         current_user = auth.current_user
 
         if variant == "sessiongate_mw_only":
-            from starlette.requests import Request
-
             from sessiongate.asgi import requires
 
             @app.get("/")

@@ -48,7 +48,7 @@ from starlette.websockets import WebSocket
 from .errors import ConfigurationError, ProviderUnavailableError, SessionGateError
 from .gate import SessionGate
 from .guards import Mode, Requirement, RoleHierarchy, effective_scopes
-from .origins import UNSAFE_METHODS, CSRFError, OriginPolicy
+from .origins import CSRFError, OriginPolicy, is_unsafe_method
 from .responses import ErrorRenderer, ErrorResponse, error_response, websocket_close_code
 from .user import AnonymousUser, User
 
@@ -237,7 +237,7 @@ async def resolve_connection(scope: Scope, settings: ConnectionSettings) -> Reso
         check = (
             settings.websocket_origin_check
             if is_ws
-            else (settings.csrf and scope.get("method", "GET").upper() in UNSAFE_METHODS)
+            else (settings.csrf and is_unsafe_method(scope.get("method", "GET")))
         )
         if check:
             try:

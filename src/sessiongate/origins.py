@@ -6,8 +6,9 @@ Why: a session cookie is sent by the browser on cross-site requests too (``SameS
 allows top-level POST navigations in some browsers and never covers WebSocket handshakes from
 same-site subdomains). So when a request is authenticated **by a cookie**:
 
-* an unsafe HTTP method (POST, PUT, PATCH, DELETE) must come from an allowed origin, read from
-  ``Origin`` or, when absent, from ``Referer``; a request with neither is refused;
+* an unsafe HTTP method (anything but GET, HEAD, OPTIONS, TRACE) must come from an allowed
+  origin, read from ``Origin`` or, when absent, from ``Referer``; a request with neither is
+  refused;
 * a WebSocket handshake must carry an allowed ``Origin``.
 
 "Allowed" means same-origin with the request (scheme + host + port from the ``Host`` header, or
@@ -23,9 +24,11 @@ from urllib.parse import urlsplit
 
 from .errors import AuthorizationError, ConfigurationError
 
-__all__ = ["UNSAFE_METHODS", "CSRFError", "OriginPolicy", "normalize_origin"]
+__all__ = ["SAFE_METHODS", "CSRFError", "OriginPolicy", "is_unsafe_method", "normalize_origin"]
 
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+"""Methods exempt from the CSRF check; every other method (POST, PUT, PATCH, DELETE, and
+anything unusual such as PROPFIND) is checked: fail closed."""
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 _WEB_SCHEME = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 
@@ -60,6 +63,11 @@ def normalize_origin(value: str) -> str | None:
     if port is not None and str(port) != _DEFAULT_PORTS[scheme]:
         return f"{scheme}://{host}:{port}"
     return f"{scheme}://{host}"
+
+
+def is_unsafe_method(method: str) -> bool:
+    """Whether ``method`` needs the CSRF check (anything but GET, HEAD, OPTIONS, TRACE)."""
+    return method.upper() not in SAFE_METHODS
 
 
 def _last(value: str | None) -> str | None:

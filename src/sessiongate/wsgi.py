@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from .errors import ConfigurationError, ProviderUnavailableError, SessionGateError
 from .gate import SessionGate
 from .guards import RoleHierarchy
-from .origins import UNSAFE_METHODS, CSRFError, OriginPolicy
+from .origins import CSRFError, OriginPolicy, is_unsafe_method
 from .responses import ErrorRenderer, ErrorResponse, error_response
 from .user import AnonymousUser
 
@@ -135,8 +135,8 @@ def resolve_environ(environ: Environ, settings: WSGISettings) -> EnvironResoluti
         )
     else:
         reject: SessionGateError | None = None
-        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-        if result.credential == "cookie" and settings.csrf and method in UNSAFE_METHODS:
+        method = str(environ.get("REQUEST_METHOD", "GET"))
+        if result.credential == "cookie" and settings.csrf and is_unsafe_method(method):
             try:
                 settings.origin_policy.check(
                     origin=environ.get("HTTP_ORIGIN"),

@@ -166,3 +166,22 @@ def test_header_list_has_content_length():
     headers = dict(r.header_list())
     assert headers[b"content-length"] == str(len(r.body)).encode()
     assert headers[b"www-authenticate"] == b"Bearer"
+
+
+@pytest.mark.parametrize(
+    ("method", "unsafe"),
+    [
+        ("GET", False),
+        ("head", False),
+        ("OPTIONS", False),
+        ("TRACE", False),
+        ("POST", True),
+        ("DELETE", True),
+        ("PROPFIND", True),
+        ("patch", True),
+    ],
+)
+def test_unsafe_methods_fail_closed(method, unsafe):
+    from sessiongate.origins import is_unsafe_method
+
+    assert is_unsafe_method(method) is unsafe
