@@ -13,6 +13,7 @@ __all__ = ["b64url_decode", "b64url_encode", "json_compact", "json_object"]
 # base64url -> standard alphabet in one pass; "+", "/" and "=" become "!" so that the strict
 # decoder rejects them (they are not base64url) without extra scans.
 _TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
+_URL_TO_STRICT = _TO_STD
 _TO_URL = bytes.maketrans(b"+/", b"-_")
 _PADS = (b"", b"", b"==", b"=")
 
@@ -41,12 +42,22 @@ def _reject_constant(name: str) -> Any:
 
 
 _decoder = json.JSONDecoder(parse_constant=_reject_constant)
+_scan_once = _decoder.scan_once  # type: ignore[attr-defined]  # the C scanner
 
 
 def json_object(data: bytes, what: str = "payload") -> dict[str, Any]:
     """Parse UTF-8 JSON that must be an object (``NaN``/``Infinity`` rejected)."""
     try:
-        value = _decoder.decode(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        # Fast path: the C scanner directly (what JSONDecoder.decode calls after two regex
+        # whitespace matches). Anything unusual (surrounding whitespace, trailing data, errors)
+        # goes through the full decoder, which accepts or raises exactly as before.
+        try:
+            value, end = _scan_once(text, 0)
+        except StopIteration:
+            end = -1
+        if end != len(text):
+            value = _decoder.decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise MalformedTokenError(f"the token {what} is not valid JSON") from None
     if not isinstance(value, dict):

@@ -29,21 +29,23 @@ class DecodedToken:
     exp: float | None
     nbf: float | None
     salt: str | None = None
-    _verified: dict[str, Verified] = field(default_factory=dict, repr=False)
+    _verified: dict[str, Verified] | None = field(default=None, repr=False)
 
     def as_verified(self, credential: CredentialKind) -> Verified:
         """The gate-facing result; kept so the gate can memoise the user built from it."""
-        v = self._verified.get(credential)
+        memo = self._verified
+        if memo is None:
+            memo = self._verified = {}
+        v = memo.get(credential)
         if v is None:
-            v = Verified(self.claims, self.source, credential, self.exp)
-            self._verified[credential] = v
+            v = memo[credential] = Verified(self.claims, self.source, credential, self.exp)
         return v
 
 
 class TokenCache:
     """LRU of ``key -> DecodedToken``; ``maxsize=0`` disables it."""
 
-    __slots__ = ("_cache", "_lock")
+    __slots__ = ("_cache", "_lock", "enabled")
 
     def __init__(self, maxsize: int) -> None:
         if maxsize < 0:
@@ -52,6 +54,7 @@ class TokenCache:
             LRUCache(maxsize=maxsize) if maxsize else None
         )
         self._lock = threading.Lock()
+        self.enabled = self._cache is not None
 
     def get(self, key: Hashable) -> DecodedToken | None:
         cache = self._cache

@@ -193,6 +193,7 @@ class AuthJSToken:
         self._salts: dict[str, _SaltKeys] = {}
         self._salt_lock = threading.Lock()
         self._all_by_kid: dict[str, _Key] = {}
+        self._nokid_memo: dict[tuple[str | None, str], tuple[_Key, ...]] = {}
         for base in bases:
             self._salt_keys(SECURE_PREFIX + base)
             self._salt_keys(base)
@@ -228,10 +229,11 @@ class AuthJSToken:
             self._salts[salt] = keys
             return keys
 
-    def _candidate_keys(self, jwe: CompactJWE, salt: str | None) -> list[_Key]:
+    def _candidate_keys(self, jwe: CompactJWE, salt: str | None) -> Sequence[_Key]:
         """Keys to try, in order. ``salt=None``: the token's cookie name is unknown (Bearer)."""
-        kid = jwe.kid
-        enc = jwe.enc
+        header = jwe.header
+        kid = header.get("kid")
+        enc = header["enc"]
         if kid is not None:
             if not self.accept_v5:
                 raise UnknownKidError("this verifier does not accept Auth.js v5 tokens")
@@ -248,6 +250,10 @@ class AuthJSToken:
             if found.key.enc != enc:
                 raise DecryptionFailedError()
             return [found]
+        memo_key = (salt, enc)
+        memo = self._nokid_memo.get(memo_key)
+        if memo is not None:
+            return memo
         keys: list[_Key] = []
         if enc == A256GCM and self.accept_v4:
             keys.extend(self._v4)
@@ -259,14 +265,18 @@ class AuthJSToken:
                     keys.append(k)
         if not keys:
             raise DecryptionFailedError("no configured key can decrypt this kind of token")
+        if len(self._nokid_memo) < 256:  # salts are bounded by _salt_keys (64) x 2 encs
+            self._nokid_memo[memo_key] = tuple(keys)
         return keys
 
     # ------------------------------------------------------------------ decoding
 
     def _verify(self, token: str, salt: str | None) -> DecodedToken:
-        hit = self._cache.get((token, salt))
-        if hit is not None:
-            return hit
+        cache = self._cache if self._cache.enabled else None
+        if cache is not None:
+            hit = cache.get((token, salt))
+            if hit is not None:
+                return hit
         jwe = parse_compact(token, max_bytes=self.max_token_bytes)
         error: AuthenticationError | None = None
         for key in self._candidate_keys(jwe, salt):
@@ -280,7 +290,8 @@ class AuthJSToken:
             decoded = DecodedToken(
                 MappingProxyType(claims), jwe.header, key.generation, exp, nbf, key.salt
             )
-            self._cache.put((token, salt), decoded)
+            if cache is not None:
+                cache.put((token, salt), decoded)
             return decoded
         assert error is not None
         raise error
@@ -304,7 +315,13 @@ class AuthJSToken:
         for ``__Secure-authjs.session-token`` does not verify as ``authjs.session-token``. With
         ``None`` (a Bearer token, or unknown) every configured name is accepted.
         """
-        return dict(self.decode_full(token, cookie_name=cookie_name, now=now).claims)
+        if not isinstance(token, str) or not token:
+            raise MalformedTokenError("the token is empty")
+        decoded = self._verify(token, cookie_name)
+        self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
+        claims = decoded.claims
+        # MappingProxyType.copy() copies the dict underneath (C, ~10x cheaper than dict(proxy))
+        return claims.copy() if isinstance(claims, MappingProxyType) else dict(claims)
 
     # ------------------------------------------------------------------ gate protocol
 

@@ -26,6 +26,9 @@ def leeway_seconds(leeway: float | timedelta) -> float:
     return seconds
 
 
+_INT_LIMIT = 1 << 1000  # well inside float range: float() of these never overflows
+
+
 def _numeric(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None:
@@ -89,6 +92,19 @@ class ClaimRules:
 
     def check_static(self, claims: Mapping[str, Any]) -> tuple[float | None, float | None]:
         """Check what does not depend on time and the claims' types. Returns ``(exp, nbf)``."""
+        # Fast path, the shape every Auth.js/jsonwebtoken token has: integer exp (and iat), no
+        # nbf, no iss/aud rules. Same verdict as the general path below.
+        exp_v = claims.get("exp")
+        if type(exp_v) is int and self.issuer is None and self.audience is None:
+            iat_v = claims.get("iat")
+            if (
+                -_INT_LIMIT < exp_v < _INT_LIMIT
+                and (
+                    (type(iat_v) is int and -_INT_LIMIT < iat_v < _INT_LIMIT) or "iat" not in claims
+                )
+                and "nbf" not in claims
+            ):
+                return float(exp_v), None
         exp = _numeric(claims, "exp")
         nbf = _numeric(claims, "nbf")
         _numeric(claims, "iat")

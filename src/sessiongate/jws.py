@@ -17,6 +17,9 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
+
 from ._encoding import b64url_decode, b64url_encode, json_compact, json_object
 from ._tokencache import DecodedToken, TokenCache
 from .claims import ClaimRules
@@ -34,6 +37,11 @@ from .gate import Verified
 __all__ = ["HMAC_ALGORITHMS", "BearerJWT", "parse_jws_header"]
 
 HMAC_ALGORITHMS = {"HS256": "sha256", "HS384": "sha384", "HS512": "sha512"}
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "HS256": hashes.SHA256,
+    "HS384": hashes.SHA384,
+    "HS512": hashes.SHA512,
+}
 _MAX_HEADER_CHARS = 1024
 _HEADER_CACHE_MAX = 256
 # Header parameters a plain JWT may carry. ``crit``/``b64`` (RFC 7797) and key-carrying
@@ -112,6 +120,11 @@ class BearerJWT:
                 )
         self.algorithms = algs
         self._keys = tuple(keys)
+        # HMAC contexts keyed once per (secret, alg); each verification copies one (C-level),
+        # which is cheaper than hmac.digest's per-call digest lookup and key schedule.
+        self._macs = {
+            alg: tuple(crypto_hmac.HMAC(k, _HASHES[alg]()) for k in self._keys) for alg in algs
+        }
         self.cookie_names = tuple(cookie_names)
         self.rules = ClaimRules.build(
             leeway=leeway, require_exp=require_exp, issuer=issuer, audience=audience
@@ -126,9 +139,11 @@ class BearerJWT:
         )
 
     def _verify(self, token: str) -> DecodedToken:
-        hit = self._cache.get(token)
-        if hit is not None:
-            return hit
+        cache = self._cache if self._cache.enabled else None
+        if cache is not None:
+            hit = cache.get(token)
+            if hit is not None:
+                return hit
         if len(token) > self.max_token_bytes:
             raise TokenTooLargeError()
         first = token.find(".")
@@ -142,16 +157,18 @@ class BearerJWT:
         signature = b64url_decode(token[last + 1 :], "signature")
         payload = b64url_decode(token[first + 1 : last], "payload")
         signing_input = token[:last].encode("ascii")
-        digest = HMAC_ALGORITHMS[alg]
-        for key in self._keys:
-            if hmac.compare_digest(hmac.digest(key, signing_input, digest), signature):
+        for keyed in self._macs[alg]:
+            mac = keyed.copy()
+            mac.update(signing_input)
+            if hmac.compare_digest(mac.finalize(), signature):
                 break
         else:
             raise InvalidSignatureError()
         claims = json_object(payload, "payload")
         exp, nbf = self.rules.check_static(claims)
         decoded = DecodedToken(MappingProxyType(claims), header, "jws", exp, nbf)
-        self._cache.put(token, decoded)
+        if cache is not None:
+            cache.put(token, decoded)
         return decoded
 
     def decode_full(self, token: str, *, now: float | None = None) -> DecodedToken:
@@ -164,7 +181,12 @@ class BearerJWT:
 
     def decode(self, token: str, *, now: float | None = None) -> dict[str, Any]:
         """Verify ``token`` and return its claims. Raises a ``SessionGateError``."""
-        return dict(self.decode_full(token, now=now).claims)
+        if not isinstance(token, str) or not token:
+            raise MalformedTokenError("the token is empty")
+        decoded = self._verify(token)
+        self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
+        claims = decoded.claims
+        return claims.copy() if isinstance(claims, MappingProxyType) else dict(claims)
 
     def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """Authenticator protocol: configured cookies, then a three-segment ``Bearer`` token."""
