@@ -59,7 +59,9 @@ def server() -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(build_app(), log_level="warning", lifespan="off", ws="websockets-sansio")
+    config = uvicorn.Config(
+        build_app(), log_level="warning", lifespan="off", ws="websockets-sansio"
+    )
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
