@@ -9,10 +9,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from cachetools import LRUCache
 
+from .claims import ClaimRules
 from .errors import ConfigurationError
 from .gate import CredentialKind, Verified
 
@@ -31,14 +33,19 @@ class DecodedToken:
     salt: str | None = None
     _verified: dict[str, Verified] | None = field(default=None, repr=False)
 
-    def as_verified(self, credential: CredentialKind) -> Verified:
-        """The gate-facing result; kept so the gate can memoise the user built from it."""
+    def as_verified(self, credential: CredentialKind, rules: ClaimRules | None = None) -> Verified:
+        """The gate-facing result; kept so the gate can memoise the user built from it.
+
+        With ``rules``, the result carries a ``recheck`` of ``exp``/``nbf`` (stateless token).
+        """
         memo = self._verified
         if memo is None:
             memo = self._verified = {}
         v = memo.get(credential)
         if v is None:
-            v = memo[credential] = Verified(self.claims, self.source, credential, self.exp)
+            recheck = None if rules is None else partial(rules.check_time, self.exp, self.nbf)
+            v = Verified(self.claims, self.source, credential, self.exp, recheck=recheck)
+            memo[credential] = v
         return v
 
 

@@ -345,7 +345,7 @@ class AuthJSToken:
                     except AuthenticationError as err:
                         first_error = first_error or err
                         continue
-                    return decoded.as_verified("cookie")
+                    return decoded.as_verified("cookie", self.rules)
         if saw_cookie:
             assert first_error is not None
             raise first_error
@@ -354,7 +354,7 @@ class AuthJSToken:
             return None
         decoded = self._verify(token, None)
         self.rules.check_time(decoded.exp, decoded.nbf, now)
-        return decoded.as_verified("bearer")
+        return decoded.as_verified("bearer", self.rules)
 
     def _verify_cookie(self, value: str, name: str) -> DecodedToken:
         if value.count(".") != 4:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -154,17 +153,42 @@ def session_cookie_candidates(
     return candidates
 
 
-@dataclass(slots=True)
 class RequestCredentials:
     """What a request presents: its cookies and its ``Authorization`` header.
 
-    Build it once per request with :meth:`from_headers`; every authenticator reads from it.
+    Build it once per request with :meth:`from_headers`; every authenticator reads from it. The
+    ``Cookie`` header is parsed on first access to :attr:`cookies`, so a request answered from
+    the gate's memo never parses it.
     """
 
-    cookies: Mapping[str, str]
-    authorization: str | None = None
-    max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES
-    _chunked: frozenset[str] | None = None
+    __slots__ = ("_chunked", "_cookies", "authorization", "cookie_header", "max_token_bytes")
+
+    def __init__(
+        self,
+        cookies: Mapping[str, str] | None = None,
+        authorization: str | None = None,
+        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+        *,
+        cookie_header: str | None = None,
+    ) -> None:
+        self._cookies = cookies
+        self.cookie_header = cookie_header
+        self.authorization = authorization
+        self.max_token_bytes = max_token_bytes
+        self._chunked: frozenset[str] | None = None
+
+    def __repr__(self) -> str:
+        auth = "<redacted>" if self.authorization else None
+        return f"RequestCredentials(cookies={sorted(self.cookies)!r}, authorization={auth})"
+
+    @property
+    def cookies(self) -> Mapping[str, str]:
+        """The parsed cookies (first occurrence of a name wins)."""
+        cookies = self._cookies
+        if cookies is None:
+            header = self.cookie_header
+            cookies = self._cookies = parse_cookie_header(header) if header else {}
+        return cookies
 
     def session_cookie(self, name: str) -> list[str]:
         """:func:`session_cookie_candidates` for ``name`` with this request's size cap."""
@@ -217,8 +241,12 @@ class RequestCredentials:
                     if len(value) > max_token_bytes + 64:
                         raise TokenTooLargeError("the Authorization header is larger than allowed")
                     authorization = value
-        cookies = parse_cookie_header("; ".join(cookie_parts)) if cookie_parts else {}
-        return cls(cookies=cookies, authorization=authorization, max_token_bytes=max_token_bytes)
+        return cls(
+            None,
+            authorization,
+            max_token_bytes,
+            cookie_header="; ".join(cookie_parts) if cookie_parts else None,
+        )
 
     def bearer_token(self) -> str | None:
         """The ``Bearer`` token, percent-decoded; ``None`` without one (another scheme is ignored).

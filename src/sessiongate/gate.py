@@ -21,10 +21,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
+
+from cachetools import LRUCache
 
 from .cookies import (
     DEFAULT_MAX_COOKIE_HEADER_BYTES,
@@ -53,6 +56,8 @@ __all__ = [
 
 logger = logging.getLogger("sessiongate")
 
+_MEMO_MAX_KEY_CHARS = 8 * 1024
+
 CredentialKind = Literal["cookie", "bearer"]
 
 
@@ -66,6 +71,9 @@ class Verified:
         credential: whether the proof came from a cookie or a Bearer header.
         expires_at: when the credential stops being valid (UNIX seconds), if known.
         memo: a slot the gate uses to cache the built user on cached verifications.
+        recheck: for stateless credentials (tokens), re-validates the time claims at ``now`` and
+            raises when they no longer hold. When set, the gate may answer a later request that
+            presents the very same credential headers from its memo, calling only this.
     """
 
     claims: Mapping[str, Any]
@@ -73,6 +81,7 @@ class Verified:
     credential: CredentialKind
     expires_at: float | None = None
     memo: tuple[object, Any] | None = None
+    recheck: Callable[[float], None] | None = None
 
 
 @runtime_checkable
@@ -113,6 +122,7 @@ class AuthResult:
 
 
 AnyAuthenticator = Authenticator | AsyncAuthenticator
+_MemoEntry = tuple[AuthResult, Callable[[float], None]]
 
 
 class SessionGate:
@@ -126,6 +136,11 @@ class SessionGate:
             ``claim_mapping`` when given.
         clock: returns the current UNIX time; injectable for tests.
         max_cookie_header_bytes / max_token_bytes: size caps checked before any parsing.
+        memo_size: how many recent successful verdicts to remember, keyed by the exact
+            ``Cookie`` + ``Authorization`` bytes (0 disables). Only verdicts reached by stateless
+            token checks are kept (never database sessions), only credential headers up to
+            8 KiB, and a hit still re-checks ``exp``/``nbf``. A hit skips cookie parsing,
+            decryption and user building.
     """
 
     def __init__(
@@ -136,6 +151,7 @@ class SessionGate:
         clock: Callable[[], float] = time.time,
         max_cookie_header_bytes: int = DEFAULT_MAX_COOKIE_HEADER_BYTES,
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+        memo_size: int = 2048,
     ) -> None:
         if not authenticators:
             raise ConfigurationError("SessionGate needs at least one authenticator")
@@ -144,10 +160,16 @@ class SessionGate:
                 raise ConfigurationError(f"{auth!r} is not an authenticator")
         if max_cookie_header_bytes <= 0 or max_token_bytes <= 0:
             raise ConfigurationError("size caps must be positive")
+        if memo_size < 0:
+            raise ConfigurationError("memo_size must be >= 0")
+        self._memo: LRUCache[tuple[str | None, str | None], _MemoEntry] | None = (
+            LRUCache(maxsize=memo_size) if memo_size else None
+        )
+        self._memo_lock = threading.Lock()
         self.authenticators: tuple[AnyAuthenticator, ...] = tuple(authenticators)
         self.claim_mapping = claim_mapping or ClaimMapping()
         self._build: UserFactory = user_factory or self.claim_mapping.build_user
-        self._memo_key = object()
+        self._user_token = object()
         self.clock = clock
         self.max_cookie_header_bytes = max_cookie_header_bytes
         self.max_token_bytes = max_token_bytes
@@ -204,10 +226,10 @@ class SessionGate:
 
     def _user(self, verified: Verified) -> Any:
         memo = verified.memo
-        if memo is not None and memo[0] is self._memo_key:
+        if memo is not None and memo[0] is self._user_token:
             return memo[1]
         user = self._build(verified.claims, verified.source, verified.expires_at)
-        verified.memo = (self._memo_key, user)
+        verified.memo = (self._user_token, user)
         return user
 
     def _conclude(
@@ -233,14 +255,54 @@ class SessionGate:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("authenticator %s rejected the request: %s", auth.name, err.code)
 
+    def _memo_key(self, creds: RequestCredentials) -> tuple[str | None, str | None] | None:
+        if self._memo is None:
+            return None
+        cookie, authorization = creds.cookie_header, creds.authorization
+        if cookie is None and authorization is None:
+            return None
+        if len(cookie or "") + len(authorization or "") > _MEMO_MAX_KEY_CHARS:
+            return None
+        return (cookie, authorization)
+
+    def _memo_get(self, key: tuple[str | None, str | None], now: float) -> AuthResult | None:
+        assert self._memo is not None
+        with self._memo_lock:
+            entry = self._memo.get(key)
+        if entry is None:
+            return None
+        result, recheck = entry
+        try:
+            recheck(now)
+        except SessionGateError:
+            with self._memo_lock:
+                self._memo.pop(key, None)
+            return None  # the full path reports the precise error
+        return result
+
+    def _memo_put(
+        self, key: tuple[str | None, str | None], result: AuthResult, verified: Verified
+    ) -> None:
+        assert self._memo is not None
+        assert verified.recheck is not None
+        with self._memo_lock:
+            self._memo[key] = (result, verified.recheck)
+
     async def authenticate_request(self, headers: Headers) -> AuthResult:
         """Authenticate, returning the user with how it was proven. Raises on failure."""
         now = self.clock()
         creds = self.credentials(headers)
+        key = self._memo_key(creds)
+        if key is not None:
+            hit = self._memo_get(key, now)
+            if hit is not None:
+                return hit
         errors: list[SessionGateError] = []
+        stateless = True
         for auth, is_async in self._chain:
             try:
                 if is_async:
+                    stateless = False
                     verified = await auth.authenticate_async(creds, now)  # type: ignore[union-attr]
                 else:
                     verified = auth.authenticate(creds, now)  # type: ignore[union-attr]
@@ -249,17 +311,27 @@ class SessionGate:
                 errors.append(err)
                 continue
             if verified is not None:
-                return AuthResult(self._user(verified), verified.credential, auth.name)
+                result = AuthResult(self._user(verified), verified.credential, auth.name)
+                if key is not None and stateless and verified.recheck is not None:
+                    self._memo_put(key, result, verified)
+                return result
         raise self._conclude(creds, errors)
 
     def authenticate_request_sync(self, headers: Headers) -> AuthResult:
         """Synchronous :meth:`authenticate_request` (WSGI, CLI, plain scripts)."""
         now = self.clock()
         creds = self.credentials(headers)
+        key = self._memo_key(creds)
+        if key is not None:
+            hit = self._memo_get(key, now)
+            if hit is not None:
+                return hit
         errors: list[SessionGateError] = []
+        stateless = True
         for auth, is_async in self._chain:
             try:
                 if is_async:
+                    stateless = False
                     verified = auth.authenticate_blocking(creds, now)  # type: ignore[union-attr]
                 else:
                     verified = auth.authenticate(creds, now)  # type: ignore[union-attr]
@@ -268,7 +340,10 @@ class SessionGate:
                 errors.append(err)
                 continue
             if verified is not None:
-                return AuthResult(self._user(verified), verified.credential, auth.name)
+                result = AuthResult(self._user(verified), verified.credential, auth.name)
+                if key is not None and stateless and verified.recheck is not None:
+                    self._memo_put(key, result, verified)
+                return result
         raise self._conclude(creds, errors)
 
     async def authenticate(self, headers: Headers) -> User:

@@ -467,23 +467,6 @@ class JWKSClient:
             "headers": _REQUEST_HEADERS,
         }
 
-    def _get(self, client: httpx.Client, url: str, deadline: float) -> tuple[bytes, httpx.Headers]:
-        for _ in range(_MAX_REDIRECTS + 1):
-            with client.stream("GET", url) as response:
-                if response.is_redirect:
-                    url = self._next_url(url, response)
-                    continue
-                self._check_length(response)
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > self.max_response_bytes:
-                        raise _FetchError("response larger than max_response_bytes")
-                    if time.monotonic() > deadline:
-                        raise _FetchError("timed out")
-                return bytes(body), response.headers
-        raise _FetchError("too many redirects")
-
     async def _get_async(self, client: httpx.AsyncClient, url: str) -> tuple[bytes, httpx.Headers]:
         for _ in range(_MAX_REDIRECTS + 1):
             async with client.stream("GET", url) as response:
@@ -523,22 +506,20 @@ class JWKSClient:
             raise _FetchError(str(err) if isinstance(err, ValueError) else "bad JSON") from None
 
     def _fetch(self) -> None:
+        """The synchronous fetch: the async fetch run on the shared background loop.
+
+        httpx's sync timeouts apply per operation (connect, each read), so a server that drips
+        its headers and body could hold a WSGI worker for several times ``timeout``. The async
+        fetch enforces one total deadline (``asyncio.timeout``); running it on the background
+        loop gives sync callers the same bound.
+        """
+        from .stores.bridge import default_loop
+
         started = self.clock()
-        deadline = time.monotonic() + self.timeout
         try:
-            with httpx.Client(**self._client_options()) as client:
-                if self._jwks_uri is None:
-                    body, _ = self._get(client, self._discovery_url(), deadline)
-                    self._jwks_uri = self._discovered(body)
-                body, headers = self._get(client, self._jwks_uri, deadline)
-            keys, fp = self._parse(body)
-        except _FetchError as err:
-            self._record_failure(started, str(err))
-            return
-        except Exception as err:  # any failure keeps the cache: report it, never raise it
+            default_loop().run(self._fetch_async(), timeout=self.timeout + 1.0)
+        except Exception as err:  # never raise from a fetch: keep the cache, report the failure
             self._record_failure(started, type(err).__name__)
-            return
-        self._record_success(started, keys, fp, self._ttl(headers))
 
     async def _fetch_async(self) -> None:
         started = self.clock()

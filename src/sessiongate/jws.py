@@ -199,7 +199,7 @@ class BearerJWT:
                 except AuthenticationError as err:
                     first_error = first_error or err
                     continue
-                return decoded.as_verified("cookie")
+                return decoded.as_verified("cookie", self.rules)
         if first_error is not None:
             raise first_error
         token = credentials.bearer_token()
@@ -207,7 +207,7 @@ class BearerJWT:
             return None
         decoded = self._verify(token)
         self.rules.check_time(decoded.exp, decoded.nbf, now)
-        return decoded.as_verified("bearer")
+        return decoded.as_verified("bearer", self.rules)
 
     def encode(
         self,
