@@ -176,3 +176,80 @@ def test_errors_have_codes_statuses_and_safe_dicts():
         "error": "missing_credentials",
         "message": "no session cookie or bearer token was sent",
     }
+
+
+class Counting:
+    def __init__(self, inner):
+        self.inner = inner
+        self.name = inner.name
+        self.calls = 0
+
+    def authenticate(self, credentials, now):
+        self.calls += 1
+        return self.inner.authenticate(credentials, now)
+
+
+def test_memo_answers_identical_credentials_without_verifying_again():
+    counter = Counting(AuthJSToken(S, cache_size=0))
+    clock = [NOW]
+    gate = SessionGate(counter, clock=lambda: clock[0])
+    h = {"cookie": cookie_header(mint_authjs_v5({"sub": "u"}, S, now=NOW, max_age=60))}
+    first = gate.authenticate_request_sync(h)
+    assert gate.authenticate_request_sync(h) is first
+    assert counter.calls == 1
+    # a different cookie header is a different key
+    gate.authenticate_sync({"cookie": h["cookie"] + "; theme=dark"})
+    assert counter.calls == 2
+
+
+def test_memo_rechecks_expiry_on_every_hit():
+    counter = Counting(AuthJSToken(S, cache_size=0))
+    clock = [NOW]
+    gate = SessionGate(counter, clock=lambda: clock[0])
+    h = {"cookie": cookie_header(mint_authjs_v5({"sub": "u"}, S, now=NOW, max_age=60))}
+    gate.authenticate_sync(h)
+    clock[0] = NOW + 60 + 15
+    with pytest.raises(SessionGateError) as info:
+        gate.authenticate_sync(h)
+    assert info.value.code == "expired"
+    assert counter.calls == 2  # the stale memo entry was dropped and the full path answered
+
+
+def test_memo_never_keeps_failures_or_database_verdicts():
+    counter = Counting(AuthJSToken(S, cache_size=0))
+    gate = SessionGate(counter, clock=lambda: NOW)
+    bad = {"cookie": "authjs.session-token=" + "a." * 4 + "a"}
+    for _ in range(2):
+        with pytest.raises(SessionGateError):
+            gate.authenticate_sync(bad)
+    assert counter.calls == 2
+
+    class Stateful:
+        name = "db"
+
+        def __init__(self):
+            self.calls = 0
+
+        async def authenticate_async(self, credentials, now):
+            self.calls += 1
+            return Verified({"sub": "d"}, "database", "cookie")
+
+        def authenticate_blocking(self, credentials, now):
+            return Verified({"sub": "d"}, "database", "cookie")
+
+    db = Stateful()
+    gate = SessionGate(db)
+    for _ in range(3):
+        asyncio.run(gate.authenticate({"cookie": "authjs.session-token=abc"}))
+    assert db.calls == 3
+
+
+def test_memo_size_zero_disables_and_negative_is_refused():
+    counter = Counting(AuthJSToken(S, cache_size=0))
+    gate = SessionGate(counter, clock=lambda: NOW, memo_size=0)
+    h = {"cookie": cookie_header(mint_authjs_v5({"sub": "u"}, S, now=NOW))}
+    gate.authenticate_sync(h)
+    gate.authenticate_sync(h)
+    assert counter.calls == 2
+    with pytest.raises(ConfigurationError):
+        SessionGate(counter, memo_size=-1)

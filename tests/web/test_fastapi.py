@@ -294,7 +294,8 @@ def test_ws_subprotocol_token_without_middleware(client):
 
 def counting_gate() -> tuple[SessionGate, CountingAuthenticator]:
     counter = CountingAuthenticator(AuthJSToken(secret=SECRET, cache_size=0))
-    return SessionGate(counter, BearerJWT(secret=SECRET)), counter
+    # memo off: this counts verifications per request, not memo hits
+    return SessionGate(counter, BearerJWT(secret=SECRET), memo_size=0), counter
 
 
 @pytest.mark.parametrize("middleware", [True, False])
