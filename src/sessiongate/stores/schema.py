@@ -112,7 +112,9 @@ class SchemaMapping:
 
     def __post_init__(self) -> None:
         object.__setattr__(
-            self, "extra_user_columns", _extra_pairs(self.extra_user_columns)  # type: ignore[arg-type]
+            self,
+            "extra_user_columns",
+            _extra_pairs(self.extra_user_columns),  # type: ignore[arg-type]
         )
         object.__setattr__(self, "json_columns", frozenset(self.json_columns))
         if self.expires_format not in ("timestamp", "epoch_ms", "epoch_s"):
@@ -286,7 +288,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)):
         return value
     return str(value)  # UUID, Decimal...
-
 
 
 def _authjs(session_table: str, user_table: str, name: str, **options: Any) -> SchemaMapping:
