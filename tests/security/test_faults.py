@@ -238,22 +238,7 @@ def test_jwks_dripping_server_never_hangs_past_timeout(mode):
     assert elapsed < timeout + 0.5, elapsed
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [
-        "async",
-        pytest.param(
-            "sync",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: the sync JWKS fetch enforces its total deadline only between body "
-                "chunks; a server that is slow to send headers and the first chunk holds a WSGI "
-                "worker for up to ~3x the configured timeout (httpx's timeouts are per "
-                "operation)",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("mode", ["async", "sync"])
 def test_jwks_slow_headers_and_first_chunk_bounded_by_timeout(mode):
     key, jwks = es256_key_and_jwks()
     timeout = 0.6
@@ -468,6 +453,53 @@ def test_postgres_slow_query_is_503_within_timeout_no_leaked_connection(postgres
 
 
 @pytest.mark.postgres
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: PostgresStore.load lets asyncpg's InternalClientError through (not in "
+    "_RETRYABLE, not an InterfaceError/PostgresError) -> the middleware answers 500",
+)
+def test_postgres_driver_internal_error_is_503_not_500(postgres_dsn, monkeypatch):
+    """Seen under stop/start mid-load: a pooled connection left mid-operation raises asyncpg's
+    InternalClientError ("cannot switch to state 12; another operation is in progress"), which
+    is neither an InterfaceError nor a PostgresError, so it escaped the store as a 500."""
+    import asyncpg
+    from asyncpg.exceptions._base import InternalClientError
+
+    from sessiongate.stores.postgres import PostgresStore
+
+    with pg_schema(postgres_dsn) as schema:
+        store = PostgresStore(
+            postgres_dsn,
+            schema="authjs-prisma",
+            timeout=1.0,
+            server_settings={"search_path": schema},
+        )
+        app = make_asgi_app(SessionGate(DatabaseSession(store, cache_ttl=0, negative_cache_ttl=0)))
+
+        async def broken_fetchrow(self, *args, **kwargs):
+            raise InternalClientError(
+                "cannot switch to state 12; another operation (2) is in progress"
+            )
+
+        async def run() -> list[int]:
+            statuses = [(await asgi_request_async(app, cookie()))[0]]
+            with monkeypatch.context() as patch:
+                patch.setattr(asyncpg.connection.Connection, "fetchrow", broken_fetchrow)
+                statuses.append((await asgi_request_async(app, cookie()))[0])
+            statuses.append((await asgi_request_async(app, cookie()))[0])
+            await store.aclose()
+            return statuses
+
+        assert asyncio.run(run()) == [200, 503, 200]
+
+
+@pytest.mark.postgres
+@pytest.mark.xfail(
+    strict=False,
+    reason="bug (intermittent, see test_postgres_driver_internal_error_is_503_not_500): a "
+    "connection reused after a cancelled query raises InternalClientError -> 500; remove this "
+    "marker with the fix",
+)
 def test_postgres_stopped_mid_load_is_503_never_401_then_recovers(postgres_dsn):
     if not os.environ.get("SESSIONGATE_TEST_PG_CONTROL"):
         pytest.skip("SESSIONGATE_TEST_PG_CONTROL is not set")

@@ -646,12 +646,6 @@ def test_repr_of_every_configured_object_is_redacted(tmp_path):
         assert " object at 0x" not in text, text  # every one has a real, redacted repr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: RequestCredentials is a plain dataclass, so its repr shows every cookie value "
-    "and the Authorization header (error trackers that capture locals, custom authenticators "
-    "that log their arguments)",
-)
 def test_request_credentials_repr_is_redacted():
     token = mint_authjs_v5({"sub": "u1"}, SECRET)
     creds = RequestCredentials.from_headers(
