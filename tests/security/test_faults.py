@@ -453,11 +453,6 @@ def test_postgres_slow_query_is_503_within_timeout_no_leaked_connection(postgres
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: PostgresStore.load lets asyncpg's InternalClientError through (not in "
-    "_RETRYABLE, not an InterfaceError/PostgresError) -> the middleware answers 500",
-)
 def test_postgres_driver_internal_error_is_503_not_500(postgres_dsn, monkeypatch):
     """Seen under stop/start mid-load: a pooled connection left mid-operation raises asyncpg's
     InternalClientError ("cannot switch to state 12; another operation is in progress"), which
@@ -494,12 +489,6 @@ def test_postgres_driver_internal_error_is_503_not_500(postgres_dsn, monkeypatch
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug (intermittent, see test_postgres_driver_internal_error_is_503_not_500): a "
-    "connection reused after a cancelled query raises InternalClientError -> 500; remove this "
-    "marker with the fix",
-)
 def test_postgres_stopped_mid_load_is_503_never_401_then_recovers(postgres_dsn):
     if not os.environ.get("SESSIONGATE_TEST_PG_CONTROL"):
         pytest.skip("SESSIONGATE_TEST_PG_CONTROL is not set")

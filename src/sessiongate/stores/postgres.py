@@ -39,6 +39,9 @@ _RETRYABLE = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.InterfaceError,
+    # e.g. "cannot switch to state 12; another operation is in progress" when the server dies
+    # mid-query: neither an InterfaceError nor a PostgresError
+    asyncpg.exceptions.InternalClientError,
     ConnectionResetError,
     BrokenPipeError,
 )
@@ -156,6 +159,8 @@ class PostgresStore:
                 raise self._unavailable(exc) from None
             except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                 raise self._unavailable(exc) from None
+            except Exception as exc:  # a store never lets a driver error escape: fail closed, 503
+                raise self._unavailable(exc) from None
 
     async def _load_once(self, token: str, deadline: float) -> SessionRecord | None:
         pool = await self._pool()
@@ -171,8 +176,11 @@ class PostgresStore:
         try:
             remaining = max(deadline - time.monotonic(), 0.001)
             row = await conn.fetchrow(self.sql, token, timeout=remaining)
-        finally:
+        except BaseException:
+            conn.terminate()  # protocol state unknown: never hand it to the next caller
             await pool.release(conn)
+            raise
+        await pool.release(conn)
         if row is None:
             return None
         return self.schema.record_from_row(tuple(row.values()))
