@@ -152,6 +152,11 @@ def serve(target: str, port: int, database_url: str) -> None:
         log_level="warning",
         access_log=False,
         lifespan="on",
+        # Same HTTP parser and header allowance everywhere (httptools may or may not be
+        # installed), as `sessiongate serve` configures it: oversized credentials then reach
+        # the app and are answered by its own size cap (401 token_too_large), not by the server.
+        http="h11",
+        h11_max_incomplete_event_size=128 * 1024,
     )
 
 
