@@ -22,7 +22,7 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, Literal
 
-from ._encoding import json_compact, json_object
+from ._encoding import json_compact, json_object, secret_bytes, secret_list
 from ._tokencache import DecodedToken, TokenCache
 from .claims import ClaimRules
 from .cookies import (
@@ -74,16 +74,9 @@ _V5_DEFAULT_SALTS = (SECURE_PREFIX + AUTHJS_COOKIE, AUTHJS_COOKIE)
 _THUMB_HASH = {64: "sha512", 32: "sha256"}
 
 
-def _secret_bytes(secret: str | bytes) -> bytes:
-    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
-    if not raw:
-        raise ConfigurationError("a secret must not be empty")
-    return raw
-
-
 def v4_key(secret: str | bytes) -> ContentKey:
     """The NextAuth v4 session key for ``secret`` (salt ``""``, A256GCM, no kid)."""
-    return ContentKey(hkdf_sha256(_secret_bytes(secret), b"", V4_INFO, 32), A256GCM)
+    return ContentKey(hkdf_sha256(secret_bytes(secret), b"", V4_INFO, 32), A256GCM)
 
 
 def v5_key(secret: str | bytes, salt: str, enc: str = A256CBC_HS512) -> ContentKey:
@@ -91,7 +84,7 @@ def v5_key(secret: str | bytes, salt: str, enc: str = A256CBC_HS512) -> ContentK
     length = KEY_LENGTHS.get(enc)
     if length is None:
         raise ConfigurationError(f"unsupported enc {enc!r}")
-    raw = hkdf_sha256(_secret_bytes(secret), salt.encode(), V5_INFO.format(salt).encode(), length)
+    raw = hkdf_sha256(secret_bytes(secret), salt.encode(), V5_INFO.format(salt).encode(), length)
     return ContentKey(raw, enc, kid=oct_thumbprint(raw, _THUMB_HASH[length]))
 
 
@@ -161,10 +154,7 @@ class AuthJSToken:
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        secrets = [secret] if isinstance(secret, (str, bytes)) else list(secret)
-        if not secrets:
-            raise ConfigurationError("AuthJSToken needs at least one secret")
-        self._secrets = [_secret_bytes(s) for s in secrets]
+        self._secrets = list(secret_list(secret))
         if not (accept_v4 or accept_v5):
             raise ConfigurationError("accept at least one of v4 and v5")
         if cache_size < 0 or max_token_bytes <= 0:

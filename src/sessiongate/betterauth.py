@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
-from ._encoding import b64url_decode, json_compact, json_object
+from ._encoding import b64url_decode, json_compact, json_object, secret_bytes, secret_list
 from .cookies import (
     BETTER_AUTH_COOKIE,
     SECURE_PREFIX,
@@ -72,19 +72,11 @@ _MAX_CACHE_BYTES = 100 * 4096
 
 
 def _secret_bytes(secret: str | bytes) -> bytes:
-    key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
-    if not key:
-        raise ConfigurationError("a Better Auth secret must not be empty")
-    return key
+    return secret_bytes(secret, "a Better Auth secret")
 
 
 def _secrets(secret: str | bytes | Sequence[str | bytes]) -> tuple[bytes, ...]:
-    if isinstance(secret, (str, bytes)):
-        return (_secret_bytes(secret),)
-    keys = tuple(_secret_bytes(s) for s in secret)
-    if not keys:
-        raise ConfigurationError("at least one Better Auth secret is needed")
-    return keys
+    return secret_list(secret, "a Better Auth secret")
 
 
 def _hmac256(key: bytes, message: str) -> bytes:

@@ -20,7 +20,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 
-from ._encoding import b64url_decode, b64url_encode, json_compact, json_object
+from ._encoding import b64url_decode, b64url_encode, json_compact, json_object, secret_list
 from ._tokencache import DecodedToken, TokenCache
 from .claims import ClaimRules
 from .cookies import DEFAULT_MAX_TOKEN_BYTES, RequestCredentials
@@ -103,12 +103,7 @@ class BearerJWT:
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        secrets = [secret] if isinstance(secret, (str, bytes)) else list(secret)
-        if not secrets:
-            raise ConfigurationError("BearerJWT needs at least one secret")
-        keys = [s.encode("utf-8") if isinstance(s, str) else bytes(s) for s in secrets]
-        if not all(keys):
-            raise ConfigurationError("a secret must not be empty")
+        keys = secret_list(secret)
         algs = tuple(algorithms) if not isinstance(algorithms, str) else (algorithms,)
         if not algs:
             raise ConfigurationError("algorithms must not be empty")
