@@ -288,15 +288,33 @@ class SessionGate:
         with self._memo_lock:
             self._memo[key] = (result, verified.recheck)
 
-    async def authenticate_request(self, headers: Headers) -> AuthResult:
-        """Authenticate, returning the user with how it was proven. Raises on failure."""
+    def _begin(
+        self, headers: Headers
+    ) -> tuple[float, RequestCredentials, tuple[str | None, str | None] | None, AuthResult | None]:
+        """Clock, parsed credentials, memo key and (on a memo hit) the remembered result."""
         now = self.clock()
         creds = self.credentials(headers)
         key = self._memo_key(creds)
-        if key is not None:
-            hit = self._memo_get(key, now)
-            if hit is not None:
-                return hit
+        return now, creds, key, (self._memo_get(key, now) if key is not None else None)
+
+    def _accept(
+        self,
+        auth: AnyAuthenticator,
+        verified: Verified,
+        key: tuple[str | None, str | None] | None,
+        stateless: bool,
+    ) -> AuthResult:
+        result = AuthResult(self._user(verified), verified.credential, auth.name)
+        # remember only verdicts that no database or JWKS lookup took part in
+        if key is not None and stateless and verified.recheck is not None:
+            self._memo_put(key, result, verified)
+        return result
+
+    async def authenticate_request(self, headers: Headers) -> AuthResult:
+        """Authenticate, returning the user with how it was proven. Raises on failure."""
+        now, creds, key, hit = self._begin(headers)
+        if hit is not None:
+            return hit
         errors: list[SessionGateError] = []
         stateless = True
         for auth, is_async in self._chain:
@@ -311,21 +329,14 @@ class SessionGate:
                 errors.append(err)
                 continue
             if verified is not None:
-                result = AuthResult(self._user(verified), verified.credential, auth.name)
-                if key is not None and stateless and verified.recheck is not None:
-                    self._memo_put(key, result, verified)
-                return result
+                return self._accept(auth, verified, key, stateless)
         raise self._conclude(creds, errors)
 
     def authenticate_request_sync(self, headers: Headers) -> AuthResult:
         """Synchronous :meth:`authenticate_request` (WSGI, CLI, plain scripts)."""
-        now = self.clock()
-        creds = self.credentials(headers)
-        key = self._memo_key(creds)
-        if key is not None:
-            hit = self._memo_get(key, now)
-            if hit is not None:
-                return hit
+        now, creds, key, hit = self._begin(headers)
+        if hit is not None:
+            return hit
         errors: list[SessionGateError] = []
         stateless = True
         for auth, is_async in self._chain:
@@ -340,10 +351,7 @@ class SessionGate:
                 errors.append(err)
                 continue
             if verified is not None:
-                result = AuthResult(self._user(verified), verified.credential, auth.name)
-                if key is not None and stateless and verified.recheck is not None:
-                    self._memo_put(key, result, verified)
-                return result
+                return self._accept(auth, verified, key, stateless)
         raise self._conclude(creds, errors)
 
     async def authenticate(self, headers: Headers) -> User:
