@@ -253,3 +253,18 @@ def test_memo_size_zero_disables_and_negative_is_refused():
     assert counter.calls == 2
     with pytest.raises(ConfigurationError):
         SessionGate(counter, memo_size=-1)
+
+
+def test_from_env_reads_the_same_variables_as_the_sidecar(tmp_path):
+    env = {
+        "AUTH_SECRET": S,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "SESSIONGATE_SCHEMA": "authjs-prisma",
+        "SESSIONGATE_JWT_SECRET": "separate-jwt-secret-0123456789",
+    }
+    gate = SessionGate.from_env(env, clock=lambda: NOW, memo_size=0)
+    assert [a.name for a in gate.authenticators] == ["authjs", "jws", "database"]
+    t = mint_hs256({"sub": "j"}, "separate-jwt-secret-0123456789", now=NOW)
+    assert gate.authenticate_sync({"authorization": f"Bearer {t}"}).id == "j"
+    with pytest.raises(SessionGateError):  # the session secret no longer signs bearer JWTs
+        gate.authenticate_sync({"authorization": f"Bearer {mint_hs256({'sub': 'x'}, S, now=NOW)}"})

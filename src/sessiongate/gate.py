@@ -192,27 +192,19 @@ class SessionGate:
         environ: Mapping[str, str] | None = None,
         **options: Any,
     ) -> SessionGate:
-        """Build a gate from the variables the Next.js app uses.
+        """Build a gate from the variables the Next.js app uses (``options`` go to the gate).
 
-        Reads ``AUTH_SECRET``, ``AUTH_SECRET_1..3`` (highest number first, as Auth.js core),
-        ``NEXTAUTH_SECRET`` and an optional ``SESSIONGATE_JWT_SECRET`` for HS256 Bearer tokens
-        (falling back to the session secrets). ``options`` go to :class:`SessionGate`.
+        ``AUTH_SECRET_3..1``, ``AUTH_SECRET``, ``NEXTAUTH_SECRET`` (current first, as Auth.js):
+        JWE session cookies and HS256 Bearer JWTs (``SESSIONGATE_JWT_SECRET`` overrides the
+        latter); ``DATABASE_URL`` + ``SESSIONGATE_SCHEMA``: database sessions;
+        ``BETTER_AUTH_SECRET``: Better Auth signed cookies in that database;
+        ``SESSIONGATE_JWKS_URL`` + ``_ISSUER`` + ``_AUDIENCE``: asymmetric Bearer JWTs. The same
+        reader configures ``sessiongate serve`` (see :mod:`sessiongate.config`).
         """
-        from .authjs import AuthJSToken, secrets_from_env
-        from .jws import BearerJWT
+        from .config import GateConfig, build_gate
 
-        env = os.environ if environ is None else environ
-        secrets = secrets_from_env(env)
-        if not secrets:
-            raise ConfigurationError(
-                "no secret found: set AUTH_SECRET (Auth.js v5) or NEXTAUTH_SECRET (NextAuth v4)"
-            )
-        jwt_secret = env.get("SESSIONGATE_JWT_SECRET")
-        return cls(
-            AuthJSToken(secret=secrets),
-            BearerJWT(secret=[jwt_secret] if jwt_secret else secrets),
-            **options,
-        )
+        config = GateConfig.from_sources(environ=os.environ if environ is None else environ)
+        return build_gate(config, **options)
 
     # ---------------------------------------------------------------- the verdict
 

@@ -44,15 +44,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .config import GateConfig, build_gate
 from .errors import ConfigurationError, SessionGateError
-from .gate import AnyAuthenticator, SessionGate
+from .gate import SessionGate
 from .guards import Mode, Requirement, RoleHierarchy
 from .responses import error_response
 
@@ -393,173 +392,6 @@ class SidecarApp:
 # ------------------------------------------------------------------------------ configuration
 
 
-_DEFAULT_JWKS_ALGORITHMS = ("EdDSA", "RS256", "ES256")
-
-
-def _redacted(values: Sequence[str]) -> str:
-    return f"<{len(values)} redacted>" if values else "[]"
-
-
-@dataclass(frozen=True, slots=True)
-class SidecarConfig:
-    """What ``sessiongate serve`` verifies, from flags and the environment (flags win).
-
-    Attributes:
-        secrets: Auth.js / NextAuth secrets, current first (``AUTH_SECRET_3..1``,
-            ``AUTH_SECRET``, ``NEXTAUTH_SECRET``).
-        jwt_secrets: secrets for HS256 Bearer JWTs (``SESSIONGATE_JWT_SECRET``); defaults to
-            ``secrets``.
-        jwt_algorithms: pinned HS* algorithms.
-        database_url / schema: Auth.js database sessions (``DATABASE_URL``,
-            ``SESSIONGATE_SCHEMA``; schema preset default ``authjs-prisma``).
-        better_auth_secrets / better_auth_schema: Better Auth signed cookies, looked up in
-            ``database_url`` with this preset (``BETTER_AUTH_SECRET``).
-        jwks_url / issuer / audience / jwks_algorithms: asymmetric Bearer JWTs
-            (``SESSIONGATE_JWKS_URL``, ``SESSIONGATE_JWKS_ISSUER``, ``SESSIONGATE_JWKS_AUDIENCE``).
-        allow_http_jwks: accept an ``http://`` JWKS URL (loopback development only).
-    """
-
-    secrets: tuple[str, ...] = ()
-    jwt_secrets: tuple[str, ...] = ()
-    jwt_algorithms: tuple[str, ...] = ("HS256",)
-    database_url: str | None = field(default=None, repr=False)
-    schema: str = "authjs-prisma"
-    better_auth_secrets: tuple[str, ...] = ()
-    better_auth_schema: str = "better-auth"
-    jwks_url: str | None = None
-    issuer: str | None = None
-    audience: str | None = None
-    jwks_algorithms: tuple[str, ...] = _DEFAULT_JWKS_ALGORITHMS
-    allow_http_jwks: bool = False
-
-    def __repr__(self) -> str:
-        return (
-            f"SidecarConfig(secrets={_redacted(self.secrets)}, "
-            f"jwt_secrets={_redacted(self.jwt_secrets)}, "
-            f"database={'yes' if self.database_url else 'no'}, schema={self.schema!r}, "
-            f"better_auth_secrets={_redacted(self.better_auth_secrets)}, "
-            f"jwks_url={self.jwks_url!r})"
-        )
-
-    @classmethod
-    def from_sources(
-        cls,
-        *,
-        secrets: Sequence[str] = (),
-        jwt_secrets: Sequence[str] = (),
-        database_url: str | None = None,
-        schema: str | None = None,
-        better_auth_secrets: Sequence[str] = (),
-        jwks_url: str | None = None,
-        issuer: str | None = None,
-        audience: str | None = None,
-        jwks_algorithms: Sequence[str] = (),
-        allow_http_jwks: bool = False,
-        environ: Mapping[str, str] | None = None,
-    ) -> SidecarConfig:
-        """Merge explicit values (flags) over the environment the Next.js app uses."""
-        from .authjs import secrets_from_env
-
-        env = os.environ if environ is None else environ
-        jwt_env = env.get("SESSIONGATE_JWT_SECRET")
-        better_env = [s for s in (env.get("BETTER_AUTH_SECRET"),) if s]
-        return cls(
-            secrets=tuple(secrets) or tuple(secrets_from_env(env)),
-            jwt_secrets=tuple(jwt_secrets) or ((jwt_env,) if jwt_env else ()),
-            database_url=database_url or env.get("DATABASE_URL") or None,
-            schema=schema or env.get("SESSIONGATE_SCHEMA") or "authjs-prisma",
-            better_auth_secrets=tuple(better_auth_secrets) or tuple(better_env),
-            jwks_url=jwks_url or env.get("SESSIONGATE_JWKS_URL") or None,
-            issuer=issuer or env.get("SESSIONGATE_JWKS_ISSUER") or None,
-            audience=audience or env.get("SESSIONGATE_JWKS_AUDIENCE") or None,
-            jwks_algorithms=tuple(jwks_algorithms) or _DEFAULT_JWKS_ALGORITHMS,
-            allow_http_jwks=allow_http_jwks,
-        )
-
-    def describe(self) -> list[str]:
-        """One line per configured authenticator, safe to print (no secret, no password)."""
-        lines: list[str] = []
-        if self.secrets:
-            lines.append(
-                f"Auth.js v5 / NextAuth v4 cookies and JWE Bearer ({len(self.secrets)} secret(s))"
-            )
-        jwt = self.jwt_secrets or self.secrets
-        if jwt:
-            lines.append(f"{'/'.join(self.jwt_algorithms)} Bearer JWTs ({len(jwt)} secret(s))")
-        if self.database_url:
-            lines.append(f"Auth.js database sessions (schema {self.schema})")
-            if self.better_auth_secrets:
-                lines.append(f"Better Auth signed cookies (schema {self.better_auth_schema})")
-        if self.jwks_url:
-            lines.append(
-                f"JWKS Bearer JWTs ({', '.join(self.jwks_algorithms)}) from {self.jwks_url}"
-            )
-        return lines
-
-
-def build_gate(config: SidecarConfig) -> SessionGate:
-    """The gate a :class:`SidecarConfig` describes. Raises ``ConfigurationError`` when empty."""
-    from .authjs import AuthJSToken
-    from .jws import BearerJWT
-
-    authenticators: list[AnyAuthenticator] = []
-    if config.secrets:
-        authenticators.append(AuthJSToken(list(config.secrets)))
-    jwt_secrets = config.jwt_secrets or config.secrets
-    if jwt_secrets:
-        authenticators.append(BearerJWT(list(jwt_secrets), algorithms=config.jwt_algorithms))
-    if config.better_auth_secrets and not config.database_url:
-        raise ConfigurationError(
-            "Better Auth sessions live in the database: pass --database-url (or DATABASE_URL)"
-        )
-    if config.database_url:
-        from .dbsession import DatabaseSession
-        from .stores import open_store
-
-        if config.schema.startswith("better-auth"):
-            if not config.better_auth_secrets:
-                raise ConfigurationError(
-                    f"schema {config.schema!r} is Better Auth's: pass --better-auth-secret "
-                    "(or BETTER_AUTH_SECRET)"
-                )
-        else:
-            authenticators.append(
-                DatabaseSession(open_store(config.database_url, schema=config.schema))
-            )
-        if config.better_auth_secrets:
-            from .betterauth import BetterAuthSession
-
-            schema = (
-                config.schema
-                if config.schema.startswith("better-auth")
-                else config.better_auth_schema
-            )
-            authenticators.append(
-                BetterAuthSession(
-                    secret=list(config.better_auth_secrets),
-                    store=open_store(config.database_url, schema=schema),
-                )
-            )
-    if config.jwks_url:
-        from .jwks import JWKSBearer
-
-        if config.issuer is None or config.audience is None:
-            raise ConfigurationError(
-                "a JWKS verifier needs --issuer and --audience (SESSIONGATE_JWKS_ISSUER / "
-                "SESSIONGATE_JWKS_AUDIENCE): without them a token minted for another app passes"
-            )
-        authenticators.append(
-            JWKSBearer(
-                config.jwks_url,
-                algorithms=config.jwks_algorithms,
-                issuer=config.issuer,
-                audience=config.audience,
-                allow_http=config.allow_http_jwks,
-            )
-        )
-    if not authenticators:
-        raise ConfigurationError(
-            "nothing to verify: pass --secret (or set AUTH_SECRET / NEXTAUTH_SECRET), "
-            "--jwt-secret, --database-url or --jwks-url"
-        )
-    return SessionGate(*authenticators)
+# The configuration (flags over environment) lives in config.py, shared with
+# SessionGate.from_env; the sidecar keeps its historical names.
+SidecarConfig = GateConfig
