@@ -261,12 +261,8 @@ class AuthJSToken:
 
     # ------------------------------------------------------------------ decoding
 
-    def _verify(self, token: str, salt: str | None) -> DecodedToken:
-        cache = self._cache if self._cache.enabled else None
-        if cache is not None:
-            hit = cache.get((token, salt))
-            if hit is not None:
-                return hit
+    def _open(self, token: str, salt: str | None) -> tuple[dict[str, Any], CompactJWE, _Key]:
+        """Parse, pick the key, decrypt and parse the claims (no claim checks, no cache)."""
         jwe = parse_compact(token, max_bytes=self.max_token_bytes)
         error: AuthenticationError | None = None
         for key in self._candidate_keys(jwe, salt):
@@ -275,16 +271,24 @@ class AuthJSToken:
             except DecryptionFailedError as err:
                 error = error or err
                 continue
-            claims = json_object(plaintext, "claims")
-            exp, nbf = self.rules.check_static(claims)
-            decoded = DecodedToken(
-                MappingProxyType(claims), jwe.header, key.generation, exp, nbf, key.salt
-            )
-            if cache is not None:
-                cache.put((token, salt), decoded)
-            return decoded
+            return json_object(plaintext, "claims"), jwe, key
         assert error is not None
         raise error
+
+    def _verify(self, token: str, salt: str | None) -> DecodedToken:
+        cache = self._cache if self._cache.enabled else None
+        if cache is not None:
+            hit = cache.get((token, salt))
+            if hit is not None:
+                return hit
+        claims, jwe, key = self._open(token, salt)
+        exp, nbf = self.rules.check_static(claims)
+        decoded = DecodedToken(
+            MappingProxyType(claims), jwe.header, key.generation, exp, nbf, key.salt
+        )
+        if cache is not None:
+            cache.put((token, salt), decoded)
+        return decoded
 
     def decode_full(
         self, token: str, *, cookie_name: str | None = None, now: float | None = None
@@ -307,8 +311,15 @@ class AuthJSToken:
         """
         if not isinstance(token, str) or not token:
             raise MalformedTokenError("the token is empty")
+        rules = self.rules
+        if not self._cache.enabled:
+            # nothing else holds these claims: no read-only view, no record, no copy needed
+            fresh, _, _ = self._open(token, cookie_name)
+            exp, nbf = rules.check_static(fresh)
+            rules.check_time(exp, nbf, self.clock() if now is None else now)
+            return fresh
         decoded = self._verify(token, cookie_name)
-        self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
+        rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
         claims = decoded.claims
         # MappingProxyType.copy() copies the dict underneath (C, ~10x cheaper than dict(proxy))
         return claims.copy() if isinstance(claims, MappingProxyType) else dict(claims)
