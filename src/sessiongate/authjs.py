@@ -312,7 +312,14 @@ class AuthJSToken:
         if not isinstance(token, str) or not token:
             raise MalformedTokenError("the token is empty")
         rules = self.rules
-        if not self._cache.enabled:
+        cache = self._cache
+        if cache.enabled:
+            hit = cache.get((token, cookie_name))
+            if hit is not None:  # the hot path: no parse, no crypto; time claims re-checked
+                rules.check_time(hit.exp, hit.nbf, self.clock() if now is None else now)
+                claims: dict[str, Any] = hit.claims.copy()  # type: ignore[attr-defined]
+                return claims
+        else:
             # nothing else holds these claims: no read-only view, no record, no copy needed
             fresh, _, _ = self._open(token, cookie_name)
             exp, nbf = rules.check_static(fresh)
@@ -320,9 +327,9 @@ class AuthJSToken:
             return fresh
         decoded = self._verify(token, cookie_name)
         rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
-        claims = decoded.claims
+        kept = decoded.claims
         # MappingProxyType.copy() copies the dict underneath (C, ~10x cheaper than dict(proxy))
-        return claims.copy() if isinstance(claims, MappingProxyType) else dict(claims)
+        return kept.copy() if isinstance(kept, MappingProxyType) else dict(kept)
 
     # ------------------------------------------------------------------ gate protocol
 
