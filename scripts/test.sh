@@ -133,6 +133,23 @@ for lock in examples/*/package-lock.json; do
     npm_install "$(dirname "$lock")"
 done
 
+# nginx, for the test that runs examples/nginx/auth_request.conf in a real nginx. Installed from
+# Debian's packages when missing and we may (root with apt-get); otherwise the test fails under
+# CI and is skipped, with a message, on a laptop.
+if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        say "apt-get install nginx-light"
+        if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                --no-install-recommends nginx-light; } >/tmp/sessiongate-apt.log 2>&1; then
+            cat /tmp/sessiongate-apt.log >&2
+            if in_ci; then fail "could not install nginx"; fi
+            warn "could not install nginx: its test will be skipped"
+        fi
+    else
+        warn "nginx is not installed (apt-get install nginx-light): its test will be skipped"
+    fi
+fi
+
 if [[ -n "${LOCK_FILE:-}" ]]; then
     flock -u 9
     exec 9>&-

@@ -46,3 +46,14 @@ def postgres_dsn() -> str:
     if not dsn:
         missing("PostgreSQL (SESSIONGATE_TEST_DATABASE_URL; `bash scripts/test.sh` starts one)")
     return dsn
+
+
+@pytest.fixture(scope="session")
+def nginx_bin() -> str:
+    """The nginx binary (``scripts/test.sh`` installs Debian's nginx-light under CI)."""
+    nginx = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.path.exists(p)), None
+    )
+    if nginx is None:
+        missing("nginx (Debian package nginx-light)")
+    return nginx
