@@ -6,6 +6,8 @@ from datetime import timedelta
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sessiongate._encoding import b64url_decode, b64url_encode, json_compact, json_object
 from sessiongate.claims import ClaimRules
@@ -140,3 +142,46 @@ def test_issuer_and_audience():
 def test_bad_leeway_is_a_configuration_error(leeway):
     with pytest.raises(ConfigurationError):
         ClaimRules.build(leeway=leeway)
+
+
+_time_values = st.one_of(
+    st.none(),
+    st.integers(NOW - 100, NOW + 100),
+    st.integers(-(2**1100), 2**1100),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=3),
+)
+
+
+def _verdict(fn):
+    try:
+        return ("ok", fn())
+    except Exception as err:  # the verdicts are compared, type and all
+        return ("error", type(err).__name__)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    exp=_time_values,
+    iat=_time_values,
+    nbf=_time_values,
+    present=st.sets(st.sampled_from(["exp", "iat", "nbf", "iss"])),
+    now=st.floats(NOW - 50, NOW + 50),
+    require_exp=st.booleans(),
+    with_issuer=st.booleans(),
+)
+def test_check_equals_check_static_then_check_time(
+    exp, iat, nbf, present, now, require_exp, with_issuer
+):
+    claims = {
+        k: v for k, v in (("exp", exp), ("iat", iat), ("nbf", nbf), ("iss", "a")) if k in present
+    }
+    rules = ClaimRules.build(require_exp=require_exp, issuer="a" if with_issuer else None)
+
+    def two_steps():
+        e, n = rules.check_static(claims)
+        rules.check_time(e, n, now)
+        return e, n
+
+    assert _verdict(lambda: rules.check(claims, now)) == _verdict(two_steps)
