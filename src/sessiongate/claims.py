@@ -94,8 +94,17 @@ class ClaimRules:
 
     def check_static(self, claims: Mapping[str, Any]) -> tuple[float | None, float | None]:
         """Check what does not depend on time and the claims' types. Returns ``(exp, nbf)``."""
-        # Fast path, the shape every Auth.js/jsonwebtoken token has: integer exp (and iat), no
-        # nbf, no iss/aud rules. Same verdict as the general path (_check_static_general).
+        return self.check(claims, None)
+
+    def check(
+        self, claims: Mapping[str, Any], now: float | None
+    ) -> tuple[float | None, float | None]:
+        """Check the claim types, ``iss``/``aud`` and, unless ``now`` is None, ``exp``/``nbf``.
+
+        Runs for every new token, so the shape every Auth.js/jsonwebtoken token has (integer
+        ``exp`` and ``iat``, no ``nbf``, no iss/aud rules) is decided inline; anything else goes
+        through the general path, which gives the same verdict.
+        """
         exp_v = claims.get("exp")
         iat_v = claims.get("iat", 0)
         if (
@@ -106,8 +115,13 @@ class ClaimRules:
             and -_INT_LIMIT < exp_v < _INT_LIMIT
             and -_INT_LIMIT < iat_v < _INT_LIMIT
         ):
+            if now is not None and exp_v <= math.floor(now) - self._leeway:
+                raise ExpiredTokenError()
             return float(exp_v), None
-        return self._check_static_general(claims)
+        exp, nbf = self._check_static_general(claims)
+        if now is not None:
+            self.check_time(exp, nbf, now)
+        return exp, nbf
 
     def _check_static_general(self, claims: Mapping[str, Any]) -> tuple[float | None, float | None]:
         exp = _numeric(claims, "exp")
@@ -124,33 +138,6 @@ class ClaimRules:
             auds = (aud,) if isinstance(aud, str) else aud if isinstance(aud, list) else ()
             if not any(isinstance(a, str) and a in self.audience for a in auds):
                 raise InvalidClaimError("the token audience ('aud') is not accepted")
-        return exp, nbf
-
-    def check(self, claims: Mapping[str, Any], now: float) -> tuple[float | None, float | None]:
-        """:meth:`check_static` then :meth:`check_time` in one call (tokens not kept in a cache).
-
-        Runs for every token when caching is off, so the common shape is tested inline (the same
-        test as :meth:`check_static`'s fast path) instead of through another call.
-        """
-        exp_v = claims.get("exp")
-        iat_v = claims.get("iat", 0)
-        if (
-            type(exp_v) is int
-            and type(iat_v) is int
-            and self._plain
-            and "nbf" not in claims
-            and -_INT_LIMIT < exp_v < _INT_LIMIT
-            and -_INT_LIMIT < iat_v < _INT_LIMIT
-        ):
-            if exp_v <= math.floor(now) - self._leeway:
-                raise ExpiredTokenError()
-            return float(exp_v), None
-        exp, nbf = self._check_static_general(claims)
-        current = math.floor(now)
-        if exp is not None and exp <= current - self._leeway:
-            raise ExpiredTokenError()
-        if nbf is not None and nbf > current + self._leeway:
-            raise NotYetValidError()
         return exp, nbf
 
     def check_time(self, exp: float | None, nbf: float | None, now: float) -> None:
