@@ -49,7 +49,13 @@ from .errors import ConfigurationError, ProviderUnavailableError, SessionGateErr
 from .gate import SessionGate
 from .guards import Mode, Requirement, RoleHierarchy, effective_scopes
 from .origins import CSRFError, OriginPolicy, is_unsafe_method
-from .responses import ErrorRenderer, ErrorResponse, error_response, websocket_close_code
+from .responses import (
+    ErrorRenderer,
+    ErrorResponse,
+    default_renderer,
+    error_response,
+    websocket_close_code,
+)
 from .user import AnonymousUser, User
 
 __all__ = [
@@ -374,8 +380,8 @@ class SessionGateMiddleware:
             role_hierarchy=role_hierarchy,
             block_on_outage=block_on_outage,
         )
-        self.render: ErrorRenderer = error_renderer or functools.partial(
-            error_response, realm=realm, retry_after=retry_after
+        self.render: ErrorRenderer = default_renderer(
+            error_renderer, realm=realm, retry_after=retry_after
         )
 
     def __repr__(self) -> str:

@@ -482,12 +482,22 @@ class BetterAuthSession(StoreBackedAuthenticator):
         if found is None:
             return None
         token, credential = found
+        answer = self._without_store(credentials, token, credential, now)
+        if answer is not None:
+            return answer
+        return await self.lookup(token, credential, now)
+
+    def _without_store(
+        self, credentials: RequestCredentials, token: str, credential: CredentialKind, now: float
+    ) -> Verified | None:
+        """The answer from the trusted cookie cache, if any; raises when a store is needed but
+        none is configured. ``None``: look the token up in the store."""
         cached = self._from_cookie_cache(credentials, token, credential, now)
         if cached is not None:
             return cached
         if not self._has_store:
             raise SessionNotFoundError("no valid cookie cache and no session store configured")
-        return await self.lookup(token, credential, now)
+        return None
 
     def authenticate_blocking(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """The same from synchronous code: cache hits answer in place, misses use the loop."""
@@ -495,11 +505,9 @@ class BetterAuthSession(StoreBackedAuthenticator):
         if found is None:
             return None
         token, credential = found
-        cached = self._from_cookie_cache(credentials, token, credential, now)
-        if cached is not None:
-            return cached
-        if not self._has_store:
-            raise SessionNotFoundError("no valid cookie cache and no session store configured")
+        answer = self._without_store(credentials, token, credential, now)
+        if answer is not None:
+            return answer
         hit = self.cached(token, credential, now)
         if hit is not None:
             return hit

@@ -32,7 +32,7 @@ from werkzeug.local import LocalProxy
 from .errors import ConfigurationError, SessionGateError
 from .gate import SessionGate
 from .guards import Mode, Requirement, RoleHierarchy
-from .responses import ErrorRenderer, error_response
+from .responses import ErrorRenderer, default_renderer
 from .user import AnonymousUser
 from .wsgi import ENVIRON_USER, WSGISettings, resolve_environ
 
@@ -85,8 +85,8 @@ class SessionGateFlask:
             role_hierarchy=role_hierarchy,
             block_on_outage=block_on_outage,
         )
-        self.render: ErrorRenderer = error_renderer or functools.partial(
-            error_response, realm=realm, retry_after=retry_after
+        self.render: ErrorRenderer = default_renderer(
+            error_renderer, realm=realm, retry_after=retry_after
         )
         if app is not None:
             self.init_app(app)

@@ -19,6 +19,7 @@ supports it; otherwise they are closed before accept with :func:`websocket_close
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -39,6 +40,7 @@ __all__ = [
     "CSRFError",
     "ErrorRenderer",
     "ErrorResponse",
+    "default_renderer",
     "error_response",
     "websocket_close_code",
 ]
@@ -72,6 +74,18 @@ ErrorRenderer = Callable[[SessionGateError, bool], ErrorResponse]
 
 def _quoted(text: str) -> str:
     return _UNSAFE_QUOTED.sub("", text)[:200]
+
+
+def default_renderer(
+    error_renderer: ErrorRenderer | None = None,
+    *,
+    realm: str | None = None,
+    retry_after: int | None = None,
+) -> ErrorRenderer:
+    """``error_renderer`` when given, else :func:`error_response` with ``realm``/``retry_after``."""
+    if error_renderer is not None:
+        return error_renderer
+    return functools.partial(error_response, realm=realm, retry_after=retry_after)
 
 
 def error_response(

@@ -14,7 +14,6 @@ cookie-authenticated POST/PUT/PATCH/DELETE from a foreign ``Origin``/``Referer``
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -25,7 +24,7 @@ from .errors import ConfigurationError, ProviderUnavailableError, SessionGateErr
 from .gate import SessionGate
 from .guards import RoleHierarchy
 from .origins import CSRFError, OriginPolicy, is_unsafe_method
-from .responses import ErrorRenderer, ErrorResponse, error_response
+from .responses import ErrorRenderer, ErrorResponse, default_renderer
 from .user import AnonymousUser
 
 __all__ = [
@@ -203,8 +202,8 @@ class SessionGateWSGIMiddleware:
             role_hierarchy=role_hierarchy,
             block_on_outage=block_on_outage,
         )
-        self.render: ErrorRenderer = error_renderer or functools.partial(
-            error_response, realm=realm, retry_after=retry_after
+        self.render: ErrorRenderer = default_renderer(
+            error_renderer, realm=realm, retry_after=retry_after
         )
 
     def __repr__(self) -> str:
