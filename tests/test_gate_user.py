@@ -105,7 +105,8 @@ def test_from_env():
     t5 = mint_authjs_v5({"sub": "a"}, S, now=NOW)
     assert gate.authenticate_sync({"cookie": cookie_header(t5)}).id == "a"
     t = mint_hs256({"sub": "b"}, S, now=NOW)
-    assert gate.authenticate_sync({"authorization": f"Bearer {t}"}).id == "b"
+    with pytest.raises(SessionGateError):  # HS256 Bearer needs its own secret (issue #9 item 6)
+        gate.authenticate_sync({"authorization": f"Bearer {t}"})
     with pytest.raises(ConfigurationError):
         SessionGate.from_env({})
 

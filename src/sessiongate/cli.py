@@ -172,18 +172,43 @@ def _isatty(stream: TextIO) -> bool:
     return bool(isatty and isatty() and not os.environ.get("NO_COLOR"))
 
 
+_SECRET_FLAGS = (
+    ("--secret", "secret", "AUTH_SECRET"),
+    ("--jwt-secret", "jwt_secret", "SESSIONGATE_JWT_SECRET"),
+    ("--better-auth-secret", "better_auth_secret", "BETTER_AUTH_SECRET"),
+)
+
+
+def _secret_flag_warning(args: argparse.Namespace) -> str | None:
+    """One line telling the user that secrets given as flags show in the process list."""
+    given = [(flag, env) for flag, dest, env in _SECRET_FLAGS if getattr(args, dest, None)]
+    if not given:
+        return None
+    flags = ", ".join(flag for flag, _ in given)
+    names = ", ".join(env for _, env in given)
+    return (
+        f"warning: {flags} shows the secret in the process list (ps, /proc); "
+        f"set {names} in the environment instead\n"
+    )
+
+
 def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .sidecar import SidecarApp, SidecarConfig, build_gate
+    from .sidecar import SidecarApp, SidecarConfig, SidecarOptions, build_gate
 
     try:
         import uvicorn
     except ImportError:
         out.write("sessiongate serve needs uvicorn: pip install 'sessiongate[serve]'\n")
         return 2
+    warning = _secret_flag_warning(args)
+    if warning:
+        out.write(warning)
     try:
         config = SidecarConfig.from_sources(
             secrets=args.secret or (),
             jwt_secrets=args.jwt_secret or (),
+            jwt_issuer=args.jwt_issuer,
+            jwt_audience=args.jwt_audience,
             database_url=args.database_url,
             schema=args.schema,
             better_auth_secrets=args.better_auth_secret or (),
@@ -193,14 +218,23 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             jwks_algorithms=args.jwks_algorithm or (),
             allow_http_jwks=args.allow_http_jwks,
         )
+        options = SidecarOptions.from_sources(
+            csrf=args.csrf, trusted_origins=args.trusted_origin or ()
+        )
         gate = build_gate(config)
-        app = SidecarApp(gate, include_claims=args.include_claims)
+        app = SidecarApp(
+            gate,
+            include_claims=args.include_claims,
+            csrf=options.csrf,
+            trusted_origins=options.trusted_origins,
+        )
     except SessionGateError as err:
         out.write(f"sessiongate serve: {err.message}\n")
         return 2
     out.write(f"sessiongate sidecar on http://{args.host}:{args.port} (/verify, /healthz)\n")
     for line in config.describe():
         out.write(f"  verifying: {line}\n")
+    out.write(f"  csrf: {_CSRF_LINES[options.csrf]}\n")
     out.flush()
     import logging
 
@@ -216,6 +250,14 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         server_header=False,
     )
     return 0
+
+
+_CSRF_LINES = {
+    "auto": "auto (Origin/Referer of cookie writes checked when the proxy forwards "
+    "X-Original-Method or X-Forwarded-Method; otherwise the upstream must check)",
+    "strict": "strict (cookie requests without X-Original-Method / X-Forwarded-Method refused)",
+    "off": "off (the upstream must check Origin/Referer of cookie-authenticated writes itself)",
+}
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -341,22 +383,39 @@ def build_parser() -> argparse.ArgumentParser:
     _database_flags(doc)
     doc.set_defaults(handler=_cmd_doctor)
 
-    srv = sub.add_parser("serve", help="run the /verify sidecar (nginx/Traefik/Envoy, Express)")
+    srv = sub.add_parser(
+        "serve",
+        help="run the /verify sidecar (nginx/Traefik/Envoy, Express)",
+        description="Run the /verify sidecar. Secrets come from the environment the Next.js app "
+        "uses (AUTH_SECRET, SESSIONGATE_JWT_SECRET or JWT_SECRET, BETTER_AUTH_SECRET, "
+        "DATABASE_URL): prefer it to the secret flags, which anyone on the machine can read "
+        "in the process list.",
+    )
     srv.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     srv.add_argument("--port", type=int, default=8787, help="port (default 8787)")
     srv.add_argument(
         "--secret",
         action="append",
-        help="Auth.js / NextAuth secret (repeatable, current first); default: AUTH_SECRET, "
-        "AUTH_SECRET_1..3, NEXTAUTH_SECRET",
+        help="Auth.js / NextAuth secret (repeatable, current first); prefer the environment: "
+        "AUTH_SECRET, AUTH_SECRET_1..3, NEXTAUTH_SECRET (a flag shows in the process list)",
     )
     srv.add_argument(
         "--jwt-secret",
         action="append",
-        help="HS256 Bearer secret; default SESSIONGATE_JWT_SECRET, else the --secret values",
+        help="dedicated HS256 Bearer secret (repeatable); prefer SESSIONGATE_JWT_SECRET or "
+        "JWT_SECRET. Without one, HS256 Bearer JWTs are not accepted (never keyed with "
+        "AUTH_SECRET)",
     )
     srv.add_argument(
-        "--better-auth-secret", action="append", help="default BETTER_AUTH_SECRET (needs a DB)"
+        "--jwt-audience", help="required aud of HS256 Bearer JWTs (SESSIONGATE_JWT_AUDIENCE)"
+    )
+    srv.add_argument(
+        "--jwt-issuer", help="required iss of HS256 Bearer JWTs (SESSIONGATE_JWT_ISSUER)"
+    )
+    srv.add_argument(
+        "--better-auth-secret",
+        action="append",
+        help="prefer BETTER_AUTH_SECRET in the environment (needs a DB)",
     )
     srv.add_argument("--jwks-url", help="JWKS for asymmetric Bearer JWTs (SESSIONGATE_JWKS_URL)")
     srv.add_argument("--issuer", help="expected iss of JWKS tokens (SESSIONGATE_JWKS_ISSUER)")
@@ -366,6 +425,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     srv.add_argument(
         "--allow-http-jwks", action="store_true", help="accept an http:// JWKS URL (dev only)"
+    )
+    srv.add_argument(
+        "--csrf",
+        choices=["auto", "strict", "off"],
+        help="Origin/Referer check of cookie-authenticated writes (SESSIONGATE_CSRF; default "
+        "auto: when the proxy sends X-Original-Method or X-Forwarded-Method; strict: refuse "
+        "cookie requests without them; off: the upstream must check)",
+    )
+    srv.add_argument(
+        "--trusted-origin",
+        action="append",
+        help="origin allowed to send cookie-authenticated writes besides the request's own "
+        "(repeatable; https://*.example.com for subdomains; SESSIONGATE_TRUSTED_ORIGINS)",
     )
     srv.add_argument(
         "--include-claims", action="store_true", help="add the raw claims to the JSON body"

@@ -195,8 +195,9 @@ class SessionGate:
         """Build a gate from the variables the Next.js app uses (``options`` go to the gate).
 
         ``AUTH_SECRET_3..1``, ``AUTH_SECRET``, ``NEXTAUTH_SECRET`` (current first, as Auth.js):
-        JWE session cookies and HS256 Bearer JWTs (``SESSIONGATE_JWT_SECRET`` overrides the
-        latter); ``DATABASE_URL`` + ``SESSIONGATE_SCHEMA``: database sessions;
+        JWE session cookies; ``SESSIONGATE_JWT_SECRET`` (else ``JWT_SECRET``), with optional
+        ``SESSIONGATE_JWT_AUDIENCE`` / ``_ISSUER``: HS256 Bearer JWTs, off without a dedicated
+        secret; ``DATABASE_URL`` + ``SESSIONGATE_SCHEMA``: database sessions;
         ``BETTER_AUTH_SECRET``: Better Auth signed cookies in that database;
         ``SESSIONGATE_JWKS_URL`` + ``_ISSUER`` + ``_AUDIENCE``: asymmetric Bearer JWTs. The same
         reader configures ``sessiongate serve`` (see :mod:`sessiongate.config`).
