@@ -53,7 +53,9 @@ def verify(
 
 
 def refused(r: httpx.Response) -> bool:
-    return r.status_code == 403 and r.json()["error"] == "csrf_failed" and "x-user-id" not in r.headers
+    return (
+        r.status_code == 403 and r.json()["error"] == "csrf_failed" and "x-user-id" not in r.headers
+    )
 
 
 def test_cross_origin_cookie_post_refused_by_sidecar():

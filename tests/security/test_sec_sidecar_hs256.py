@@ -57,7 +57,9 @@ def test_app_signed_reset_link_jwt_is_refused_by_the_sidecar():
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sidecar") as client:
-            return await client.get("/verify", headers=bearer(mint_hs256({"sub": "x"}, AUTH_SECRET)))
+            return await client.get(
+                "/verify", headers=bearer(mint_hs256({"sub": "x"}, AUTH_SECRET))
+            )
 
     r = asyncio.run(go())
     assert r.status_code == 401 and "x-user-id" not in r.headers

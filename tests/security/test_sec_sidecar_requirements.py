@@ -55,7 +55,10 @@ def test_client_require_mode_header_cannot_loosen_proxy_requirement():
 )
 def test_client_duplicate_require_role_header_cannot_loosen_proxy_requirement(client_line):
     # a second X-Require-Role line (Traefik/Envoy without an allow-list append, not replace)
-    for order in ([PROXY, ("x-require-role", client_line)], [("x-require-role", client_line), PROXY]):
+    for order in (
+        [PROXY, ("x-require-role", client_line)],
+        [("x-require-role", client_line), PROXY],
+    ):
         r = verify("/verify", order)
         assert r.status_code == 403, (client_line, r.text)
 
