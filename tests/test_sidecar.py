@@ -246,6 +246,10 @@ def test_mode_and_too_many_names_are_400():
     assert r.status_code == 400
     r = call(SidecarApp(gate()), "GET", "/verify?" + "&".join(["role=a"] * 70))
     assert (r.status_code, r.json()["message"]) == (400, "malformed requirements")
+    # roles and permissions share the cap
+    both = {"x-require-role": ",".join(f"r{i}" for i in range(20))}
+    both["x-require-permission"] = ",".join(f"p{i}" for i in range(13))
+    assert call(SidecarApp(gate()), "GET", "/verify", headers=both).status_code == 400
 
 
 # ------------------------------------------------------------------------------ 503 / 431

@@ -223,14 +223,21 @@ class _BadRequest(Exception):
     """A malformed or unsupported requirement (400)."""
 
 
-def _clauses(values: Iterable[str]) -> list[tuple[str, ...]]:
-    """``"a, b|c"`` -> ``[("a",), ("b", "c")]``: commas AND clauses, ``|`` ORs inside one."""
+def _clauses(values: Iterable[str], budget: int) -> list[tuple[str, ...]]:
+    """``"a, b|c"`` -> ``[("a",), ("b", "c")]``: commas AND clauses, ``|`` ORs inside one.
+
+    Refuses more than ``budget`` names as soon as it sees them (a header full of commas costs
+    one pass, not a quadratic de-duplication).
+    """
     clauses: list[tuple[str, ...]] = []
     for value in values:
         for item in value.split(","):
             names = tuple(dict.fromkeys(n for n in (p.strip() for p in item.split("|")) if n))
             if not names:
                 continue
+            budget -= len(names)
+            if budget < 0:
+                raise _BadRequest("too many required roles or permissions")
             if any(n.lower().startswith(_MODE_PREFIXES) for n in names):
                 raise _BadRequest(
                     "there is no requirement mode: write alternatives as admin|billing "
@@ -245,10 +252,9 @@ def _requirements(
     roles: Iterable[str], permissions: Iterable[str], hierarchy: RoleHierarchy | None
 ) -> tuple[Requirement, ...]:
     """One :class:`Requirement` per clause; the user must meet every one of them."""
-    role_clauses = _clauses(roles)
-    permission_clauses = _clauses(permissions)
-    if sum(map(len, role_clauses)) + sum(map(len, permission_clauses)) > _MAX_REQUIREMENT_NAMES:
-        raise _BadRequest("too many required roles or permissions")
+    role_clauses = _clauses(roles, _MAX_REQUIREMENT_NAMES)
+    budget = _MAX_REQUIREMENT_NAMES - sum(map(len, role_clauses))
+    permission_clauses = _clauses(permissions, budget)
     return tuple(
         Requirement(roles=c, roles_mode="any", hierarchy=hierarchy) for c in role_clauses
     ) + tuple(Requirement(permissions=c, permissions_mode="any") for c in permission_clauses)
