@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from .authjs import AuthJSToken, secrets_from_env
+from .config import CSRF_MODES
 from .errors import ConfigurationError, MalformedTokenError, SessionGateError
 from .jws import HMAC_ALGORITHMS, BearerJWT
 
@@ -219,13 +220,13 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             allow_http_jwks=args.allow_http_jwks,
         )
         options = SidecarOptions.from_sources(
-            csrf=args.csrf, trusted_origins=args.trusted_origin or ()
+            csrf_mode=args.csrf, trusted_origins=args.trusted_origin or ()
         )
         gate = build_gate(config)
         app = SidecarApp(
             gate,
             include_claims=args.include_claims,
-            csrf=options.csrf,
+            csrf_mode=options.csrf_mode,
             trusted_origins=options.trusted_origins,
         )
     except SessionGateError as err:
@@ -234,7 +235,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     out.write(f"sessiongate sidecar on http://{args.host}:{args.port} (/verify, /healthz)\n")
     for line in config.describe():
         out.write(f"  verifying: {line}\n")
-    out.write(f"  csrf: {_CSRF_LINES[options.csrf]}\n")
+    out.write(f"  csrf: {_CSRF_LINES[options.csrf_mode]}\n")
     out.flush()
     import logging
 
@@ -428,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     srv.add_argument(
         "--csrf",
-        choices=["auto", "strict", "off"],
+        choices=CSRF_MODES,
         help="Origin/Referer check of cookie-authenticated writes (SESSIONGATE_CSRF; default "
         "auto: when the proxy sends X-Original-Method or X-Forwarded-Method; strict: refuse "
         "cookie requests without them; off: the upstream must check)",

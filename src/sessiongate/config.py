@@ -21,7 +21,14 @@ from typing import Any, Literal
 from .errors import ConfigurationError
 from .gate import AnyAuthenticator, SessionGate
 
-__all__ = ["CSRF_MODES", "CSRFMode", "GateConfig", "SidecarOptions", "build_gate", "csrf_mode"]
+__all__ = [
+    "CSRF_MODES",
+    "CSRFMode",
+    "GateConfig",
+    "SidecarOptions",
+    "build_gate",
+    "parse_csrf_mode",
+]
 
 _DEFAULT_JWKS_ALGORITHMS = ("EdDSA", "RS256", "ES256")
 
@@ -32,12 +39,12 @@ whose method it was not told, ``"off"`` never checks (the upstream must)."""
 CSRF_MODES: tuple[CSRFMode, ...] = ("auto", "strict", "off")
 
 
-def csrf_mode(value: str) -> CSRFMode:
+def parse_csrf_mode(value: str) -> CSRFMode:
     """``value`` as a :data:`CSRFMode`; :class:`ConfigurationError` for anything else."""
     for mode in CSRF_MODES:
         if value == mode:
             return mode
-    raise ConfigurationError(f"csrf must be one of {', '.join(CSRF_MODES)}, not {value!r}")
+    raise ConfigurationError(f"the CSRF mode must be one of {', '.join(CSRF_MODES)}, not {value!r}")
 
 
 def _redacted(values: Sequence[str]) -> str:
@@ -248,21 +255,21 @@ class SidecarOptions:
     """The sidecar's CSRF settings, from ``serve`` flags over the environment (flags win).
 
     Attributes:
-        csrf: ``SESSIONGATE_CSRF``: ``auto`` (default), ``strict`` or ``off``
+        csrf_mode: ``SESSIONGATE_CSRF``: ``auto`` (default), ``strict`` or ``off``
             (see :data:`CSRFMode`).
         trusted_origins: ``SESSIONGATE_TRUSTED_ORIGINS`` (comma- or space-separated): origins
             allowed to send cookie-authenticated writes besides the request's own, e.g.
             ``https://app.example.com`` or ``https://*.example.com``.
     """
 
-    csrf: CSRFMode = "auto"
+    csrf_mode: CSRFMode = "auto"
     trusted_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_sources(
         cls,
         *,
-        csrf: str | None = None,
+        csrf_mode: str | None = None,
         trusted_origins: Sequence[str] = (),
         environ: Mapping[str, str] | None = None,
     ) -> SidecarOptions:
@@ -272,6 +279,6 @@ class SidecarOptions:
             env.get("SESSIONGATE_TRUSTED_ORIGINS", "").replace(",", " ").split()
         )
         return cls(
-            csrf=csrf_mode(csrf or env.get("SESSIONGATE_CSRF") or "auto"),
+            csrf_mode=parse_csrf_mode(csrf_mode or env.get("SESSIONGATE_CSRF") or "auto"),
             trusted_origins=origins,
         )

@@ -59,11 +59,11 @@ set them; nginx: ``$scheme`` / ``$http_host``), else from the scheme and host of
 the original ``Host``). Bearer-authenticated requests are exempt (a cross-site page cannot make
 a browser send an ``Authorization`` header).
 
-``csrf="auto"`` (the default) checks whenever the method is known; when it is not (a GET with
+``csrf_mode="auto"`` (the default) checks whenever the method is known; when it is not (a GET with
 neither method header) the sidecar cannot tell a write from a read and does not check, so the
-upstream must check ``Origin`` itself. ``csrf="strict"`` refuses such cookie requests instead
+upstream must check ``Origin`` itself. ``csrf_mode="strict"`` refuses such cookie requests instead
 (403 ``csrf_failed``), so a proxy that forgets to forward the method fails closed.
-``csrf="off"`` never checks.
+``csrf_mode="off"`` never checks.
 
 Response headers of a 200
 -------------------------
@@ -92,7 +92,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .config import CSRFMode, GateConfig, SidecarOptions, build_gate, csrf_mode
+from .config import CSRFMode, GateConfig, SidecarOptions, build_gate, parse_csrf_mode
 from .errors import ConfigurationError, InvalidClaimError, SessionGateError
 from .gate import SessionGate
 from .guards import Requirement, RoleHierarchy
@@ -325,7 +325,7 @@ class SidecarApp:
         role_hierarchy: optional role hierarchy applied to role requirements.
         include_claims: add the raw verified claims to the JSON body of a 200 (off by default:
             a NextAuth token often carries the OAuth provider's ``accessToken``).
-        csrf: ``"auto"`` (default), ``"strict"`` or ``"off"``: the ``Origin``/``Referer`` check
+        csrf_mode: ``"auto"`` (default), ``"strict"`` or ``"off"``: the ``Origin``/``Referer`` check
             of cookie-authenticated writes (see the module docs).
         trusted_origins: origins allowed to send cookie-authenticated writes besides the
             original request's own, e.g. ``["https://app.example.com"]`` or
@@ -343,7 +343,7 @@ class SidecarApp:
         *,
         role_hierarchy: RoleHierarchy | Mapping[str, Sequence[str]] | None = None,
         include_claims: bool = False,
-        csrf: CSRFMode = "auto",
+        csrf_mode: CSRFMode = "auto",
         trusted_origins: Iterable[str] = (),
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         max_value_bytes: int = 1024,
@@ -362,7 +362,7 @@ class SidecarApp:
             else RoleHierarchy(role_hierarchy)
         )
         self.include_claims = include_claims
-        self.csrf = csrf_mode(csrf)
+        self.csrf_mode = parse_csrf_mode(csrf_mode)
         # the sidecar always sits behind a proxy: the original host comes from its headers
         self.origin_policy = OriginPolicy(trusted_origins, trust_forwarded=True)
         self.max_header_bytes = max_header_bytes
@@ -372,7 +372,7 @@ class SidecarApp:
         self.close_gate = close_gate
 
     def __repr__(self) -> str:
-        return f"SidecarApp(gate={self.gate!r}, csrf={self.csrf!r})"
+        return f"SidecarApp(gate={self.gate!r}, csrf_mode={self.csrf_mode!r})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -454,14 +454,14 @@ class SidecarApp:
 
     def _check_origin(self, scope: Scope, facts: _Facts) -> None:
         """Raise :class:`CSRFError` for a cookie-authenticated write from a foreign origin."""
-        if self.csrf == "off":
+        if self.csrf_mode == "off":
             return
         methods = facts.methods
         own_method = str(scope.get("method") or "GET").upper()
         if own_method not in ("GET", "HEAD"):
             methods = [*methods, own_method]
         if not methods:
-            if self.csrf == "strict":
+            if self.csrf_mode == "strict":
                 raise CSRFError(
                     "the proxy did not forward the original request method "
                     "(X-Original-Method or X-Forwarded-Method)"

@@ -158,19 +158,19 @@ def test_unknown_method_auto_skips_and_strict_refuses():
     # a GET with no method header: the proxy did not say, the sidecar cannot tell a write
     headers = [("x-forwarded-host", "app.example.com"), ("origin", EVIL)]
     assert verify(headers).status_code == 200
-    r = verify(headers, csrf="strict")
+    r = verify(headers, csrf_mode="strict")
     assert refused(r) and "X-Original-Method" in r.json()["message"]
-    assert verify([("x-original-method", "GET"), *headers], csrf="strict").status_code == 200
-    assert verify(headers, csrf="strict", credential="bearer").status_code == 200
+    assert verify([("x-original-method", "GET"), *headers], csrf_mode="strict").status_code == 200
+    assert verify(headers, csrf_mode="strict", credential="bearer").status_code == 200
 
 
 def test_csrf_off_never_checks():
-    assert verify([*NGINX_POST, ("origin", EVIL)], csrf="off").status_code == 200
+    assert verify([*NGINX_POST, ("origin", EVIL)], csrf_mode="off").status_code == 200
 
 
 def test_bad_csrf_options_fail_at_construction():
     gate = SessionGate(AuthJSToken(S))
     with pytest.raises(ConfigurationError):
-        SidecarApp(gate, csrf="on")  # type: ignore[arg-type]
+        SidecarApp(gate, csrf_mode="on")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
         SidecarApp(gate, trusted_origins=["https://app.example.com/path"])

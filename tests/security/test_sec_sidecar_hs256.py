@@ -192,12 +192,12 @@ def test_serve_secret_flag_prints_a_process_list_warning(served, monkeypatch):
 
 def test_serve_csrf_flags_and_env(served, monkeypatch):
     monkeypatch.setenv("AUTH_SECRET", AUTH_SECRET)
-    assert serve([])[0] == 0 and served[-1].csrf == "auto"
+    assert serve([])[0] == 0 and served[-1].csrf_mode == "auto"
     monkeypatch.setenv("SESSIONGATE_CSRF", "strict")
     monkeypatch.setenv("SESSIONGATE_TRUSTED_ORIGINS", "https://a.example.com, https://*.b.example")
     code, out = serve([])
     assert code == 0 and "csrf: strict" in out
-    assert served[-1].csrf == "strict"
+    assert served[-1].csrf_mode == "strict"
     assert served[-1].origin_policy.is_trusted("https://x.b.example", None)
     code, out = serve(["--csrf", "off", "--trusted-origin", "https://c.example.com"])
     assert code == 0 and "csrf: off" in out and "upstream must check" in out
@@ -205,7 +205,7 @@ def test_serve_csrf_flags_and_env(served, monkeypatch):
     assert not served[-1].origin_policy.is_trusted("https://a.example.com", None)
     monkeypatch.setenv("SESSIONGATE_CSRF", "maybe")
     code, out = serve([])
-    assert code == 2 and "csrf must be one of auto, strict, off" in out
+    assert code == 2 and "the CSRF mode must be one of auto, strict, off" in out
     monkeypatch.setenv("SESSIONGATE_CSRF", "auto")
     code, out = serve(["--trusted-origin", "https://c.example.com/path"])
     assert code == 2 and "without a path" in out
