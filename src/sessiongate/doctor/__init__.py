@@ -101,8 +101,11 @@ def _probe(ctx: Context, subject: str, value: Value) -> None:
         )
 
 
-def _examine(ctx: Context, subject: Subject) -> None:
-    """Probe a subject's values, then hold the findings against the gate's own answer."""
+def _examine(ctx: Context, subject: Subject) -> bool:
+    """Probe a subject's values, then hold the findings against the gate's own answer.
+
+    Returns whether the gate refused this credential on its own.
+    """
     report = ctx.report
     start = subject.start
     if len(subject.values) == 1:
@@ -110,7 +113,7 @@ def _examine(ctx: Context, subject: Subject) -> None:
     elif subject.values:
         _candidates(ctx, subject)
     if ctx.app.gate is None:
-        return  # the configuration error is the verdict; it is reported once, up front
+        return True  # the configuration error is the verdict; it is reported once, up front
     outcome = ctx.app.outcome(subject.headers)
     mine = report.findings[start:]
     errors = [f for f in mine if f.level == "error"]
@@ -140,6 +143,7 @@ def _examine(ctx: Context, subject: Subject) -> None:
             f"valid: user `{getattr(user, 'id', '?')}` (authenticator "
             f"{outcome.result.authenticator})",
         )
+    return outcome.error is not None
 
 
 def _candidates(ctx: Context, subject: Subject) -> None:
@@ -167,6 +171,31 @@ def _candidates(ctx: Context, subject: Subject) -> None:
                 f"the {value.label} ({len(value.text)} characters) does not verify ({first}); "
                 f"sessiongate uses the {winner.label}",
             )
+
+
+def _not_needed(report: Report, refused: list[str]) -> None:
+    """The gate accepted another credential: a refused one is a warning, not the verdict."""
+    last: dict[int, str] = {}
+    for label in refused:
+        mine = [i for i, f in enumerate(report.findings) if f.subject.startswith(label)]
+        if mine:
+            last[mine[-1]] = label
+    out: list[Finding] = []
+    for i, f in enumerate(report.findings):
+        if f.level == "error" and f.subject.startswith(tuple(refused)):
+            f = Finding("warning", f.code, f.message, f.subject, f.hint)
+        out.append(f)
+        if i in last:
+            out.append(
+                Finding(
+                    "info",
+                    "not_needed",
+                    "refused, but not needed: sessiongate accepts another credential of this "
+                    "request",
+                    f.subject,
+                )
+            )
+    report.findings = out
 
 
 def diagnose(
@@ -207,13 +236,15 @@ def diagnose(
         if app.error is not None:
             report.add("error", "configuration_error", "configuration", app.error.message)
         headers: dict[str, str] = {}
+        refused: list[str] = []
         if presented.cookies is not None and presented.cookie_header is not None:
             headers["cookie"] = presented.cookie_header
-            for subject in cookie_subjects(ctx, presented.cookies, presented.cookie_header):
-                _examine(ctx, subject)
+            for family in cookie_subjects(ctx, presented.cookies, presented.cookie_header):
+                refused += [family.label] if _examine(ctx, family) else []
         if presented.authorization is not None:
             headers["authorization"] = presented.authorization
-            _examine(ctx, bearer_subject(ctx, presented.authorization))
+            subject = bearer_subject(ctx, presented.authorization)
+            refused += [subject.label] if _examine(ctx, subject) else []
         if presented.bare is not None:
             bare = bare_subject(ctx, presented.bare, cookie_name)
             headers = bare.headers
@@ -223,6 +254,8 @@ def diagnose(
                 "error", "no_credentials", "input", "no Cookie or Authorization header found"
             )
         report.verdict = app.verdict(headers)
+        if report.verdict.accepted and refused:
+            _not_needed(report, refused)
         return report
     finally:
         app.close()

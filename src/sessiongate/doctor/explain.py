@@ -61,11 +61,6 @@ def hint_for_code(code: str) -> str | None:
     return _HINTS.get(code)
 
 
-def explain_error(err: SessionGateError) -> str:
-    """:func:`explain_code` of ``err.code``."""
-    return explain_code(err.code)
-
-
 def ago(seconds: float) -> str:
     """A duration for people: ``45 s``, ``12 min``, ``3 h 5 min``, ``4 days``."""
     seconds = abs(int(seconds)) if math.isfinite(seconds) else 0

@@ -148,7 +148,8 @@ def _candidates(ctx: Context, cookies: Mapping[str, str], name: str, label: str)
             "sessiongate tries each separately",
         )
     if numbers:
-        ctx.add("info", "chunked", label, f"reassembled from {len(numbers)} chunks")
+        many = f"{len(numbers)} chunks" if len(numbers) > 1 else "1 chunk"
+        ctx.add("info", "chunked", label, f"reassembled from {many}")
     if name in cookies and not cookies[name] and not numbers:
         return [""]
     return values
