@@ -386,6 +386,10 @@ def probe_jws(ctx: Context, subject: str, value: Value) -> None:
     if alg not in HMAC_ALGORITHMS:
         _asymmetric(ctx, subject, token, header)
         return
+    cut = truncation(token)
+    if cut is not None:  # an HMAC shorter than its algorithm makes never verifies
+        _shape_error(ctx, subject, token, MalformedTokenError("cut off"))
+        return
     ctx.add("info", "jws", subject, f"a JWT signed with {alg} (a JWS: signed, not encrypted)")
     if not ctx.setup.labelled_secrets():
         ctx.add(
