@@ -4,6 +4,7 @@
 
     {"ok": true, "format": "authjs-v5", "header": {...}, "claims": {...}}
     {"ok": false, "error": {"code": "expired", "message": "..."}}
+    {"ok": false, "error": {"code": "malformed", "message": "...", "hint": "..."}}
 
 It exits 0 on success, 1 when the token is rejected, 2 on usage errors. ``TOKEN`` may be ``-``
 to read it from standard input (keeps it out of shell history). Secrets come from ``--secret``
@@ -11,8 +12,12 @@ to read it from standard input (keeps it out of shell history). Secrets come fro
 Secrets are never printed. With ``--database-url`` (and ``--schema``) a database session token
 (or a Better Auth signed cookie value, with ``--better-auth-secret``) is looked up.
 
+The ``hint`` (from :mod:`sessiongate.doctor.explain`) appears when the token looks cut off or a
+wrong secret is the likely cause.
+
 ``sessiongate doctor INPUT`` explains, in plain words, why a token, a ``Cookie`` header or a
-``curl`` header dump does or does not verify (``--json`` for scripts). ``sessiongate serve``
+``curl`` header dump does or does not verify (``--json`` for scripts); its verdict is the answer
+of the gate ``serve`` would build from the same flags and environment. ``sessiongate serve``
 runs the sidecar verifier (:mod:`sessiongate.sidecar`) with uvicorn. ``sessiongate demo`` starts
 a live example API and proves it with real requests (``--offline``: in-process only).
 """

@@ -10,7 +10,8 @@ judge the content. Modules:
 * :mod:`~sessiongate.doctor.inputs`: what the user gave (pasted text, secrets, settings);
 * :mod:`~sessiongate.doctor.subjects`: which credentials the input carries (cookie families,
   chunks, the Authorization header);
-* :mod:`~sessiongate.doctor.jose`, :mod:`~sessiongate.doctor.sessions`,
+* :mod:`~sessiongate.doctor.jwe_probe`, :mod:`~sessiongate.doctor.jws_probe`,
+  :mod:`~sessiongate.doctor.sessions`,
   :mod:`~sessiongate.doctor.claims`: the probes;
 * :mod:`~sessiongate.doctor.explain`: error codes in words, "this looks truncated";
 * :mod:`~sessiongate.doctor.report`: findings, verdict, rendering.
@@ -29,7 +30,8 @@ from .app import AppGate
 from .context import Context, Subject, Value
 from .explain import explain_code, hint_for_code, truncation
 from .inputs import Presented, Setup, fingerprint, parse_input, token_kind
-from .jose import probe_jwe, probe_jws
+from .jwe_probe import probe_jwe
+from .jws_probe import probe_jws
 from .report import Finding, Report, Verdict, format_report
 from .sessions import probe_better_auth, probe_database
 from .subjects import bare_subject, bearer_subject, cookie_subjects

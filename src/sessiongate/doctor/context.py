@@ -7,17 +7,30 @@ alone, so an authenticator can be asked about exactly this value.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from ..authjs import AuthJSToken
 from ..cookies import AUTHJS_COOKIE, NEXTAUTH_COOKIE, SECURE_PREFIX
-from .app import AppGate
+from ..errors import SessionGateError
+from .app import AppGate, Outcome
+from .explain import explain_code, truncation
 from .inputs import Setup
 from .report import Level, Report
 
-__all__ = ["Context", "Subject", "Value"]
+__all__ = ["ANY_TIME", "Context", "Subject", "Value", "family"]
 
 _MAX_SALTS = 24
+
+ANY_TIME = sys.float_info.max
+"""A reader's leeway: it reads a token's content whatever the clock says (the app's own
+:class:`~sessiongate.claims.ClaimRules` judge the times afterwards)."""
+
+
+def family(name: str | None) -> str | None:
+    """``v5`` / ``v4`` for the Auth.js / NextAuth session cookie names, else ``None``."""
+    base = (name or "").removeprefix(SECURE_PREFIX)
+    return {AUTHJS_COOKIE: "v5", NEXTAUTH_COOKIE: "v4"}.get(base)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +91,25 @@ class Context:
             base = name.removeprefix(SECURE_PREFIX)
             names += [SECURE_PREFIX + base, base]
         return list(dict.fromkeys(names))[:_MAX_SALTS]
+
+    def ask(self, auth: object | None, value: Value) -> Outcome | None:
+        """The app authenticator's answer for this value alone (``None``: no such verifier)."""
+        return None if auth is None else self.app.run(auth, value.headers)
+
+    def shape_error(self, subject: str, token: str, err: SessionGateError) -> None:
+        """A value the verifiers refuse before any key is tried: cut off, too large, malformed."""
+        cut = truncation(token)
+        if cut is not None:
+            self.add(
+                "error",
+                "truncated",
+                subject,
+                f"this looks truncated: {cut}",
+                "copy the whole value (all cookie chunks); check proxy header size limits",
+            )
+        elif err.code == "token_too_large":
+            self.add(
+                "error", "too_large", subject, f"the token is {len(token)} characters: over the cap"
+            )
+        else:
+            self.add("error", err.code, subject, f"{explain_code(err.code)}: {err.message}")

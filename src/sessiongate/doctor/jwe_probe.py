@@ -1,73 +1,39 @@
-"""Explain JWE session tokens (NextAuth v4, Auth.js v5) and HS* / asymmetric JWTs.
+"""Explain JWE session tokens: NextAuth v4 and Auth.js v5 (both encs, with or without kid).
 
-Two kinds of verifier take part, both the library's own classes:
+Two kinds of verifier take part, both :class:`~sessiongate.authjs.AuthJSToken`:
 
-* the app's verifier (the gate's :class:`AuthJSToken` / :class:`BearerJWT`), asked about the
-  value exactly as it arrived: its answer is the decision this module explains;
-* *readers*: the same classes built with **one** candidate secret each, tolerant of any clock
-  (``leeway`` = the largest float) and not requiring ``exp``, asked under every candidate
-  cookie name. They answer "which secret, for which cookie name, decrypts or signed this", so
-  the doctor can say "secret #2 (an old one)" or "made for ``__Secure-authjs.session-token``".
+* the app's (the gate's), asked about the value exactly as it arrived: its answer is the
+  decision this module explains;
+* *readers*, built with **one** candidate secret each, tolerant of any clock and not requiring
+  ``exp``, asked under every candidate cookie name (the v5 HKDF salt). They answer "which
+  secret, for which cookie name, decrypts this", so the doctor can say "secret #2 (an old
+  one)" or "made for ``__Secure-authjs.session-token``".
 
-Time and content rules are then applied by :mod:`sessiongate.doctor.claims` with the app's
-verifier's own :class:`~sessiongate.claims.ClaimRules`. Nothing here derives a key, decrypts,
-computes a MAC or compares a ``kid`` itself.
+The content is then judged by :mod:`sessiongate.doctor.claims` with the app verifier's own
+:class:`~sessiongate.claims.ClaimRules`. Nothing here derives a key, decrypts or compares a
+``kid`` itself.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 from .._tokencache import DecodedToken
 from ..authjs import AuthJSToken
 from ..claims import ClaimRules
-from ..cookies import AUTHJS_COOKIE, DEFAULT_MAX_TOKEN_BYTES, NEXTAUTH_COOKIE, SECURE_PREFIX
-from ..errors import MalformedTokenError, SessionGateError
+from ..cookies import DEFAULT_MAX_TOKEN_BYTES
+from ..errors import SessionGateError
 from ..jwe import KEY_LENGTHS, parse_compact
-from ..jws import HMAC_ALGORITHMS, BearerJWT, parse_jws_header
 from .app import Outcome
 from .claims import explain_claims
-from .context import Context, Value
+from .context import ANY_TIME, Context, Value, family
 from .explain import explain_code, truncation
 from .inputs import peek_header
 from .report import Level
 
-__all__ = ["probe_jwe", "probe_jws"]
+__all__ = ["probe_jwe"]
 
-_ANY_TIME = sys.float_info.max  # a reader's leeway: it reads the content whatever the clock
 _KEY_CODES = frozenset({"unknown_kid", "decryption_failed"})
-
-
-def _family(name: str | None) -> str | None:
-    base = (name or "").removeprefix(SECURE_PREFIX)
-    return {AUTHJS_COOKIE: "v5", NEXTAUTH_COOKIE: "v4"}.get(base)
-
-
-def _shape_error(ctx: Context, subject: str, token: str, err: SessionGateError) -> None:
-    """A value the verifiers refuse before any key is tried."""
-    cut = truncation(token)
-    if cut is not None:
-        ctx.add(
-            "error",
-            "truncated",
-            subject,
-            f"this looks truncated: {cut}",
-            "copy the whole value (all cookie chunks); check proxy header size limits",
-        )
-    elif err.code == "token_too_large":
-        ctx.add(
-            "error", "too_large", subject, f"the token is {len(token)} characters: over the cap"
-        )
-    else:
-        ctx.add("error", err.code, subject, f"{explain_code(err.code)}: {err.message}")
-
-
-def _ask(ctx: Context, auth: object | None, value: Value) -> Outcome | None:
-    return None if auth is None else ctx.app.run(auth, value.headers)
-
-
-# ------------------------------------------------------------------------------------ JWE
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +55,7 @@ def _search(ctx: Context, token: str, arrived: str | None, has_kid: bool) -> _Se
     salts = ctx.salts(arrived)
     tampered = None
     for index, secret in enumerate(ctx.setup.config.secrets):
-        reader = AuthJSToken([secret], cache_size=0, leeway=_ANY_TIME, require_exp=False)
+        reader = AuthJSToken([secret], cache_size=0, leeway=ANY_TIME, require_exp=False)
         for salt in salts:
             try:
                 decoded = reader.decode_full(token, cookie_name=salt, now=ctx.now)
@@ -151,9 +117,9 @@ def probe_jwe(ctx: Context, subject: str, value: Value) -> None:
             token, max_bytes=getattr(app_auth, "max_token_bytes", DEFAULT_MAX_TOKEN_BYTES)
         )
     except SessionGateError as err:
-        _shape_error(ctx, subject, token, err)
+        ctx.shape_error(subject, token, err)
         return
-    outcome = _ask(ctx, app_auth, value)
+    outcome = ctx.ask(app_auth, value)
     search = _search(ctx, token, arrived, isinstance(kid, str))
     match = search.match
     if match is None:
@@ -228,14 +194,16 @@ def _describe(
     cause: Level = "error" if refused_by_key else "warning"
     label = ctx.label("secret", match.index)
     causes = 0
-    if match.decoded is not None and match.decoded.source == "nextauth-v4":
+    if match.decoded is None and not has_kid:  # the content is refused: v4 or v5 is unknown
+        ctx.add("info", "decrypts", subject, f"it decrypts with {label}")
+    elif match.decoded is not None and match.decoded.source == "nextauth-v4":
         ctx.add(
             "info",
             "nextauth_v4",
             subject,
             f"a NextAuth v4 token (A256GCM, no kid), encrypted with {label}",
         )
-        if _family(arrived) == "v5":
+        if family(arrived) == "v5":
             accepted = outcome is not None and outcome.accepted
             ctx.add(
                 "warning" if accepted or not refused_by_key else "error",
@@ -319,7 +287,7 @@ def _describe(
 
 
 def _name_hint(salt: str | None, arrived: str) -> str:
-    if _family(salt) == "v5" and _family(arrived) == "v4":
+    if family(salt) == "v5" and family(arrived) == "v4":
         return (
             "an Auth.js v5 token in the NextAuth v4 cookie: a v4 reader (next-auth@4 getToken) "
             f"cannot decrypt v5 tokens; read it as v5 with cookie name `{salt}`"
@@ -329,166 +297,3 @@ def _name_hint(salt: str | None, arrived: str) -> str:
         "HTTPS (`__Secure-` names) while this request came over HTTP, or the cookie was copied "
         "under another name"
     )
-
-
-# ------------------------------------------------------------------------------------ JWS
-
-
-def _jws_match(
-    ctx: Context, token: str, alg: str
-) -> tuple[str, int, DecodedToken | None, SessionGateError | None] | None:
-    """The first secret (JWT secrets, then session secrets, then Better Auth's) that signed it."""
-    tried = set()
-    candidates = [(k, i, s) for k, i, s in ctx.setup.labelled_secrets() if k == "jwt"]
-    candidates += [(k, i, s) for k, i, s in ctx.setup.labelled_secrets() if k != "jwt"]
-    for kind, index, secret in candidates:
-        if secret in tried:
-            continue
-        tried.add(secret)
-        reader = BearerJWT(
-            secret, algorithms=[alg], cache_size=0, leeway=_ANY_TIME, require_exp=False
-        )
-        try:
-            decoded = reader.decode_full(token, now=ctx.now)
-        except SessionGateError as err:
-            if err.code == "invalid_signature":
-                continue
-            return kind, index, None, err
-        return kind, index, decoded, None
-    return None
-
-
-def probe_jws(ctx: Context, subject: str, value: Value) -> None:
-    """Explain a JWT: its algorithm, which secret signed it, the app verifier's answer."""
-    token, arrived = value.text, value.arrived
-    head = token.split(".", 1)[0]
-    try:
-        header = parse_jws_header(head)
-    except SessionGateError as err:
-        _shape_error(ctx, subject, token, err)
-        return
-    if arrived is not None and _family(arrived):
-        ctx.add(
-            "info",
-            "jws_in_session_cookie",
-            subject,
-            "a signed JWT (JWS) in the NextAuth session cookie: the app replaced "
-            "jwt.encode/decode (e.g. with jsonwebtoken)",
-            f"verify it with BearerJWT(secret, cookie_names=[{arrived!r}])",
-        )
-    alg = header["alg"]
-    if alg == "none":
-        ctx.add("error", "algorithm_not_allowed", subject, "an unsigned JWT (alg none)")
-        return
-    if token.count(".") != 2:
-        _shape_error(ctx, subject, token, MalformedTokenError("not three segments"))
-        return
-    if alg not in HMAC_ALGORITHMS:
-        _asymmetric(ctx, subject, token, header)
-        return
-    cut = truncation(token)
-    if cut is not None:  # an HMAC shorter than its algorithm makes never verifies
-        _shape_error(ctx, subject, token, MalformedTokenError("cut off"))
-        return
-    ctx.add("info", "jws", subject, f"a JWT signed with {alg} (a JWS: signed, not encrypted)")
-    if not ctx.setup.labelled_secrets():
-        ctx.add(
-            "error",
-            "no_secret",
-            subject,
-            "no secret to check the signature with",
-            "pass --jwt-secret or --secret",
-        )
-        return
-    found = _jws_match(ctx, token, alg)
-    if found is None:
-        cut = truncation(token)
-        n = len({s for _, _, s in ctx.setup.labelled_secrets()})
-        ctx.add(
-            "error",
-            "bad_signature",
-            subject,
-            f"the signature matches none of the {n} secret(s) tried"
-            + (f"; this looks truncated: {cut}" if cut else ""),
-        )
-        return
-    kind, index, decoded, content_error = found
-    ctx.add("info", "jws_secret", subject, f"signed with {ctx.label(kind, index)}")
-    if content_error is not None or decoded is None:
-        code = content_error.code if content_error is not None else "malformed"
-        ctx.add("error", code, subject, "the payload is not a JSON object with numeric times")
-        return
-    app_jwt = ctx.app.find(BearerJWT)
-    outcome = _ask(ctx, app_jwt, value)
-    _jws_refusal(ctx, subject, kind, index, alg, app_jwt, outcome, arrived)
-    rules = app_jwt.rules if app_jwt is not None else ClaimRules.build()
-    accepted = outcome is not None and outcome.accepted
-    explain_claims(ctx, subject, decoded.claims, "jws", rules, blocked=not accepted)
-
-
-def _jws_refusal(
-    ctx: Context,
-    subject: str,
-    kind: str,
-    index: int,
-    alg: str,
-    app_jwt: BearerJWT | None,
-    outcome: Outcome | None,
-    arrived: str | None,
-) -> None:
-    """Why the app's HS* verifier did not accept a JWT some secret did sign."""
-    if app_jwt is None:
-        if ctx.app.gate is not None:
-            ctx.add(
-                "error",
-                "no_jwt_verifier",
-                subject,
-                "sessiongate is not configured to verify HS* Bearer JWTs",
-                "pass --jwt-secret (SESSIONGATE_JWT_SECRET)",
-            )
-        return
-    assert outcome is not None
-    if not outcome.read:
-        where = f"the cookie `{arrived}`" if arrived else "this request"
-        ctx.add(
-            "error",
-            "cookie_not_read",
-            subject,
-            f"sessiongate's JWT verifier does not read a JWT from {where}",
-            "BearerJWT reads cookies only when configured with cookie_names=[...]",
-        )
-    elif outcome.code == "invalid_signature":
-        ctx.add(
-            "error",
-            "jwt_secret_not_used",
-            subject,
-            f"signed with {ctx.label(kind, index)}, which the HS* Bearer verifier does not use: "
-            "it checks the JWT secret(s) only",
-            "pass the signing secret as --jwt-secret (SESSIONGATE_JWT_SECRET)",
-        )
-    elif outcome.code == "algorithm_not_allowed":
-        ctx.add(
-            "error",
-            "algorithm_not_allowed",
-            subject,
-            f"sessiongate accepts {', '.join(app_jwt.algorithms)} only, not {alg}",
-        )
-
-
-def _asymmetric(ctx: Context, subject: str, token: str, header: dict[str, object]) -> None:
-    payload = peek_header(token.split(".", 1)[1]) or {}
-    ctx.add(
-        "info",
-        "jws_asymmetric",
-        subject,
-        f"a JWT signed with {header.get('alg')} (public-key; kid {header.get('kid')!r}, issuer "
-        f"{payload.get('iss')!r}, not verified here): check it against the issuer's JWKS",
-        "sessiongate serve --jwks-url URL --issuer ISS --audience AUD, or JWKSBearer",
-    )
-    if not any(getattr(a, "name", "") == "jwks" for a in ctx.app.authenticators):
-        ctx.add(
-            "error",
-            "needs_jwks",
-            subject,
-            "no JWKS is configured: sessiongate cannot check a public-key signature without one",
-        )
