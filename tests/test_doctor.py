@@ -544,3 +544,28 @@ def test_setup_reads_the_environment_serve_reads():
     assert not diagnose("Bearer " + t, secrets=[S], now=NOW).ok  # no environment by default
     with pytest.raises(ConfigurationError):
         Setup.from_sources(better_auth_cookie_cache="zip")  # type: ignore[arg-type]
+
+
+def test_decode_looks_better_auth_cookies_up_with_the_authenticator(tmp_path: Path):
+    db = tmp_path / "ba.db"
+    token = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(
+            'CREATE TABLE "user" (id TEXT PRIMARY KEY, name TEXT, email TEXT, '
+            '"emailVerified" INTEGER, image TEXT);'
+            'CREATE TABLE "session" (id TEXT, "expiresAt" TEXT, token TEXT, "userId" TEXT);'
+        )
+        conn.execute("INSERT INTO \"user\" VALUES ('b1', 'Bea', 'b@x', 1, NULL)")
+        until = datetime.fromtimestamp(NOW, UTC) + timedelta(days=1)
+        conn.execute(
+            'INSERT INTO "session" VALUES (?, ?, ?, ?)', ("s1", until.isoformat(), token, "b1")
+        )
+    value = sign_cookie_value(token, "ba-secret-0123456789")
+    argv = ["decode", value, "--database-url", str(db), "--better-auth-secret"]
+    code, text = run_cli([*argv, "ba-secret-0123456789", "--now", str(NOW)])
+    out = json.loads(text)
+    assert code == 0 and (out["format"], out["claims"]["sub"]) == ("better-auth", "b1")
+    code, text = run_cli([*argv, "ba-secret-0123456789", "--now", str(NOW + 2 * 86400)])
+    assert (code, json.loads(text)["error"]["code"]) == (1, "expired")
+    code, text = run_cli([*argv, "another-secret-0123456"])
+    assert (code, json.loads(text)["error"]["code"]) == (1, "invalid_signature")

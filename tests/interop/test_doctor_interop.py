@@ -103,7 +103,7 @@ def test_jwe_is_not_a_jws(oracle):
 
 def test_jsonwebtoken_hs256(oracle):
     token = oracle.call("jws.sign", payload={"sub": "u9"}, secret=S, expiresIn=600)
-    r = diagnose("Bearer " + token, secrets=[S])
+    r = diagnose("Bearer " + token, jwt_secrets=[S])  # HS256 Bearer tokens use the JWT secret
     assert r.ok and "jws_secret" in codes(r)
     r = diagnose("Bearer " + token, secrets=[OLD])
     assert "bad_signature" in codes(r, "error")
