@@ -25,8 +25,8 @@ _TEXT = {
     "malformed": "the value is not of the shape the verifier expects",
     "token_too_large": "it is larger than the size cap (checked before any crypto)",
     "algorithm_not_allowed": "its algorithm is not one the configured verifiers accept",
-    "decryption_failed": "it does not decrypt with the key its header names: it was altered "
-    "or cut off",
+    "decryption_failed": "no configured key decrypts it (wrong secret or cookie name, or the "
+    "token was altered or cut off)",
     "unknown_kid": "no configured secret decrypts it (wrong secret, or a token for another "
     "cookie name)",
     "invalid_signature": "no configured secret produced its signature (wrong secret, or the "
