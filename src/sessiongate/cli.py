@@ -4,6 +4,7 @@
 
     {"ok": true, "format": "authjs-v5", "header": {...}, "claims": {...}}
     {"ok": false, "error": {"code": "expired", "message": "..."}}
+    {"ok": false, "error": {"code": "malformed", "message": "...", "hint": "..."}}
 
 It exits 0 on success, 1 when the token is rejected, 2 on usage errors. ``TOKEN`` may be ``-``
 to read it from standard input (keeps it out of shell history). Secrets come from ``--secret``
@@ -11,8 +12,12 @@ to read it from standard input (keeps it out of shell history). Secrets come fro
 Secrets are never printed. With ``--database-url`` (and ``--schema``) a database session token
 (or a Better Auth signed cookie value, with ``--better-auth-secret``) is looked up.
 
+The ``hint`` (from :mod:`sessiongate.doctor.explain`) appears when the token looks cut off or a
+wrong secret is the likely cause.
+
 ``sessiongate doctor INPUT`` explains, in plain words, why a token, a ``Cookie`` header or a
-``curl`` header dump does or does not verify (``--json`` for scripts). ``sessiongate serve``
+``curl`` header dump does or does not verify (``--json`` for scripts); its verdict is the answer
+of the gate ``serve`` would build from the same flags and environment. ``sessiongate serve``
 runs the sidecar verifier (:mod:`sessiongate.sidecar`) with uvicorn. ``sessiongate demo`` starts
 a live example API and proves it with real requests (``--offline``: in-process only).
 """
@@ -23,7 +28,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from .authjs import AuthJSToken, secrets_from_env
@@ -46,24 +51,29 @@ def decode_token(
 ) -> dict[str, Any]:
     """Verify ``token`` and describe it as the ``decode`` command prints it.
 
-    With ``database_url`` a token that is not a JWT/JWE is looked up as a database session
+    A JOSE header routes the token (``enc``: JWE, ``alg``: JWT), so a JWE cut short is refused
+    as a JWE. With ``database_url`` a token that is neither is looked up as a database session
     (``schema``: a preset name, default ``authjs-prisma``; a Better Auth signed cookie value is
     first checked with ``better_auth_secrets`` and looked up with ``better-auth``).
     """
+    from .doctor.inputs import token_kind
+
     token = token.strip()
     if not token:
         raise MalformedTokenError("the token is empty")
+    kind = token_kind(token)
     dots = token.count(".")
-    if database_url and dots not in (2, 4):
+    jose = kind if kind in ("jwe", "jws") else {4: "jwe", 2: "jws"}.get(dots)
+    if database_url and jose is None:
         return _decode_database(token, database_url, schema, better_auth_secrets, now)
     if not secrets:
         raise ConfigurationError("no secret: pass --secret or set AUTH_SECRET / NEXTAUTH_SECRET")
-    if dots == 4:
+    if jose == "jwe":
         names = [cookie_name] if cookie_name else []
         decoded = AuthJSToken(list(secrets), cookie_names=names, cache_size=0).decode_full(
             token, cookie_name=cookie_name, now=now
         )
-    elif dots == 2:
+    elif jose == "jws":
         verifier = BearerJWT(list(secrets), algorithms=list(HMAC_ALGORITHMS), cache_size=0)
         decoded = verifier.decode_full(token, now=now)
     else:
@@ -86,10 +96,14 @@ def _decode_database(
     better_auth_secrets: Sequence[str],
     now: float | None,
 ) -> dict[str, Any]:
-    from .betterauth import verify_signed_cookie
-    from .doctor import lookup_database_token
+    """Look a session token up with the authenticator the gate uses for it."""
+    import time
 
-    source = "database"
+    from .betterauth import BetterAuthSession, verify_signed_cookie
+    from .dbsession import DatabaseSession, StoreBackedAuthenticator, check_token_shape
+    from .stores import open_store
+
+    auth: StoreBackedAuthenticator
     if "." in token:
         if not better_auth_secrets:
             raise ConfigurationError(
@@ -97,15 +111,44 @@ def _decode_database(
                 "(or set BETTER_AUTH_SECRET)"
             )
         token = verify_signed_cookie(token, list(better_auth_secrets))
-        schema = schema or "better-auth"
-        source = "better-auth"
-    chosen = schema or "authjs-prisma"
-    claims = lookup_database_token(database_url, chosen, token, now=now)
-    return {"ok": True, "format": source, "header": {"schema": chosen}, "claims": claims}
+        chosen = schema or "better-auth"
+        store = open_store(database_url, schema=chosen)
+        auth = BetterAuthSession(secret=list(better_auth_secrets), store=store, cache_ttl=0)
+    else:
+        chosen = schema or "authjs-prisma"
+        auth = DatabaseSession(open_store(database_url, schema=chosen), cache_ttl=0)
+    check_token_shape(token)
+    when = time.time() if now is None else now
+    try:
+        verified = auth.run_blocking(auth.lookup(token, "cookie", when))
+    finally:
+        auth.run_blocking(auth.aclose())
+    return {
+        "ok": True,
+        "format": verified.source,
+        "header": {"schema": chosen},
+        "claims": _plain(verified.claims),
+    }
 
 
-def _error(err: SessionGateError) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": err.code, "message": err.message}}
+def _plain(value: Any) -> Any:
+    """Read-only mappings (verified claims) as plain JSON values."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _error(err: SessionGateError, token: str | None = None) -> dict[str, Any]:
+    error = {"code": err.code, "message": err.message}
+    if token is not None:
+        from .doctor.explain import decode_hint
+
+        hint = decode_hint(token.strip(), err.code)
+        if hint is not None:
+            error["hint"] = hint
+    return {"ok": False, "error": error}
 
 
 def _read_token(arg: str, stdin: TextIO) -> str:
@@ -119,9 +162,10 @@ def _env_list(name: str) -> list[str]:
 
 def _cmd_decode(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     secrets = list(args.secret or []) or secrets_from_env(os.environ)
+    token = _read_token(args.token, stdin)
     try:
         result = decode_token(
-            _read_token(args.token, stdin),
+            token,
             secrets,
             cookie_name=args.cookie_name,
             now=args.now,
@@ -131,29 +175,27 @@ def _cmd_decode(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             or _env_list("BETTER_AUTH_SECRET"),
         )
     except SessionGateError as err:
-        result = _error(err)
+        result = _error(err, token)
     out.write(json.dumps(result, ensure_ascii=False, indent=None if args.compact else 2) + "\n")
     return 0 if result["ok"] else 1
 
 
 def _cmd_doctor(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .doctor import diagnose, format_report
+    from .doctor import Setup, diagnose, format_report
 
-    secrets = list(args.secret or []) or secrets_from_env(os.environ)
-    jwt_secrets = list(args.jwt_secret or []) or _env_list("SESSIONGATE_JWT_SECRET")
-    better = list(args.better_auth_secret or []) or _env_list("BETTER_AUTH_SECRET")
     text = stdin.read() if args.input == "-" else args.input
     try:
-        report = diagnose(
-            text,
-            secrets=secrets,
-            jwt_secrets=jwt_secrets,
-            better_auth_secrets=better,
-            cookie_name=args.cookie_name,
-            now=args.now,
+        setup = Setup.from_sources(
+            secrets=args.secret or (),
+            jwt_secrets=args.jwt_secret or (),
+            better_auth_secrets=args.better_auth_secret or (),
+            cookie_names=[args.cookie_name] if args.cookie_name else [],
             database_url=args.database_url,
             schema=args.schema,
+            better_auth_cookie_cache=args.better_auth_cookie_cache,
+            environ=os.environ,
         )
+        report = diagnose(text, setup=setup, cookie_name=args.cookie_name, now=args.now)
     except ConfigurationError as err:
         if args.json:
             out.write(json.dumps(_error(err)) + "\n")
@@ -378,6 +420,11 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--jwt-secret", action="append", help="HS256 Bearer secret (repeatable)")
     doc.add_argument("--better-auth-secret", action="append", help="BETTER_AUTH_SECRET")
     doc.add_argument("--cookie-name", help="the cookie a bare token came from / a custom name")
+    doc.add_argument(
+        "--better-auth-cookie-cache",
+        choices=("compact", "jwt", "jwe"),
+        help="trust Better Auth's session_data cookie cache in this encoding (as the service does)",
+    )
     doc.add_argument("--now", type=float, help="evaluate expiry as of this UNIX time")
     doc.add_argument("--json", action="store_true", help="print the findings as JSON")
     doc.add_argument("--no-color", action="store_true", help="never colour the output")
