@@ -77,6 +77,32 @@ def test_every_algorithm_verifies_sync_and_async(router, clock, alg, key):
     assert asyncio.run(bearer.decode_async(token, now=NOW))["sub"] == "user-1"
 
 
+def _hide_pyjwt_check_key_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the installed PyJWT look like 2.8-2.10, which have no ``check_key_length``."""
+    seen: set[type] = set()
+    for algorithm in pyjwt.algorithms.get_default_algorithms().values():
+        for cls in type(algorithm).__mro__:
+            if cls not in seen and "check_key_length" in vars(cls):
+                seen.add(cls)
+                monkeypatch.delattr(cls, "check_key_length")
+
+
+@pytest.mark.parametrize(("alg", "key"), ALGS)
+def test_verification_needs_no_pyjwt_api_newer_than_2_8(router, clock, monkeypatch, alg, key):
+    """Issue #10: with PyJWT 2.10 (pyproject allows >= 2.8) every JWKS token was a 500, because
+    the signature check called ``Algorithm.check_key_length``, which only PyJWT 2.11 has."""
+    token, other, forged = mint(key, alg), mint(key, alg, jti="2"), mint(key, alg, sub="x")
+    forged = forged.rpartition(".")[0] + "." + token.rpartition(".")[2]
+    _hide_pyjwt_check_key_length(monkeypatch)  # after minting: PyJWT's own encode needs it
+    assert not hasattr(pyjwt.algorithms.get_default_algorithms()[alg], "check_key_length")
+    serve(router, jwks_body(jwk(key, "k1")))
+    bearer = make(clock, algorithms=[alg])
+    assert bearer.decode(token, now=NOW)["sub"] == "user-1"
+    assert asyncio.run(bearer.decode_async(other, now=NOW))["sub"] == "user-1"
+    with pytest.raises(InvalidSignatureError):
+        bearer.decode(forged, now=NOW)
+
+
 def test_key_with_declared_alg_verifies(router, clock):
     serve(router, jwks_body(jwk(RSA_KEY, "k1", "PS256", use="sig")))
     assert make(clock, algorithms=["PS256"]).decode(mint(RSA_KEY, "PS256"), now=NOW)
