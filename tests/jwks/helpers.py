@@ -5,8 +5,9 @@ from __future__ import annotations
 import httpx
 import jwt as pyjwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
+from sessiongate._encoding import b64url_encode
 from sessiongate.jwks import JWKSBearer, JWKSClient
 
 URL = "https://idp.example.com/.well-known/jwks.json"
@@ -23,12 +24,28 @@ ED25519_KEY = ed25519.Ed25519PrivateKey.generate()
 ED448_KEY = ed448.Ed448PrivateKey.generate()
 
 
+_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+
+
+def ec_public_jwk(public: ec.EllipticCurvePublicKey) -> dict:
+    """RFC 7518 6.2.1: coordinates padded to the curve size. PyJWT < 2.10's ``to_jwk`` drops
+    leading zero bytes (half of all P-521 keys), which its own ``from_jwk`` then refuses."""
+    size = (public.curve.key_size + 7) // 8
+    numbers = public.public_numbers()
+    return {
+        "kty": "EC",
+        "crv": _CURVES[public.curve.name],
+        "x": b64url_encode(numbers.x.to_bytes(size, "big")),
+        "y": b64url_encode(numbers.y.to_bytes(size, "big")),
+    }
+
+
 def jwk(private_key: object, kid: str | None, alg: str | None = None, **extra: object) -> dict:
     public = private_key.public_key()  # type: ignore[attr-defined]
     if isinstance(public, rsa.RSAPublicKey):
         data = RSAAlgorithm.to_jwk(public, as_dict=True)
     elif isinstance(public, ec.EllipticCurvePublicKey):
-        data = ECAlgorithm.to_jwk(public, as_dict=True)
+        data = ec_public_jwk(public)
     else:
         data = OKPAlgorithm.to_jwk(public, as_dict=True)
     if kid is not None:

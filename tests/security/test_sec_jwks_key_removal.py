@@ -8,7 +8,6 @@ earlier included, and no fetch that read the old set can bring it back.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 
@@ -19,6 +18,7 @@ import respx
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sessiongate import SessionGate
+from sessiongate._encoding import b64url_encode
 from sessiongate.errors import ProviderUnavailableError, UnknownKidError
 from sessiongate.jwks import JWKSBearer, JWKSClient
 
@@ -38,9 +38,10 @@ class Clock:
 
 
 def public_jwk(key: ec.EllipticCurvePrivateKey, kid: str) -> dict:
-    jwk_ = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
-    jwk_.update({"kid": kid, "alg": "ES256", "use": "sig"})
-    return jwk_
+    """An ES256 JWK, coordinates padded to 32 bytes (PyJWT < 2.10's ``to_jwk`` does not)."""
+    numbers = key.public_key().public_numbers()
+    x, y = (b64url_encode(n.to_bytes(32, "big")) for n in (numbers.x, numbers.y))
+    return {"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig"}
 
 
 BEFORE = {"keys": [public_jwk(COMPROMISED, "old"), public_jwk(SURVIVOR, "new")]}

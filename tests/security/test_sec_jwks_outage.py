@@ -9,7 +9,6 @@ is known to be out of date, so the verifier cannot tell a new key from a made-up
 from __future__ import annotations
 
 import asyncio
-import json
 
 import httpx
 import jwt
@@ -18,6 +17,7 @@ import respx
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sessiongate import SessionGate
+from sessiongate._encoding import b64url_encode
 from sessiongate.errors import ProviderUnavailableError, UnknownKidError
 from sessiongate.jwks import JWKSBearer, JWKSClient
 
@@ -37,9 +37,10 @@ class Clock:
 
 
 def public_jwk(key: ec.EllipticCurvePrivateKey, kid: str) -> dict:
-    jwk_ = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
-    jwk_.update({"kid": kid, "alg": "ES256", "use": "sig"})
-    return jwk_
+    """An ES256 JWK, coordinates padded to 32 bytes (PyJWT < 2.10's ``to_jwk`` does not)."""
+    numbers = key.public_key().public_numbers()
+    x, y = (b64url_encode(n.to_bytes(32, "big")) for n in (numbers.x, numbers.y))
+    return {"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig"}
 
 
 def build_token(key: ec.EllipticCurvePrivateKey, kid: str) -> str:

@@ -3,9 +3,9 @@
 SECURITY.md ("One token, several spellings") states what these tests prove:
 
 * the last base64url character of a signature carries unused low bits (2 for HS256's 32 bytes,
-  4 for RS256's 256 bytes and for the 64 bytes of ES256 and Ed25519). sessiongate's base64url
-  decoder, like Python's ``binascii`` and Node's ``Buffer``, ignores them, so every variant of
-  that character verifies as the same token;
+  4 for RS256's 256 bytes and for the 64 bytes of ES256 and Ed25519; likewise the tag of a JWE
+  session cookie). sessiongate's base64url decoder, like Python's ``binascii`` and ``jose`` 6
+  on Node, ignores them, so every variant of that character verifies as the same token;
 * an ECDSA signature ``(r, s)`` has a twin ``(r, n - s)`` that anyone can compute without the
   key, and it verifies too (OpenSSL accepts both);
 * Ed25519 has no such twin: ``S + L`` is refused.
@@ -22,12 +22,13 @@ import jwt
 import pytest
 import respx
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
-from sessiongate import BearerJWT
+from sessiongate import AuthJSToken, BearerJWT
 from sessiongate._encoding import b64url_decode, b64url_encode
 from sessiongate.errors import InvalidSignatureError
 from sessiongate.jwks import JWKSBearer, JWKSClient
+from sessiongate.testing import mint_authjs_v5, mint_nextauth_v4
 
 JWKS_URL = "https://issuer.example/.well-known/jwks.json"
 NOW = 1_800_000_000
@@ -44,8 +45,13 @@ CLAIMS = {"sub": "u1", "jti": "7c0e2b8e-1f5d-4a53-9d1e-3f6f2f0c9a11", "exp": NOW
 
 
 def public_jwk(alg: str) -> dict:
-    to_jwk = {"RS256": RSAAlgorithm, "ES256": ECAlgorithm, "EdDSA": OKPAlgorithm}[alg].to_jwk
-    data = to_jwk(KEYS[alg].public_key(), as_dict=True)
+    public = KEYS[alg].public_key()
+    if alg == "ES256":  # coordinates padded to 32 bytes (PyJWT < 2.10's to_jwk does not)
+        numbers = public.public_numbers()  # type: ignore[union-attr]
+        x, y = (b64url_encode(n.to_bytes(32, "big")) for n in (numbers.x, numbers.y))
+        data = {"kty": "EC", "crv": "P-256", "x": x, "y": y}
+    else:
+        data = {"RS256": RSAAlgorithm, "EdDSA": OKPAlgorithm}[alg].to_jwk(public, as_dict=True)
     data.update({"kid": alg, "alg": alg})
     return data
 
@@ -136,3 +142,19 @@ def test_ed25519_token_has_no_s_plus_l_twin():
         assert bearer.decode(token, now=NOW)["jti"] == CLAIMS["jti"]
         with pytest.raises(InvalidSignatureError):
             bearer.decode(build_ed25519_twin(token), now=NOW)
+
+
+@pytest.mark.parametrize("version", ["v5", "v4"])
+def test_authjs_session_token_spelled_with_other_unused_tag_bits_is_the_same_token(version):
+    """The same holds for the JWE session cookies (the authentication tag's last character)."""
+    secret = "spellings-auth-secret-0123456789abcdef012345"
+    verifier = AuthJSToken(secret=secret, cache_size=0)
+    if version == "v5":
+        token = mint_authjs_v5(CLAIMS, secret, now=NOW)
+    else:
+        token = mint_nextauth_v4(CLAIMS, secret, now=NOW)
+    spellings = build_spellings_differing_in_unused_bits(token)
+    assert len(spellings) == (3 if version == "v5" else 15)  # 32-byte and 16-byte tags
+    for spelling in spellings:
+        assert spelling != token
+        assert verifier.decode(spelling, now=NOW)["jti"] == verifier.decode(token, now=NOW)["jti"]
