@@ -14,7 +14,7 @@ import httpx
 import jwt
 import pytest
 import respx
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from sessiongate import SessionGate
 from sessiongate._encoding import b64url_encode
@@ -94,3 +94,24 @@ def test_unknown_kid_during_jwks_outage_is_503_not_401(mode, outage):
         assert decode(bearer, new_token, mode)["sub"] == "u1"
         with pytest.raises(UnknownKidError):  # a made-up kid, endpoint healthy: 401
             decode(bearer, build_token(ROTATED_IN, "made-up"), mode)
+
+
+@pytest.mark.parametrize("mode", ["async", "sync"])
+def test_kidless_token_no_cached_key_fits_during_jwks_outage_is_503_not_401(mode):
+    """A token without ``kid`` whose ``alg`` no cached key fits, while refreshes fail."""
+    clock = Clock()
+    client = JWKSClient(JWKS_URL, clock=clock)
+    bearer = JWKSBearer(jwks=client, algorithms=["ES256", "EdDSA"], issuer=None, audience=None)
+    eddsa_key = ed25519.Ed25519PrivateKey.generate()
+    kidless = jwt.encode({"sub": "u1", "exp": NOW + 600}, eddsa_key, algorithm="EdDSA")
+    with respx.mock:
+        route = respx.get(JWKS_URL).mock(
+            return_value=httpx.Response(200, json={"keys": [public_jwk(CURRENT, "k1")]})
+        )
+        with pytest.raises(UnknownKidError):  # endpoint healthy: no key fits, 401
+            decode(bearer, kidless, mode)
+        clock.t += 601  # expired; the refresh fails, the stale keys are served
+        route.mock(return_value=httpx.Response(503))
+        assert decode(bearer, build_token(CURRENT, "k1"), mode)["sub"] == "u1"
+        with pytest.raises(ProviderUnavailableError):
+            decode(bearer, kidless, mode)

@@ -32,7 +32,9 @@ from ..errors import (
     AlgorithmNotAllowedError,
     ConfigurationError,
     MalformedTokenError,
+    ProviderUnavailableError,
     TokenTooLargeError,
+    UnknownKidError,
 )
 from ..gate import Verified
 from ..jws import parse_jws_header
@@ -190,9 +192,16 @@ class JWKSBearer:
         self, token: str, parsed: _Parsed, keys: tuple[JWKSKey, ...], version: int
     ) -> DecodedToken:
         """Signature with the resolved key(s), then the claims."""
-        self._signatures.verify(
-            parsed.alg, parsed.kid, keys, parsed.signing_input, parsed.signature
-        )
+        try:
+            self._signatures.verify(
+                parsed.alg, parsed.kid, keys, parsed.signing_input, parsed.signature
+            )
+        except UnknownKidError:
+            if self.jwks.failing:  # no cached key fits, and the cached set may be out of date
+                raise ProviderUnavailableError(
+                    "no cached key fits the token and the JWKS endpoint is unavailable"
+                ) from None
+            raise
         claims = json_object(parsed.payload, "payload")
         exp, nbf = self.rules.check_static(claims)
         decoded = DecodedToken(MappingProxyType(claims), parsed.header, "jwks", exp, nbf)

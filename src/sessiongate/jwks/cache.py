@@ -10,8 +10,9 @@ network or a sleeping test:
   ``retry_interval``. A failed fetch never empties the cache;
 * an unknown ``kid`` triggers a refetch at most once per ``min_refetch_interval``. It is
   refused as :class:`UnknownKidError` (401) only when the latest fetch succeeded: while the
-  endpoint fails, the cached set may be out of date, so the answer is
-  :class:`ProviderUnavailableError` (503), never a 401;
+  endpoint fails (:attr:`KeyCache.failing`), the cached set may be out of date, so the answer
+  is :class:`ProviderUnavailableError` (503), never a 401 (the verifier applies the same rule
+  to a token without ``kid`` that no cached key fits);
 * with no usable keys the answer is :class:`ProviderUnavailableError` (503);
 * fetch results are applied in the order the fetches *started*: an older fetch that finishes
   late (say, one that read the key set before an operator removed a key) never replaces the
@@ -128,6 +129,11 @@ class KeyCache:
         entry = self._entry
         return entry.keyset.kids if entry is not None else ()
 
+    @property
+    def failing(self) -> bool:
+        """Whether the newest fetch failed: the cached set (if any) may be out of date."""
+        return self._last_failure is not None
+
     # ------------------------------------------------------------------ serving
 
     def lookup(self, kid: str | None, now: float) -> tuple[JWKSKey, ...] | None:
@@ -155,7 +161,7 @@ class KeyCache:
             )
         keys = entry.keyset.lookup(kid)
         if keys is None:
-            if self._last_failure is not None:
+            if self.failing:
                 raise ProviderUnavailableError(
                     "the token's key is not in the cached key set and the JWKS endpoint is "
                     "unavailable"

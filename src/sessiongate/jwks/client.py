@@ -103,7 +103,7 @@ class JWKSClient:
         self.clock = clock
         self._jwks_uri: str | None = url
         self._cache = KeyCache(self.policy)
-        self._state_lock = threading.Lock()
+        self._loop_locks_guard = threading.Lock()
         self._sync_lock = threading.Lock()
         self._async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
@@ -129,6 +129,11 @@ class JWKSClient:
     def kids(self) -> tuple[str | None, ...]:
         """The ``kid`` of each cached key (stale or fresh); empty before the first fetch."""
         return self._cache.kids
+
+    @property
+    def failing(self) -> bool:
+        """Whether the newest fetch failed (the cached keys may be out of date)."""
+        return self._cache.failing
 
     # ------------------------------------------------------------------ fetching
 
@@ -181,7 +186,7 @@ class JWKSClient:
 
     def _async_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
-        with self._state_lock:
+        with self._loop_locks_guard:
             lock = self._async_locks.get(loop)
             if lock is None:
                 lock = self._async_locks[loop] = asyncio.Lock()
