@@ -18,7 +18,9 @@ preset               tables        session columns (token, user id, expiry)     
 ==================== ============= ============================================= ==============
 
 Naive timestamps (Prisma's ``timestamp(3)``, Drizzle's ``timestamp``) hold UTC wall time and are
-read as UTC.
+read as UTC. On SQLite the same presets read each row as the ORM wrote it (ISO-8601 text from
+Prisma 7, integer milliseconds from Prisma's native connector and Drizzle's ``timestamp_ms``; see
+:mod:`.timestamps`); Drizzle's seconds mode needs ``expires_format="epoch_s"``.
 """
 
 from __future__ import annotations
