@@ -7,7 +7,8 @@ Conventions (docs/contributing-docs.md explains them to writers):
 * hidden code goes in an HTML comment, which the site does not show:
   ``<!-- doc-test: setup ... -->`` right before a block runs first (secrets, minted tokens, a
   database), ``<!-- doc-test: check ... -->`` right after a block runs afterwards (assertions on
-  what the block built: requests through a test client, say);
+  what the block built: requests through a test client, say; ``_printed`` holds what the block
+  printed);
 * ``<!-- doc-test: compile-only REASON -->`` before a python block only compiles it: for pure
   configuration fragments that need a server or a framework that is not there;
 * ``console`` blocks are transcripts: each ``$ command`` runs in bash and its output must match
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import inspect
+import io
 import json
 import os
 import pkgutil
@@ -286,7 +289,10 @@ def run_page(page: Path, cwd: Path, root: Path = ROOT) -> int:
                     continue
                 for d in block.before:
                     _run_python(d.body, filename, d.line, ns, loop)
-                _run_python(code, filename, block.line, ns, loop)
+                printed = io.StringIO()
+                with contextlib.redirect_stdout(printed):
+                    _run_python(code, filename, block.line, ns, loop)
+                ns["_printed"] = printed.getvalue()
                 for d in block.after:
                     _run_python(d.body, filename, d.line, ns, loop)
                 count += 1
