@@ -468,3 +468,12 @@ def test_docs_extra_lists_the_site_builders():
     assert docs is not None, "pyproject.toml has no `docs` extra"
     names = {re.split(r"[<>=\[]", x)[0] for x in re.findall(r'"([^"]+)"', docs[1])}
     assert {"mkdocs", "mkdocs-material", "mkdocstrings", "mkdocstrings-python"} <= names
+
+
+def test_preset_table_lists_every_schema_preset():
+    from sessiongate.stores import PRESETS
+
+    text = (DOCS / "guides" / "database-sessions.md").read_text(encoding="utf-8")
+    table = text.split("## Presets", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| `([\w-]+)` \|", table, flags=re.MULTILINE)
+    assert sorted(listed) == sorted(PRESETS), (sorted(listed), sorted(PRESETS))
