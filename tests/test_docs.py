@@ -8,7 +8,7 @@ Conventions (docs/contributing-docs.md explains them to writers):
   ``<!-- doc-test: setup ... -->`` right before a block runs first (secrets, minted tokens, a
   database), ``<!-- doc-test: check ... -->`` right after a block runs afterwards (assertions on
   what the block built: requests through a test client, say; ``_printed`` holds what the block
-  printed);
+  printed); a setup can register callables in ``_cleanups``, run when the page ends, pass or fail;
 * ``<!-- doc-test: compile-only REASON -->`` before a python block only compiles it: for pure
   configuration fragments that need a server or a framework that is not there;
 * ``console`` blocks are transcripts: each ``$ command`` runs in bash and its output must match
@@ -268,7 +268,8 @@ def _run_shell(block: Block, code: str, ns: dict[str, Any], cwd: Path) -> None:
 
 def run_page(page: Path, cwd: Path, root: Path = ROOT) -> int:
     """Run every block of ``page``; returns how many blocks ran or compiled."""
-    ns: dict[str, Any] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
+    cleanups: list[Any] = []
+    ns: dict[str, Any] = {"__name__": f"docs_{page.stem.replace('-', '_')}", "_cleanups": cleanups}
     loop = asyncio.new_event_loop()
     count = 0
     try:
@@ -318,6 +319,8 @@ def run_page(page: Path, cwd: Path, root: Path = ROOT) -> int:
         if closer is not None and hasattr(closer, "aclose"):
             loop.run_until_complete(closer.aclose())
     finally:
+        for cleanup in reversed(cleanups):
+            cleanup()
         loop.close()
     return count
 
