@@ -62,7 +62,7 @@ if ! "$PY" -c 'import mkdocs, material, mkdocstrings, mkdocstrings_handlers.pyth
     rm -f "$PIP_LOG"
 fi
 
-# Material >= 9.7 prints an advertisement about MkDocs 2.0 on every build; it is not a warning
+# Material >= 9.7 prints an end-of-life notice about itself on every build; it is not a warning
 # about this site.
 export NO_MKDOCS_2_WARNING=1
 if [[ "$SERVE" == 1 ]]; then
