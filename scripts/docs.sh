@@ -29,7 +29,7 @@ while [[ $# -gt 0 ]]; do
             SITE_DIR="$2"
             shift
             ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) fail "unknown argument: $1 (see --help)" ;;
     esac
     shift
