@@ -32,8 +32,8 @@ class DecodedToken:
     """A verified token: read-only claims, its read-only header, which format matched, exp/nbf.
 
     ``claims`` and ``header`` are frozen on construction (nested objects become
-    :class:`~sessiongate.user.FrozenDict`, arrays :class:`~sessiongate.user.FrozenList`); :meth:`claims_copy` gives a caller
-    its own mutable copy.
+    :class:`~sessiongate.user.FrozenDict`, arrays :class:`~sessiongate.user.FrozenList`);
+    :meth:`claims_copy` gives a caller its own mutable copy.
     """
 
     claims: Mapping[str, Any]

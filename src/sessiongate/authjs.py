@@ -396,20 +396,22 @@ class AuthJSToken:
         first error is raised. No downgrade: when any ``__Secure-`` session cookie is present,
         plain ones are not read, whatever their family.
         """
-        present = credentials.session_cookies(self.cookie_names) if credentials.cookies else ()
-        if present:
+        if credentials.cookies:
             first_error: AuthenticationError | None = None
-            for name, values in present:
-                for value in values:
-                    try:
-                        decoded = self._verify_cookie(value, name)
-                        self.rules.check_time(decoded.exp, decoded.nbf, now)
-                    except AuthenticationError as err:
-                        first_error = first_error or err
-                        continue
-                    return decoded.as_verified("cookie", self.rules)
-            assert first_error is not None
-            raise first_error
+            try:
+                for name, values in credentials.session_cookies(self.cookie_names):
+                    for value in values:
+                        try:
+                            decoded = self._verify_cookie(value, name)
+                            self.rules.check_time(decoded.exp, decoded.nbf, now)
+                        except AuthenticationError as err:
+                            first_error = first_error or err
+                            continue
+                        return decoded.as_verified("cookie", self.rules)
+            except AuthenticationError as err:  # a broken chunk set, reached after the others
+                first_error = first_error or err
+            if first_error is not None:
+                raise first_error
         token = credentials.bearer_token()
         if token is None or token.count(".") != 4:
             return None

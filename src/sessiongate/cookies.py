@@ -21,7 +21,7 @@ Size caps are checked before anything is parsed or decrypted.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -212,25 +212,25 @@ class RequestCredentials:
             self.cookies, name, max_bytes=self.max_token_bytes, chunked=chunked
         )
 
-    def session_cookies(self, names: Sequence[str]) -> list[tuple[str, list[str]]]:
+    def session_cookies(self, names: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
         """The session cookies present under ``names`` (in :func:`secure_first` order), as
-        ``(name, candidates)`` pairs in that order.
+        ``(name, candidates)`` pairs in that order, found lazily: a caller that stops at the
+        first cookie never looks at the others.
 
-        When any ``__Secure-`` name is present only ``__Secure-`` names are returned: a plain
+        When any ``__Secure-`` name is present only ``__Secure-`` names are produced: a plain
         cookie, of the same family or another one, never competes with a ``__Secure-`` one.
-        Raises like :func:`session_cookie_candidates` (chunk gap, too large).
+        Raises like :func:`session_cookie_candidates` (chunk gap, too large) when it reaches a
+        broken cookie.
         """
-        present: list[tuple[str, list[str]]] = []
         secure_found = False
         for name in names:
             secure = name.startswith(SECURE_PREFIX)
             if secure_found and not secure:
-                break  # names are secure-first: no plain name once a __Secure- one is present
+                return  # names are secure-first: no plain name once a __Secure- one is present
             values = self.session_cookie(name)
             if values:
-                present.append((name, values))
                 secure_found = secure_found or secure
-        return present
+                yield name, values
 
     @classmethod
     def from_headers(

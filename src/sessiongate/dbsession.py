@@ -212,9 +212,10 @@ class DatabaseSession(StoreBackedAuthenticator):
         decides; chunks are read like Auth.js does. A cookie holding a JWE belongs to the JWT
         strategy: ``None``.
         """
-        present = credentials.session_cookies(self.cookie_names) if credentials.cookies else ()
-        if present:
-            value = present[0][1][0]
+        cookies = credentials.session_cookies(self.cookie_names) if credentials.cookies else None
+        first = None if cookies is None else next(cookies, None)
+        if first is not None:
+            value = first[1][0]
             if "." in value:
                 return None  # a JWE: the JWT strategy's cookie, not ours
             check_token_shape(value)
