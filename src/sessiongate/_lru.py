@@ -11,7 +11,9 @@ The estimate is :func:`estimated_bytes`: :data:`BYTES_PER_CHAR` per character of
 token, whose parsed claims live next to it) plus a fixed overhead. Measured with
 ``tracemalloc`` on claims made of strings and numbers (what NextAuth ``jwt`` callbacks emit) the
 real footprint is 0.3-1.1x the estimate; arrays of empty objects reach ~3x, and only the app's
-own ``jwt`` callback could mint those (``tests/security/test_sec_core_cache_budget.py``).
+own ``jwt`` callback could mint those (``tests/security/test_sec_core_cache_budget.py``). The
+gate's memo also keeps the built user, whose role and permission sets can be as large as the
+claims, so it counts 10 bytes per character.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-def estimated_bytes(key: Hashable) -> int:
-    """The memory an entry keyed by ``key`` is assumed to hold: its strings' length x 6 + 1 KiB.
+def estimated_bytes(key: Hashable, bytes_per_char: int = BYTES_PER_CHAR) -> int:
+    """The memory an entry keyed by ``key`` is assumed to hold: its strings' length x
+    ``bytes_per_char`` (6) + 1 KiB.
 
     ``key`` is a string or a tuple of strings and other small values (``(token, cookie_name)``).
     """
@@ -45,23 +48,25 @@ def estimated_bytes(key: Hashable) -> int:
         chars = sum(len(part) for part in key if isinstance(part, str))
     else:
         chars = 0
-    return chars * BYTES_PER_CHAR + ENTRY_OVERHEAD
+    return chars * bytes_per_char + ENTRY_OVERHEAD
 
 
 class ByteBudgetLRU(Generic[K, V]):
     """An LRU with a budget of ``slots * SLOT_BYTES`` estimated bytes.
 
-    An entry costs ``max(SLOT_BYTES, estimated_bytes(key))``; inserting evicts the least
-    recently used entries until the new one fits. An entry larger than the whole budget is not
-    stored. Thread-safe.
+    An entry costs ``max(SLOT_BYTES, estimated_bytes(key, bytes_per_char))``; inserting evicts
+    the least recently used entries until the new one fits. An entry larger than the whole
+    budget is not stored. Thread-safe. ``bytes_per_char`` is higher for caches whose values
+    hold more than the parsed claims (the gate's memo also keeps the built user).
     """
 
-    __slots__ = ("_entries", "_lock", "_used", "max_bytes", "slots")
+    __slots__ = ("_entries", "_lock", "_used", "bytes_per_char", "max_bytes", "slots")
 
-    def __init__(self, slots: int) -> None:
-        if slots <= 0:
-            raise ValueError("slots must be positive")
+    def __init__(self, slots: int, *, bytes_per_char: int = BYTES_PER_CHAR) -> None:
+        if slots <= 0 or bytes_per_char <= 0:
+            raise ValueError("slots and bytes_per_char must be positive")
         self.slots = slots
+        self.bytes_per_char = bytes_per_char
         self.max_bytes = slots * SLOT_BYTES
         self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._used = 0
@@ -78,7 +83,7 @@ class ByteBudgetLRU(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         """Store ``value``, evicting the least recently used entries to stay in the budget."""
-        cost = max(SLOT_BYTES, estimated_bytes(key))
+        cost = max(SLOT_BYTES, estimated_bytes(key, self.bytes_per_char))
         if cost > self.max_bytes:
             return
         entries = self._entries

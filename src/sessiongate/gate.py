@@ -165,7 +165,8 @@ class SessionGate:
         if memo_size < 0:
             raise ConfigurationError("memo_size must be >= 0")
         self._memo: ByteBudgetLRU[tuple[str | None, str | None], _MemoEntry] | None = (
-            ByteBudgetLRU(memo_size) if memo_size else None
+            # the memo also keeps the built user (its roles and permissions sets): 10 B/char
+            ByteBudgetLRU(memo_size, bytes_per_char=10) if memo_size else None
         )
         self.authenticators: tuple[AnyAuthenticator, ...] = tuple(authenticators)
         self.claim_mapping = claim_mapping or ClaimMapping()
