@@ -167,13 +167,17 @@ class AuthJSToken:
         secret: the ``AUTH_SECRET``/``NEXTAUTH_SECRET`` string, or a list for rotation (current
             first, as ``secret: [new, old]`` in Auth.js). Used as UTF-8 bytes, never base64-decoded.
         cookie_names: extra session cookie names the Next.js app configures
-            (``cookies.sessionToken.name``). The four standard names are always understood.
-        accept_v4 / accept_v5: which generations to accept.
+            (``cookies.sessionToken.name``). The four standard names are always understood;
+            every ``__Secure-`` name is read before any plain one.
+        accept_v4 / accept_v5: which generations to accept. A v4 token is accepted under a v4
+            cookie name, a name from ``cookie_names`` or as a ``Bearer`` token, never under an
+            Auth.js v5 name.
         leeway: clock tolerance in seconds or a ``timedelta`` (default 15 s, as Auth.js).
         require_exp: reject tokens without ``exp`` (default ``True``).
         issuer / audience: optional ``iss``/``aud`` checks.
         cache_size: how many verified tokens to remember (0 disables). Expiry is re-checked on
-            every hit; a hit skips the decryption.
+            every hit; a hit skips the decryption. The cache's estimated memory is bounded by
+            ``cache_size`` x 4 KiB (16 MiB by default): large tokens take more of it.
         max_token_bytes: size cap, checked before any crypto.
         clock: returns UNIX time; injectable for tests.
     """
