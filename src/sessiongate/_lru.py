@@ -42,12 +42,13 @@ def estimated_bytes(key: Hashable, bytes_per_char: int = BYTES_PER_CHAR) -> int:
 
     ``key`` is a string or a tuple of strings and other small values (``(token, cookie_name)``).
     """
-    if isinstance(key, str):
+    chars = 0
+    if type(key) is tuple:  # runs on every insertion: no generator, exact type checks
+        for part in key:
+            if type(part) is str:
+                chars += len(part)
+    elif isinstance(key, str):
         chars = len(key)
-    elif isinstance(key, tuple):
-        chars = sum(len(part) for part in key if isinstance(part, str))
-    else:
-        chars = 0
     return chars * bytes_per_char + ENTRY_OVERHEAD
 
 
@@ -83,16 +84,18 @@ class ByteBudgetLRU(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         """Store ``value``, evicting the least recently used entries to stay in the budget."""
-        cost = max(SLOT_BYTES, estimated_bytes(key, self.bytes_per_char))
-        if cost > self.max_bytes:
+        cost = estimated_bytes(key, self.bytes_per_char)
+        if cost < SLOT_BYTES:
+            cost = SLOT_BYTES
+        elif cost > self.max_bytes:
             return
         entries = self._entries
         with self._lock:
-            old = entries.pop(key, None)
-            if old is not None:
-                self._used -= old[1]
+            if key in entries:
+                self._used -= entries.pop(key)[1]
             used = self._used + cost
-            while used > self.max_bytes:
+            limit = self.max_bytes
+            while used > limit:
                 used -= entries.popitem(last=False)[1][1]
             entries[key] = (value, cost)
             self._used = used

@@ -6,17 +6,16 @@ the bytes they hold (:mod:`sessiongate._lru`), so large tokens cannot grow it pa
 Thread-safe (WSGI servers call from many threads).
 
 A :class:`DecodedToken` is shared by every request that presents the same token, so it is
-read-only all the way down: frozen fields, a read-only header, and claims whose nested objects
-and arrays are frozen (:func:`~sessiongate.user.freeze_claims`).
+read-only all the way down: an immutable record, a read-only header, and claims whose nested
+objects and arrays are frozen (:func:`~sessiongate.user.freeze_claims`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
 from functools import partial
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._lru import ByteBudgetLRU
 from .claims import ClaimRules
@@ -27,35 +26,44 @@ from .user import freeze_claims, thaw_claims
 __all__ = ["DecodedToken", "TokenCache"]
 
 
-@dataclass(frozen=True, slots=True)
-class DecodedToken:
-    """A verified token: read-only claims, its read-only header, which format matched, exp/nbf.
-
-    ``claims`` and ``header`` are frozen on construction (nested objects become
-    :class:`~sessiongate.user.FrozenDict`, arrays :class:`~sessiongate.user.FrozenList`);
-    :meth:`claims_copy` gives a caller its own mutable copy.
-    """
-
+class _Fields(NamedTuple):
     claims: Mapping[str, Any]
     header: Mapping[str, Any]
     source: str
     exp: float | None
     nbf: float | None
-    salt: str | None = None
-    nested: bool = field(default=False, init=False, repr=False, compare=False)
-    _verified: dict[str, Verified] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    salt: str | None
+    nested: bool
+    memo: dict[str, Verified]
 
-    def __post_init__(self) -> None:
-        claims = self.claims
+
+class DecodedToken(_Fields):
+    """A verified token: read-only claims, its read-only header, which format matched, exp/nbf.
+
+    Immutable (a named tuple: it is shared by every request that presents the token).
+    ``claims`` and ``header`` are frozen on construction (nested objects become
+    :class:`~sessiongate.user.FrozenDict`, arrays :class:`~sessiongate.user.FrozenList`);
+    :meth:`claims_copy` gives a caller its own mutable copy. ``nested`` says whether the
+    claims hold objects or arrays; ``memo`` keeps the gate-facing results.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        claims: Mapping[str, Any],
+        header: Mapping[str, Any],
+        source: str,
+        exp: float | None,
+        nbf: float | None,
+        salt: str | None = None,
+    ) -> DecodedToken:
         frozen = freeze_claims(claims)
-        if frozen is not claims:
-            object.__setattr__(self, "claims", frozen)
-            object.__setattr__(self, "nested", True)
-        header = self.header
         if not isinstance(header, MappingProxyType):
-            object.__setattr__(self, "header", freeze_claims(MappingProxyType(header)))
+            header = freeze_claims(MappingProxyType(header))
+        # tuple.__new__ directly: one frame less than the generated namedtuple constructor
+        fields: tuple[Any, ...] = (frozen, header, source, exp, nbf, salt, frozen is not claims, {})
+        return tuple.__new__(cls, fields)
 
     def claims_copy(self) -> dict[str, Any]:
         """A mutable copy of the claims that shares nothing with the cached record."""
@@ -69,7 +77,7 @@ class DecodedToken:
 
         With ``rules``, the result carries a ``recheck`` of ``exp``/``nbf`` (stateless token).
         """
-        memo = self._verified
+        memo = self.memo
         v = memo.get(credential)
         if v is None:
             recheck = None if rules is None else partial(rules.check_time, self.exp, self.nbf)
