@@ -88,11 +88,11 @@ _V5_DEFAULT_SALTS = (SECURE_PREFIX + AUTHJS_COOKIE, AUTHJS_COOKIE)
 _THUMB_HASH = {64: "sha512", 32: "sha256"}
 
 # What the JS libraries seal besides sessions, under keys from the same secret (claims other than
-# the iat/exp/jti that `encode` adds). next-auth@4 `checks.js` signCookie: {value} before 4.24.5
-# (session key, no salt), {value, provider} from 4.24.x (salt = the check cookie's name);
-# @auth/core `checks.js` sealCookie: {value, provider}; the encoded OAuth `state` parameter:
-# {origin, random} (origin dropped when undefined); the WebAuthn challenge: {challenge,
-# registerData}.
+# the iat/exp/jti that `encode` adds). next-auth@4 `checks.js` signCookie: {value} with the
+# session key itself (no salt) before 4.24.5, salted with the check cookie's name from 4.24.5,
+# {value, provider} by 4.24.15; @auth/core `checks.js` sealCookie: {value, provider}; the
+# encoded OAuth `state` parameter: {origin, random} (origin dropped when undefined); the
+# WebAuthn challenge: {challenge, registerData}.
 _CHECK_SHAPES = frozenset(
     frozenset(shape)
     for shape in (
@@ -412,7 +412,7 @@ class AuthJSToken:
                             first_error = first_error or err
                             continue
                         return decoded.as_verified("cookie", self.rules)
-            except AuthenticationError as err:  # a broken chunk set, reached after the others
+            except AuthenticationError as err:  # session_cookies reached a broken chunk set
                 first_error = first_error or err
             if first_error is not None:
                 raise first_error
