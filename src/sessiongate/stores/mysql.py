@@ -6,11 +6,15 @@ inherited from aiomysql. aiomysql itself went two years without a release before
 and ships no type information.
 
 * **Same semantics as PostgreSQL**: the presets read the tables Prisma, Drizzle and Better
-  Auth create on MySQL; identifiers are quoted with backticks. Every connection runs with
-  ``time_zone = '+00:00'``, so naive ``DATETIME`` columns (Prisma's ``DATETIME(3)``,
-  Drizzle's ``datetime``) and ``TIMESTAMP`` columns are both read as UTC, whatever the server's
-  time zone. ``TINYINT(1)`` (MySQL's ``BOOLEAN``) arrives as ``bool`` and native ``JSON``
-  columns (MySQL) as parsed values; MariaDB's ``JSON`` is text: name it in ``json_columns``.
+  Auth create on MySQL; identifiers are quoted with backticks. Date columns are read as the
+  JS drivers read them: naive ``DATETIME`` (Prisma's ``DATETIME(3)``) holds UTC wall time;
+  ``TIMESTAMP`` (Drizzle's Auth.js schema, Better Auth's ``timestamp(3)``) is converted by the
+  server into the connection's time zone, which is left at the server's default as mysql2 and
+  the mariadb connector leave it, and that wall time is read as UTC, as Drizzle and Kysely
+  (Node in UTC) read it back. So a session row means the same instant here as on the JS side
+  even when the server's time zone is not UTC. ``TINYINT(1)`` (MySQL's ``BOOLEAN``) arrives
+  as ``bool`` and native ``JSON`` columns (MySQL) as parsed values; MariaDB's ``JSON`` is
+  text: name it in ``json_columns``.
 * **Bounded**: at most ``max_size`` connections per event loop; a request that cannot get one
   within the deadline is answered 503 (``provider_unavailable``), never queued forever.
 * **Deadline**: ``timeout`` seconds cover getting a connection and running the query. The
@@ -173,7 +177,7 @@ class MySQLStore:
             "charset": "utf8mb4",
             "autocommit": True,
             "connect_timeout": self.connect_timeout,
-            "init_command": (f"SET time_zone = '+00:00', lock_wait_timeout = {math.ceil(seconds)}"),
+            "init_command": f"SET lock_wait_timeout = {math.ceil(seconds)}",
         }
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Any]] = (
             weakref.WeakKeyDictionary()
@@ -246,11 +250,12 @@ class MySQLStore:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise ProviderUnavailableError("the session database did not answer in time")
+        full = pool.size >= pool.maxsize and pool.freesize == 0
         try:
             async with asyncio.timeout(remaining):
                 conn = await pool.acquire()
         except TimeoutError:
-            if pool.size >= pool.maxsize and pool.freesize == 0:
+            if full:  # waited for a busy connection, not for a server that does not answer
                 raise ProviderUnavailableError(
                     "no session database connection was free in time (pool exhausted)"
                 ) from None
