@@ -67,6 +67,7 @@ __all__ = [
     "SessionGateMiddleware",
     "build_settings",
     "guard_accept",
+    "origin_reject",
     "requires",
     "resolve_connection",
     "send_error",
@@ -95,6 +96,8 @@ class SessionGateCredentials(AuthCredentials):
         error: why the request is anonymous, if it is.
         credential_sent: whether the request carried any cookie or bearer credential.
         gate / hierarchy: the gate and role hierarchy that produced this (adapters reuse them).
+        settings: the policy this verdict was decided under; a consumer with another policy
+            (the FastAPI dependency) applies its own origin checks again instead of trusting it.
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class SessionGateCredentials(AuthCredentials):
         credential_sent: bool = False,
         gate: SessionGate | None = None,
         hierarchy: RoleHierarchy | None = None,
+        settings: ConnectionSettings | None = None,
     ) -> None:
         super().__init__(scopes)
         self.credential = credential
@@ -115,6 +119,7 @@ class SessionGateCredentials(AuthCredentials):
         self.credential_sent = credential_sent
         self.gate = gate
         self.hierarchy = hierarchy
+        self.settings = settings
 
     def __repr__(self) -> str:
         return (
@@ -221,6 +226,7 @@ async def resolve_connection(scope: Scope, settings: ConnectionSettings) -> Reso
             credential_sent=credential_sent,
             gate=settings.gate,
             hierarchy=hierarchy,
+            settings=settings,
         )
         return Resolution(AnonymousUser(error=err), auth, blocked, token, marker)
     user = result.user
@@ -237,28 +243,44 @@ async def resolve_connection(scope: Scope, settings: ConnectionSettings) -> Reso
         credential_sent=True,
         gate=settings.gate,
         hierarchy=hierarchy,
+        settings=settings,
     )
-    reject: SessionGateError | None = None
-    if result.credential == "cookie":
-        check = (
-            settings.websocket_origin_check
-            if is_ws
-            else (settings.csrf and is_unsafe_method(scope.get("method", "GET")))
-        )
-        if check:
-            try:
-                settings.origin_policy.check(
-                    origin=_header(headers, b"origin"),
-                    referer=None if is_ws else _header(headers, b"referer"),
-                    scheme=scope.get("scheme", "http"),
-                    host=_header(headers, b"host"),
-                    forwarded_host=_header(headers, b"x-forwarded-host"),
-                    forwarded_proto=_header(headers, b"x-forwarded-proto"),
-                    allow_referer=not is_ws,
-                )
-            except CSRFError as err:
-                reject = err
+    reject = origin_reject(scope, headers, settings, result.credential)
     return Resolution(user, auth, reject, token, marker)
+
+
+def origin_reject(
+    scope: Scope,
+    headers: Iterable[tuple[bytes, bytes]],
+    settings: ConnectionSettings,
+    credential: str | None,
+) -> SessionGateError | None:
+    """The CSRF / WebSocket Origin refusal for a ``credential``-authenticated connection, if any.
+
+    Only cookie credentials are checked: a cross-site page cannot attach a bearer token.
+    """
+    if credential != "cookie":
+        return None
+    is_ws = scope["type"] == "websocket"
+    if is_ws:
+        check = settings.websocket_origin_check
+    else:
+        check = settings.csrf and is_unsafe_method(scope.get("method", "GET"))
+    if not check:
+        return None
+    try:
+        settings.origin_policy.check(
+            origin=_header(headers, b"origin"),
+            referer=None if is_ws else _header(headers, b"referer"),
+            scheme=scope.get("scheme", "http"),
+            host=_header(headers, b"host"),
+            forwarded_host=_header(headers, b"x-forwarded-host"),
+            forwarded_proto=_header(headers, b"x-forwarded-proto"),
+            allow_referer=not is_ws,
+        )
+    except CSRFError as err:
+        return err
+    return None
 
 
 async def send_error(

@@ -23,9 +23,10 @@ OpenAPI shows two schemes, either of which satisfies an operation: ``SessionGate
 bearer; Swagger's "Authorize" button sends it) and ``SessionGateCookie`` (the session cookie).
 
 The dependencies reuse ``scope["user"]`` when :class:`~sessiongate.asgi.SessionGateMiddleware`
-with the same gate already ran, so a token is verified once per request; without the middleware
-they authenticate themselves (including CSRF and the WebSocket origin check) and cache the
-result on the connection.
+(or ``SessionGateBackend``) with the same gate already ran, so a token is verified once per
+request, but they always apply their own CSRF and WebSocket origin checks to a cookie
+credential: a verdict made under a weaker policy is never trusted. Without the middleware they
+authenticate themselves and cache the result on the connection.
 
 Failures raise :class:`SessionGateHTTPException` (a FastAPI ``HTTPException`` with the right
 status and ``WWW-Authenticate``) or, on WebSocket routes, :class:`SessionGateWebSocketException`
@@ -55,6 +56,7 @@ from .asgi import (
     WEBSOCKET_SUBPROTOCOL,
     SessionGateCredentials,
     build_settings,
+    origin_reject,
     resolve_connection,
 )
 from .cookies import AUTHJS_COOKIE
@@ -196,6 +198,14 @@ class SessionGateAuth(SecurityBase):
         scope = conn.scope
         auth = scope.get("auth")
         if isinstance(auth, SessionGateCredentials) and auth.gate is self.gate and "user" in scope:
+            if auth.settings is not self.settings:
+                # decided under another policy (SessionGateBackend checks no origin at all, a
+                # middleware may have csrf=False or trust more origins): apply ours as well
+                reject = origin_reject(
+                    scope, scope.get("headers") or (), self.settings, auth.credential
+                )
+                if reject is not None:
+                    self._raise(conn, reject, auth.credential_sent)
             return scope["user"], auth
         resolution = await resolve_connection(scope, self.settings)
         if resolution.reject is not None:

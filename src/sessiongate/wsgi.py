@@ -114,41 +114,80 @@ class EnvironResolution:
     credential_sent: bool
     reject: SessionGateError | None
     gate: SessionGate
+    settings: WSGISettings | None = None
+
+
+def _policy_reject(
+    environ: Environ,
+    settings: WSGISettings,
+    credential: str | None,
+    error: SessionGateError | None,
+) -> SessionGateError | None:
+    """The refusal ``settings`` demand for this request (CSRF, outage), if any."""
+    if error is not None:
+        if settings.block_on_outage and isinstance(error, ProviderUnavailableError):
+            return error
+        return None
+    method = str(environ.get("REQUEST_METHOD", "GET"))
+    if credential == "cookie" and settings.csrf and is_unsafe_method(method):
+        try:
+            settings.origin_policy.check(
+                origin=environ.get("HTTP_ORIGIN"),
+                referer=environ.get("HTTP_REFERER"),
+                scheme=str(environ.get("wsgi.url_scheme", "http")),
+                host=environ.get("HTTP_HOST") or environ.get("SERVER_NAME"),
+                forwarded_host=environ.get("HTTP_X_FORWARDED_HOST"),
+                forwarded_proto=environ.get("HTTP_X_FORWARDED_PROTO"),
+            )
+        except CSRFError as err:
+            return err
+    return None
 
 
 def resolve_environ(environ: Environ, settings: WSGISettings) -> EnvironResolution:
-    """Authenticate a WSGI request (cached in ``environ``) and apply the CSRF policy."""
+    """Authenticate a WSGI request (cached in ``environ``) and apply the CSRF policy.
+
+    A cached verdict of the same gate is reused for the user, but a verdict decided under other
+    settings (a ``csrf=False`` middleware before the Flask extension) is re-judged under
+    ``settings``: a weaker policy's verdict is never trusted.
+    """
     cached = environ.get(_ENVIRON_STATE)
     if isinstance(cached, EnvironResolution) and cached.gate is settings.gate:
-        return cached
+        if cached.settings is settings:
+            return cached
+        reject = cached.reject or _policy_reject(environ, settings, cached.credential, cached.error)
+        return EnvironResolution(
+            cached.user,
+            cached.error,
+            cached.credential,
+            cached.credential_sent,
+            reject,
+            cached.gate,
+            settings,
+        )
     headers = {name: environ[key] for key, name in _HEADERS.items() if environ.get(key)}
     credential_sent = bool(headers)
     try:
         result = settings.gate.authenticate_request_sync(headers)
     except SessionGateError as err:
-        blocked = (
-            err if settings.block_on_outage and isinstance(err, ProviderUnavailableError) else None
-        )
         resolution = EnvironResolution(
-            AnonymousUser(error=err), err, None, credential_sent, blocked, settings.gate
+            AnonymousUser(error=err),
+            err,
+            None,
+            credential_sent,
+            _policy_reject(environ, settings, None, err),
+            settings.gate,
+            settings,
         )
     else:
-        reject: SessionGateError | None = None
-        method = str(environ.get("REQUEST_METHOD", "GET"))
-        if result.credential == "cookie" and settings.csrf and is_unsafe_method(method):
-            try:
-                settings.origin_policy.check(
-                    origin=environ.get("HTTP_ORIGIN"),
-                    referer=environ.get("HTTP_REFERER"),
-                    scheme=str(environ.get("wsgi.url_scheme", "http")),
-                    host=environ.get("HTTP_HOST") or environ.get("SERVER_NAME"),
-                    forwarded_host=environ.get("HTTP_X_FORWARDED_HOST"),
-                    forwarded_proto=environ.get("HTTP_X_FORWARDED_PROTO"),
-                )
-            except CSRFError as err:
-                reject = err
         resolution = EnvironResolution(
-            result.user, None, result.credential, True, reject, settings.gate
+            result.user,
+            None,
+            result.credential,
+            True,
+            _policy_reject(environ, settings, result.credential, None),
+            settings.gate,
+            settings,
         )
     environ[_ENVIRON_STATE] = resolution
     environ[ENVIRON_USER] = resolution.user
