@@ -167,15 +167,15 @@ def connection_facts(
             found[slot] = value
     origin, referer, host, forwarded_host, forwarded_proto, credential = found
     return RequestFacts(
-        method=scope.get("method", "GET"),
-        scheme=scope.get("scheme", "http"),
-        host=None if host is None else host.decode("latin-1"),
-        origin=None if origin is None else origin.decode("latin-1"),
-        referer=None if referer is None else referer.decode("latin-1"),
-        forwarded_host=None if forwarded_host is None else forwarded_host.decode("latin-1"),
-        forwarded_proto=None if forwarded_proto is None else forwarded_proto.decode("latin-1"),
-        websocket=scope["type"] == "websocket",
-        credential_sent=credential is not None,
+        scope.get("method", "GET"),
+        scope.get("scheme", "http"),
+        None if host is None else host.decode("latin-1"),
+        None if origin is None else origin.decode("latin-1"),
+        None if referer is None else referer.decode("latin-1"),
+        None if forwarded_host is None else forwarded_host.decode("latin-1"),
+        None if forwarded_proto is None else forwarded_proto.decode("latin-1"),
+        scope["type"] == "websocket",
+        credential is not None,
     )
 
 
@@ -279,7 +279,7 @@ def credentials(verdict: Verdict) -> SessionGateCredentials:
 # ------------------------------------------------------------------------------ decision out
 
 
-def _response(decision: Decision, error_renderer: ErrorRenderer | None, sent: bool) -> Response:
+def _response(decision: Decision, sent: bool, error_renderer: ErrorRenderer | None) -> Response:
     rendered = decision.response
     if error_renderer is not None and decision.error is not None:
         rendered = error_renderer(decision.error, sent)
@@ -463,23 +463,24 @@ def requires(
         hierarchy=hierarchy,
     )
 
-    def judge(conn: HTTPConnection) -> tuple[Decision, bool]:
+    def judge(conn: HTTPConnection) -> tuple[Decision, bool] | None:
+        """``None`` when the route may run, else the refusal and whether a credential was sent."""
         scope = conn.scope
         auth = scope.get("auth")
-        if isinstance(auth, SessionGateCredentials) and auth.verdict is not None:
-            verdict = auth.verdict
-            decision = decide(verdict.outcome, verdict.facts, verdict.policy, require=requirement)
-            return decision, verdict.facts.credential_sent
-        facts = connection_facts(scope)
+        verdict = auth.verdict if isinstance(auth, SessionGateCredentials) else None
+        # the middleware already decided the request under its policy: the route adds its
+        # requirement, judged with that policy's hierarchy and rendered by it
+        policy = _DEFAULT_POLICY if verdict is None else verdict.policy
+        facts = connection_facts(scope) if verdict is None else verdict.facts
         if "user" not in scope:
             error: SessionGateError | None = ConfigurationError(
                 "SessionGateMiddleware is not installed"
             )
-        else:  # another authentication middleware's user
-            error = requirement.unmet(scope["user"])
+        else:
+            error = requirement.unmet(scope["user"], policy.hierarchy)
         if error is None:
-            return Decision(scope["user"]), facts.credential_sent
-        return refuse(error, facts, _DEFAULT_POLICY), facts.credential_sent
+            return None
+        return refuse(error, facts, policy), facts.credential_sent
 
     def decorator(func: Callable[P, Any]) -> Callable[P, Any]:
         params = list(inspect.signature(func).parameters)
@@ -499,16 +500,16 @@ def requires(
             @functools.wraps(func)
             async def ws_wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
                 websocket = cast(WebSocket, conn_of(args, kwargs))
-                decision, sent = judge(websocket)
-                if decision.error is None:
+                refusal = judge(websocket)
+                if refusal is None:
                     await func(*args, **kwargs)
-                elif "websocket.http.response" in (websocket.scope.get("extensions") or {}):
-                    response = _response(decision, error_renderer, sent)
-                    await websocket.send_denial_response(response)
-                else:
-                    error = decision.error
-                    code = decision.close_code or websocket_close_code(error)
-                    await websocket.close(code, error.code)
+                    return
+                decision, sent = refusal
+                if "websocket.http.response" in (websocket.scope.get("extensions") or {}):
+                    await websocket.send_denial_response(_response(decision, sent, error_renderer))
+                elif decision.error is not None:
+                    code = decision.close_code or websocket_close_code(decision.error)
+                    await websocket.close(code, decision.error.code)
 
             return ws_wrapper
 
@@ -516,18 +517,18 @@ def requires(
 
             @functools.wraps(func)
             async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                decision, sent = judge(conn_of(args, kwargs))
-                if decision.error is not None:
-                    return _response(decision, error_renderer, sent)
+                refusal = judge(conn_of(args, kwargs))
+                if refusal is not None:
+                    return _response(*refusal, error_renderer)
                 return await func(*args, **kwargs)
 
             return async_wrapper
 
         @functools.wraps(func)
         def sync_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-            decision, sent = judge(conn_of(args, kwargs))
-            if decision.error is not None:
-                return _response(decision, error_renderer, sent)
+            refusal = judge(conn_of(args, kwargs))
+            if refusal is not None:
+                return _response(*refusal, error_renderer)
             return func(*args, **kwargs)
 
         return sync_wrapper

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from .errors import ConfigurationError, ProviderUnavailableError, SessionGateError
 from .gate import AuthResult, SessionGate
@@ -171,9 +171,10 @@ def build_policy(policy: WebPolicy | None, options: Mapping[str, Any]) -> WebPol
     return dataclasses.replace(policy, **options) if options else policy
 
 
-@dataclass(frozen=True, slots=True)
-class RequestFacts:
+class RequestFacts(NamedTuple):
     """What :func:`decide` needs to know about a request, as plain values.
+
+    Immutable, and cheap to build once per request (a named tuple).
 
     Attributes:
         method: the HTTP method (for the sidecar: the *original* request's method).
@@ -198,9 +199,8 @@ class RequestFacts:
     credential_sent: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What to do with a request.
+class Decision(NamedTuple):
+    """What to do with a request (immutable).
 
     Attributes:
         user: the :class:`~sessiongate.user.User`, or an
@@ -232,8 +232,7 @@ class Decision:
         return 200 if self.response is None else self.response.status
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """One request's authentication, left on the request for the layers after the first.
 
     ``policy`` is the policy the first layer decided under; later layers reuse ``outcome`` and
@@ -327,4 +326,4 @@ def decide(
             unmet = requirement.unmet(user, policy.hierarchy)
             if unmet is not None:
                 return refuse(unmet, facts, policy, user)
-    return Decision(user, credential=outcome.credential, authenticator=outcome.authenticator)
+    return Decision(user, None, None, None, outcome.credential, outcome.authenticator)
