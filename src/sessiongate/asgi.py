@@ -71,6 +71,7 @@ __all__ = [
     "SessionGateMiddleware",
     "authenticate_connection",
     "connection_facts",
+    "credentials",
     "guard_accept",
     "requires",
     "send_decision",
@@ -154,11 +155,15 @@ _FACT_HEADERS = {
 
 
 def connection_facts(
-    scope: Scope, headers: Iterable[tuple[bytes, bytes]] | None = None
+    scope: Scope,
+    headers: Iterable[tuple[bytes, bytes]] | None = None,
+    *,
+    query_token: bool = False,
 ) -> RequestFacts:
     """The :class:`~sessiongate.policy.RequestFacts` of an HTTP or WebSocket scope.
 
     ``headers`` defaults to the scope's; the first occurrence of each header counts.
+    ``query_token``: the bearer token was taken from the query string.
     """
     found: list[bytes | None] = [None] * 6
     for key, value in scope.get("headers") or () if headers is None else headers:
@@ -176,6 +181,7 @@ def connection_facts(
         None if forwarded_proto is None else forwarded_proto.decode("latin-1"),
         scope["type"] == "websocket",
         credential is not None,
+        query_token,
     )
 
 
@@ -188,8 +194,13 @@ def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
 
 def _websocket_token(
     scope: Scope, policy: WebPolicy
-) -> tuple[str | None, bool, list[tuple[bytes, bytes]]]:
-    """Take the token from the subprotocols (or query); strip it from the app's view."""
+) -> tuple[str | None, bool, list[tuple[bytes, bytes]], bool]:
+    """Take the token from the subprotocols (or query); strip it from the app's view.
+
+    Returns the token, whether ``sessiongate.bearer`` was offered, the headers to authenticate
+    with (an ``Authorization`` header made from the token when there is none) and whether the
+    token used came from the query string.
+    """
     headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or ())
     offered: list[str] = list(scope.get("subprotocols") or ())
     token: str | None = None
@@ -203,6 +214,7 @@ def _websocket_token(
             headers = [(k, v) for k, v in headers if k.lower() != b"sec-websocket-protocol"]
             headers.append((b"sec-websocket-protocol", ", ".join(remaining).encode("latin-1")))
             scope["headers"] = headers
+    from_query = False
     if policy.allow_query_token and scope.get("query_string"):
         query = scope["query_string"].decode("latin-1")
         pairs = parse_qsl(query, keep_blank_values=True)
@@ -210,12 +222,15 @@ def _websocket_token(
         if found:
             if token is None:
                 token = found[0]
+                from_query = True
             rest = [(k, v) for k, v in pairs if k != policy.query_param]
             scope["query_string"] = urlencode(rest).encode("latin-1")
     auth_headers = headers
     if token and _header(headers, b"authorization") is None:
         auth_headers = [*headers, (b"authorization", ("Bearer " + token).encode("latin-1"))]
-    return token, marker, auth_headers
+    else:
+        from_query = False
+    return token, marker, auth_headers, from_query
 
 
 async def authenticate_connection(
@@ -228,13 +243,13 @@ async def authenticate_connection(
     string. Nothing is decided here: pass the verdict to :func:`~sessiongate.policy.decide`.
     """
     token: str | None = None
-    marker = False
+    marker = from_query = False
     headers: Iterable[tuple[bytes, bytes]]
     if scope["type"] == "websocket":
-        token, marker, headers = _websocket_token(scope, policy)
+        token, marker, headers, from_query = _websocket_token(scope, policy)
     else:
         headers = scope.get("headers") or ()
-    facts = connection_facts(scope, headers)
+    facts = connection_facts(scope, headers, query_token=from_query)
     try:
         outcome: Any = await gate.authenticate_request(headers)
     except SessionGateError as err:

@@ -28,7 +28,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypedDict
 
-from .errors import ConfigurationError, ProviderUnavailableError, SessionGateError
+from .errors import (
+    ConfigurationError,
+    MissingCredentialsError,
+    ProviderUnavailableError,
+    SessionGateError,
+)
 from .gate import AuthResult, SessionGate
 from .guards import Requirement, RoleHierarchy
 from .origins import CSRFError, OriginPolicy, is_unsafe_method
@@ -49,6 +54,8 @@ __all__ = [
 
 Outcome = AuthResult | SessionGateError
 """What the gate said: the authenticated result, or the error it raised."""
+
+_URL_CREDENTIAL_REFUSED = "a token in the URL is not accepted here"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +146,10 @@ class WebPolicy:
 
 
 class WebOptions(TypedDict, total=False):
-    """The keyword options adapters accept instead of ``policy=`` (see :class:`WebPolicy`)."""
+    """The keyword options adapters accept instead of ``policy=`` (see :class:`WebPolicy`).
+
+    For type checkers only: it mirrors :class:`WebPolicy`'s fields (a test keeps them equal).
+    """
 
     csrf: bool
     websocket_origin_check: bool
@@ -154,6 +164,9 @@ class WebOptions(TypedDict, total=False):
     error_renderer: ErrorRenderer | None
 
 
+_OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(WebPolicy) if f.init)
+
+
 def build_policy(policy: WebPolicy | None, options: Mapping[str, Any]) -> WebPolicy:
     """The policy of an adapter given ``policy=`` and/or individual keyword options.
 
@@ -162,8 +175,7 @@ def build_policy(policy: WebPolicy | None, options: Mapping[str, Any]) -> WebPol
     """
     if policy is not None and not isinstance(policy, WebPolicy):
         raise ConfigurationError("policy must be a WebPolicy")
-    known = WebOptions.__annotations__
-    unknown = sorted(name for name in options if name not in known)
+    unknown = sorted(name for name in options if name not in _OPTION_NAMES)
     if unknown:
         raise ConfigurationError(f"unknown web option(s): {', '.join(unknown)}")
     if policy is None:
@@ -186,6 +198,9 @@ class RequestFacts(NamedTuple):
         websocket: whether this is a WebSocket handshake.
         credential_sent: whether the request carried any credential (cookie, ``Authorization``
             or a WebSocket token); a 401 then says ``error="invalid_token"`` (RFC 6750).
+        query_token: the bearer token was taken from the URL query string (``?access_token=``,
+            WebSocket handshakes with ``allow_query_token``); a policy without
+            ``allow_query_token`` refuses it.
     """
 
     method: str = "GET"
@@ -197,6 +212,7 @@ class RequestFacts(NamedTuple):
     forwarded_proto: str | None = None
     websocket: bool = False
     credential_sent: bool = False
+    query_token: bool = False
 
 
 class Decision(NamedTuple):
@@ -305,8 +321,9 @@ def decide(
             of which must hold) for a protected route. ``Requirement()`` only demands a user.
 
     Order: a refused credential (401, 503) or an outage (503, in a pass-through layer only when
-    ``block_on_outage``), then the origin checks for cookie credentials (403 ``csrf_failed``),
-    then the requirements (403 ``insufficient_scope``).
+    ``block_on_outage``), a bearer token from the URL that the policy does not allow (401), then
+    the origin checks for cookie credentials (403 ``csrf_failed``), then the requirements (403
+    ``insufficient_scope``).
     """
     if isinstance(outcome, SessionGateError):
         anonymous = AnonymousUser(error=outcome)
@@ -316,6 +333,9 @@ def decide(
             return Decision(anonymous)
         return refuse(outcome, facts, policy, anonymous)
     user = outcome.user
+    if facts.query_token and outcome.credential == "bearer" and not policy.allow_query_token:
+        # an earlier layer took the token from the URL; this policy does not accept that
+        return refuse(MissingCredentialsError(_URL_CREDENTIAL_REFUSED), facts, policy)
     if outcome.credential == "cookie":
         csrf = _origin_error(facts, policy)
         if csrf is not None:

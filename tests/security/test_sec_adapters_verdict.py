@@ -137,6 +137,20 @@ def test_cswsh_through_origin_check_off_middleware_verdict_refused():
         assert ws.receive_json() == {"id": "victim"}
 
 
+def test_url_token_accepted_only_by_middleware_is_refused_by_stricter_dependency():
+    # the middleware takes ?access_token= (allow_query_token=True); the dependency does not
+    # accept tokens from URLs (they end up in logs), so the handshake must not pass through it
+    client = with_middleware(allow_query_token=True)
+    token = mint_hs256({"sub": "api-client"}, SECRET)
+    with (
+        pytest.raises(WebSocketDenialResponse) as exc,
+        client.websocket_connect(f"/ws?access_token={token}"),
+    ):
+        pass
+    assert exc.value.status_code == 401
+    assert exc.value.json()["error"] == "missing_credentials"
+
+
 # ------------------------------------------------------------------------- Flask over WSGI
 
 

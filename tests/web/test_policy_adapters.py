@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, WebSocket
 from fastapi.testclient import TestClient
 from flask import Flask
 from starlette.applications import Starlette
@@ -27,6 +27,7 @@ from sessiongate.fastapi import SessionGateAuth, install_error_handlers
 from sessiongate.flask import SessionGateFlask, current_user, login_required
 from sessiongate.policy import Verdict, WebPolicy
 from sessiongate.responses import ErrorResponse
+from sessiongate.testing import mint_hs256
 from sessiongate.wsgi import ENVIRON_VERDICT, SessionGateWSGIMiddleware
 
 from .helpers import (
@@ -246,3 +247,24 @@ def test_flask_with_shared_policy_over_wsgi_middleware():
     assert (
         client.post("/posts", headers={**build_valid_cookie(), "Origin": EVIL}).status_code == 403
     )
+
+
+def test_url_token_passes_when_both_layers_allow_it():
+    gate = make_gate()
+    policy = WebPolicy(allow_query_token=True)
+    auth = SessionGateAuth(gate, policy=policy)
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket, user: User = Depends(auth.current_user)) -> None:
+        await websocket.accept()
+        await websocket.send_json(
+            {"id": user.id, "query": websocket.scope["query_string"].decode()}
+        )
+        await websocket.close()
+
+    app.add_middleware(SessionGateMiddleware, gate=gate, policy=policy)
+    token = mint_hs256({"sub": "u1"}, SECRET)
+    with TestClient(app).websocket_connect(f"/ws?room=2&access_token={token}") as conn:
+        assert conn.receive_json() == {"id": "u1", "query": "room=2"}
