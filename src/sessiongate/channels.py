@@ -51,7 +51,7 @@ from .errors import ConfigurationError
 from .guards import Requirement
 from .policy import decide
 
-__all__ = ["SCOPE_VERDICT", "SessionGateAuthMiddleware", "SessionGateAuthMiddlewareStack"]
+__all__ = ["SCOPE_VERDICT", "SessionGateAuthMiddleware"]
 
 SCOPE_VERDICT = "sessiongate"
 """The scope key holding the :class:`~sessiongate.policy.Verdict` of the handshake."""
@@ -91,10 +91,3 @@ class SessionGateAuthMiddleware:
         if marker:
             send = guard_accept(send, token, scope.get("subprotocols") or ())
         return await self.inner(scope, receive, send)
-
-
-def SessionGateAuthMiddlewareStack(  # noqa: N802 - named like Channels' AuthMiddlewareStack
-    inner: ASGIApp, *, require: Requirement | None = None
-) -> SessionGateAuthMiddleware:
-    """Channels-style alias: ``SessionGateAuthMiddlewareStack(URLRouter(...))``."""
-    return SessionGateAuthMiddleware(inner, require=require)

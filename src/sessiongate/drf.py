@@ -134,9 +134,8 @@ class SessionGateAuthentication(BaseAuthentication):
         verdict = get_verdict(request._request, config)
         outcome = verdict.outcome
         error = outcome if isinstance(outcome, AuthenticationError) else MissingCredentialsError()
-        return _header(refuse(error, verdict.facts, config.policy).response, "WWW-Authenticate") or (
-            "Bearer"
-        )
+        rendered = refuse(error, verdict.facts, config.policy).response
+        return _header(rendered, "WWW-Authenticate") or "Bearer"
 
 
 class _Nobody:
@@ -147,7 +146,7 @@ class _Nobody:
     permissions: frozenset[str] = frozenset()
 
 
-class SessionGatePermission(OperationHolderMixin, BasePermission):  # type: ignore[misc]
+class SessionGatePermission(OperationHolderMixin, BasePermission):
     """A DRF permission checking a :class:`~sessiongate.guards.Requirement`.
 
     An instance is its own factory (DRF calls ``permission()``), so it can be listed in
@@ -206,12 +205,12 @@ except ImportError:  # drf-spectacular is optional
     pass
 else:
 
-    class SessionGateScheme(OpenApiAuthenticationExtension):
+    class SessionGateScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
         """drf-spectacular: the bearer and cookie schemes, either one satisfying an operation."""
 
         target_class = SessionGateAuthentication
         match_subclasses = True
-        name = ["SessionGateBearer", "SessionGateCookie"]
+        name = ["SessionGateBearer", "SessionGateCookie"]  # noqa: RUF012 - the extension API
 
         def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[Any]]]:
             return [{"SessionGateBearer": []}, {"SessionGateCookie": []}]

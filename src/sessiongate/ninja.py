@@ -79,7 +79,7 @@ class SessionGateNinjaError(HttpError):
 class _SessionGateAuthBase(AuthBase):
     openapi_type: str = "http"
     openapi_scheme: str = "bearer"
-    openapi_bearerFormat: str = "JWE"  # noqa: N815 - the OpenAPI field name
+    openapi_bearerFormat: str = "JWE"
     openapi_description: str = (
         "A NextAuth/Auth.js session token or a bearer JWT (the session cookie works too)."
     )
@@ -162,5 +162,5 @@ def install_error_handlers(api: NinjaAPI) -> None:
         assert rendered is not None
         return django_response(rendered)
 
-    api.add_exception_handler(SessionGateNinjaError, on_refusal)
-    api.add_exception_handler(NinjaAuthenticationError, on_unauthenticated)
+    api.add_exception_handler(SessionGateNinjaError, on_refusal)  # type: ignore[arg-type]
+    api.add_exception_handler(NinjaAuthenticationError, on_unauthenticated)  # type: ignore[arg-type]

@@ -22,9 +22,7 @@ from __future__ import annotations
 try:
     import django  # noqa: F401
 except ImportError as err:  # pragma: no cover - exercised without the extra installed
-    raise ImportError(
-        "sessiongate.django needs Django: pip install 'sessiongate[django]'"
-    ) from err
+    raise ImportError("sessiongate.django needs Django: pip install 'sessiongate[django]'") from err
 
 from .conf import DjangoConfig, get_config, reset_config
 from .decorators import login_required, permission_required, requirement_required, role_required

@@ -43,6 +43,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
+from ..config import GateConfig
 from ..errors import ConfigurationError
 from ..gate import SessionGate
 from ..policy import WebPolicy, build_policy
@@ -67,7 +68,7 @@ class DjangoConfig:
 
 
 class _RecordingEnviron(Mapping[str, str]):
-    """The variables the gate reader sees, recording which ones it asked for."""
+    """An environment recording which variables the reader asked for."""
 
     def __init__(self, values: Mapping[str, str]) -> None:
         self._values = values
@@ -110,17 +111,23 @@ def _gate(raw: Mapping[str, Any]) -> SessionGate:
             raise ConfigurationError(f"settings.{SETTING}[{name!r}] must be a string or None")
     merged = {k: v for k, v in os.environ.items() if k not in variables}
     merged.update({k: v for k, v in variables.items() if v is not None})
-    environ = _RecordingEnviron(merged)
+    unknown = sorted(set(variables) - _known_variables())
+    if unknown:
+        raise ConfigurationError(
+            f"settings.{SETTING} has key(s) that no option reads (a typo?): {', '.join(unknown)}"
+        )
     options = raw.get("GATE_OPTIONS") or {}
     if not isinstance(options, Mapping):
         raise ConfigurationError(f"settings.{SETTING}['GATE_OPTIONS'] must be a dict")
-    gate = SessionGate.from_env(environ, **options)
-    unread = sorted(set(variables) - environ.asked)
-    if unread:
-        raise ConfigurationError(
-            f"settings.{SETTING} has key(s) that no option reads (a typo?): {', '.join(unread)}"
-        )
-    return gate
+    return SessionGate.from_env(merged, **options)
+
+
+def _known_variables() -> frozenset[str]:
+    """Every variable the gate reader asks for (read from an empty environment, where every
+    fallback is asked as well): the reader itself is the list, there is no second copy."""
+    environ = _RecordingEnviron({})
+    GateConfig.from_sources(environ=environ)
+    return frozenset(environ.asked)
 
 
 def _resolve_gate(spec: Any) -> SessionGate:

@@ -22,7 +22,8 @@ __all__ = ["acheck", "check"]
 
 def _refused(decision: Decision, raise_exception: bool) -> HttpResponseBase:
     error, rendered = decision.error, decision.response
-    assert error is not None and rendered is not None
+    assert error is not None
+    assert rendered is not None
     if raise_exception and not isinstance(error, ProviderUnavailableError):
         raise PermissionDenied(error.message)
     return django_response(rendered)

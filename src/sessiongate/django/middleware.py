@@ -98,7 +98,7 @@ class SessionGateMiddleware:
             return cached["user"]
 
         request.user = SimpleLazyObject(sync_user)  # type: ignore[assignment]
-        request.auser = auser  # type: ignore[attr-defined]
+        request.auser = auser
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:

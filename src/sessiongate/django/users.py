@@ -143,9 +143,10 @@ class SessionGateUser:
         return Requirement(permissions=perms).unmet(self) is None
 
     def has_module_perms(self, app_label: str) -> bool:
-        """Whether any session permission starts with ``app_label.``."""
-        prefix = app_label + "."
-        return any(p.startswith(prefix) for p in self.permissions)
+        """Whether any session permission starts with ``app_label.`` (Django's spelling) or
+        ``app_label:`` (``posts:write``)."""
+        prefixes = (app_label + ".", app_label + ":")
+        return any(p.startswith(prefixes) for p in self.permissions)
 
     def get_all_permissions(self, obj: object = None) -> set[str]:
         return set() if obj is not None else set(self.permissions)
@@ -246,7 +247,9 @@ def as_django_user(
         return user
     if getattr(user, "is_authenticated", False) is not True:
         error = getattr(user, "error", None)
-        return SessionGateAnonymousUser(error=error if isinstance(error, SessionGateError) else None)
+        return SessionGateAnonymousUser(
+            error=error if isinstance(error, SessionGateError) else None
+        )
     return SessionGateUser(
         user,
         hierarchy=hierarchy,

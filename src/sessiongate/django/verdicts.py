@@ -17,6 +17,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from ..cookies import Headers
 from ..errors import SessionGateError
 from ..guards import Requirement
 from ..policy import Decision, RequestFacts, Verdict, decide, refuse
@@ -54,7 +55,13 @@ def request_facts(request: HttpRequest) -> RequestFacts:
     )
 
 
-def _headers(request: HttpRequest) -> dict[str, str]:
+def _headers(request: HttpRequest) -> Headers:
+    """The credential headers, from the ASGI scope when there is one: Django joins repeated
+    headers with ``","`` in ``META``, which breaks ``Cookie`` headers that HTTP/2 splits (the
+    gate joins them with ``"; "``) and hides which ``Authorization`` header came first."""
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict) and isinstance(scope.get("headers"), list):
+        return scope["headers"]  # type: ignore[no-any-return]
     meta = request.META
     return {
         name: value
@@ -71,7 +78,9 @@ def _known(request: HttpRequest, config: DjangoConfig) -> Verdict | None:
     # outcome, with Django's facts and this project's policy
     outer = request.META.get(ENVIRON_VERDICT)
     if isinstance(outer, Verdict) and outer.gate is config.gate:
-        return _keep(request, Verdict(config.gate, outer.outcome, request_facts(request), config.policy))
+        return _keep(
+            request, Verdict(config.gate, outer.outcome, request_facts(request), config.policy)
+        )
     return None
 
 
@@ -108,9 +117,7 @@ async def aget_verdict(request: HttpRequest, config: DjangoConfig | None = None)
     return _keep(request, Verdict(config.gate, outcome, facts, config.policy))
 
 
-def _decision(
-    verdict: Verdict, require: Requirement | Iterable[Requirement] | None
-) -> Decision:
+def _decision(verdict: Verdict, require: Requirement | Iterable[Requirement] | None) -> Decision:
     return decide(verdict.outcome, verdict.facts, verdict.policy, require=require)
 
 
