@@ -1,5 +1,7 @@
-"""Django is configured once for this folder (sg_django_settings; the folder has no __init__.py, so it cannot shadow the real django package), with an in-memory
-database holding the auth tables; every test starts from the default ``SESSIONGATE``."""
+"""Django is configured once for this folder (``sg_django_settings``), with a shared in-memory
+database holding the auth tables; every test starts from the default ``SESSIONGATE``.
+
+The folder has no ``__init__.py``: as a package named ``django`` it would shadow Django."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ pytest.importorskip("django", reason="the [django] extra is not installed")
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sg_django_settings")
 
-import django  # noqa: E402
-from django.conf import settings  # noqa: E402
+from django.conf import settings
+
+import django
 
 django.setup()
 

@@ -17,6 +17,7 @@ from urllib.parse import quote
 import jwt as pyjwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from sg_django_settings import FRONT, JWT_SECRET, SECRET
 
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
 from sessiongate.betterauth import BetterAuthSession, sign_cookie_value
@@ -27,8 +28,6 @@ from sessiongate.gate import Verified
 from sessiongate.jwks import JWKSBearer
 from sessiongate.stores import SQLiteStore
 from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256, mint_nextauth_v4
-
-from sg_django_settings import FRONT, JWT_SECRET, SECRET
 
 BA_SECRET = "better-auth-test-secret-0123456789abcdefgh"
 EVIL = "https://evil.example"
@@ -121,9 +120,8 @@ class SessionDatabases:
                 'INSERT INTO "User" VALUES (?, ?, ?, ?, ?, ?)',
                 ("db-user", "Grace", "grace@example.com", None, None, "editor"),
             )
-            conn.execute(
-                'INSERT INTO "Session" VALUES (?, ?, ?)', (self.authjs_token, "db-user", _iso(later))
-            )
+            row = (self.authjs_token, "db-user", _iso(later))
+            conn.execute('INSERT INTO "Session" VALUES (?, ?, ?)', row)
         with sqlite3.connect(self.better_auth_path) as conn:
             conn.executescript(BETTER_AUTH_DDL)
             conn.execute(
@@ -154,7 +152,7 @@ class JWKSServer:
         body = json.dumps({"keys": [{**jwk, "kid": "k1", "alg": "RS256", "use": "sig"}]}).encode()
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -6,7 +6,7 @@ SECRET = "django-test-secret-0123456789abcdef0123456789"
 JWT_SECRET = "django-test-jwt-secret-abcdef0123456789abcdef"
 FRONT = "https://app.example.com"
 
-SECRET_KEY = "django-insecure-sessiongate-tests"  # noqa: S105 - test settings only
+SECRET_KEY = "django-insecure-sessiongate-tests"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 USE_TZ = True

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from django.urls import path
-
 import sg_django_views as views
+from django.urls import path
 
 urlpatterns = [
     path("dj/whoami", views.whoami),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.http import HttpRequest, JsonResponse
 from django.views import View
@@ -147,28 +147,28 @@ class ApiMe(APIView):
 
 
 class ApiOpen(APIView):
-    permission_classes = [AllowAny]
+    permission_classes: ClassVar[list[Any]] = [AllowAny]
 
     def get(self, request: Request) -> Response:
         return Response(describe(request.user) if request.user.is_authenticated else {"anon": 1})
 
 
 class ApiEditor(APIView):
-    permission_classes = [HasRole("editor")]
+    permission_classes: ClassVar[list[Any]] = [HasRole("editor")]
 
     def get(self, request: Request) -> Response:
         return Response({"ok": True})
 
 
 class ApiEither(APIView):
-    permission_classes = [HasRole("admin") | HasPermission("posts:write")]
+    permission_classes: ClassVar[list[Any]] = [HasRole("admin") | HasPermission("posts:write")]
 
     def get(self, request: Request) -> Response:
         return Response({"ok": True})
 
 
 class ApiAnyRole(APIView):
-    permission_classes = [HasAnyRole("auditor", "editor")]
+    permission_classes: ClassVar[list[Any]] = [HasAnyRole("auditor", "editor")]
 
     def get(self, request: Request) -> Response:
         return Response({"ok": True})

@@ -8,10 +8,6 @@ import json
 
 import pytest
 from django.test import AsyncClient, Client
-
-from sessiongate.django.conf import get_config
-from sessiongate.errors import ConfigurationError
-
 from sg_django_helpers import (
     EVIL,
     FRONT,
@@ -25,6 +21,9 @@ from sg_django_helpers import (
     build_v4_cookie,
     build_v5_cookie,
 )
+
+from sessiongate.django.conf import get_config
+from sessiongate.errors import ConfigurationError
 
 
 @pytest.fixture
@@ -247,7 +246,9 @@ def test_foreign_post_that_never_reads_the_user_is_not_refused(client):
 
 
 def test_trusted_origins_default_to_csrf_trusted_origins(client, settings_keys):
-    settings_keys(drop=["TRUSTED_ORIGINS"], django={"CSRF_TRUSTED_ORIGINS": ["https://other.example"]})
+    settings_keys(
+        drop=["TRUSTED_ORIGINS"], django={"CSRF_TRUSTED_ORIGINS": ["https://other.example"]}
+    )
     assert get_config().policy.trusted_origins == ("https://other.example",)
     response = get(
         client,
@@ -282,7 +283,9 @@ def test_outage_without_blocking_reaches_the_view_anonymous(client, gate_setting
 # ------------------------------------------------------------------ every credential type
 
 
-def test_every_credential_type_through_one_gate(client, gate_settings, full_gate, session_databases):
+def test_every_credential_type_through_one_gate(
+    client, gate_settings, full_gate, session_databases
+):
     gate_settings(full_gate)
     cases = {
         "v5": ({"cookie": build_v5_cookie()}, "u1", "authjs"),
