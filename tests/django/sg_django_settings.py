@@ -8,7 +8,7 @@ FRONT = "https://app.example.com"
 
 SECRET_KEY = "django-insecure-sessiongate-tests"
 DEBUG = False
-ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1", "app.example.com"]
 USE_TZ = True
 ROOT_URLCONF = "sg_django_urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
