@@ -365,3 +365,27 @@ def test_gate_by_dotted_path(settings_keys):
 
     with override_settings(SESSIONGATE={"GATE": "sg_django_helpers.build_outage_gate"}):
         assert get_config().gate.authenticators[0].name == "outage"
+
+
+def test_session_user_copies_and_delegates():
+    import copy
+
+    from sessiongate.django.users import SessionGateUser, as_django_user
+    from sessiongate.user import AnonymousUser, User
+
+    user = as_django_user(User(id="u9", email="x@example.com", roles=frozenset({"a"})))
+    assert isinstance(user, SessionGateUser)
+    assert user.email == "x@example.com"  # read from the verified user
+    assert copy.copy(user) == user
+    blank = SessionGateUser.__new__(SessionGateUser)  # as copy and pickle build one
+    with pytest.raises(AttributeError):
+        _ = blank.email  # an unset slot is an AttributeError, not an endless recursion
+    assert str(user) == "x@example.com"
+    with pytest.raises(AttributeError):
+        user.no_such_attribute  # noqa: B018
+    with pytest.raises(NotImplementedError):
+        user.save()
+    anonymous = as_django_user(AnonymousUser())
+    assert anonymous.is_anonymous
+    assert not anonymous.has_perm("x")
+    assert str(anonymous) == "AnonymousUser"

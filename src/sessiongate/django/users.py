@@ -60,7 +60,8 @@ class SessionGateUser:
         self._local: Any = _MISSING
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
+        # only for names this class lacks; an unset slot (copy, pickle) must not recurse
+        if name.startswith("__") or name in SessionGateUser.__slots__:
             raise AttributeError(name)
         return getattr(self.user, name)
 
