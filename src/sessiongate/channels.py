@@ -70,6 +70,7 @@ class SessionGateAuthMiddleware:
     def __init__(self, inner: ASGIApp, *, require: Requirement | None = None) -> None:
         if require is not None and not isinstance(require, Requirement):
             raise ConfigurationError("require must be a sessiongate.guards.Requirement")
+        get_config()  # a wrong setting fails at start-up, not on the first handshake
         self.inner = inner
         self.require = require
 

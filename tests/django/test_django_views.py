@@ -389,3 +389,11 @@ def test_session_user_copies_and_delegates():
     assert anonymous.is_anonymous
     assert not anonymous.has_perm("x")
     assert str(anonymous) == "AnonymousUser"
+
+
+def test_wrong_settings_fail_when_the_middleware_loads(settings_keys):
+    from sessiongate.django import SessionGateMiddleware
+
+    settings_keys(AUTH_SECRETS="typo")
+    with pytest.raises(ConfigurationError):
+        SessionGateMiddleware(lambda request: None)

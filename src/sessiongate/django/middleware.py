@@ -70,13 +70,15 @@ class SessionGateMiddleware:
     """Set ``request.user`` (lazy) and ``request.auser``; answer sessiongate errors.
 
     Sync and async capable (Django picks the mode of the middleware chain). Configured from
-    ``settings.SESSIONGATE`` (see :mod:`sessiongate.django.conf`), read when first needed.
+    ``settings.SESSIONGATE`` (see :mod:`sessiongate.django.conf`), checked when Django loads
+    the middleware (a wrong setting fails at start-up).
     """
 
     sync_capable = True
     async_capable = True
 
     def __init__(self, get_response: SyncGetResponse | AsyncGetResponse) -> None:
+        get_config()  # a wrong setting fails when Django loads the middleware, not per request
         self.get_response = get_response
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
