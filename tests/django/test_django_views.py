@@ -397,3 +397,37 @@ def test_wrong_settings_fail_when_the_middleware_loads(settings_keys):
     settings_keys(AUTH_SECRETS="typo")
     with pytest.raises(ConfigurationError):
         SessionGateMiddleware(lambda request: None)
+
+
+def test_user_factory_types_without_is_authenticated_stay_authenticated(gate_settings):
+    from sg_django_helpers import SECRET
+
+    from sessiongate import AuthJSToken, SessionGate
+
+    class Account:
+        def __init__(self, claims):
+            self.id = claims["sub"]
+
+    gate = SessionGate(AuthJSToken(SECRET), user_factory=lambda claims, *_: Account(claims))
+    gate_settings(gate)
+    data = body(get(Client(), "/dj/whoami", cookie=build_v5_cookie()))
+    assert (data["authenticated"], data["id"]) == (True, "u1")
+
+
+def test_split_cookie_headers_under_asgi_are_joined_as_cookies():
+    """HTTP/2 may split Cookie into several headers; Django's META joins them with ","."""
+    from django.core.handlers.asgi import ASGIRequest
+
+    from sessiongate.django.verdicts import get_verdict
+
+    chunks = build_chunked_v5_cookie().split("; ")
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")] + [(b"cookie", c.encode()) for c in chunks],
+    }
+    request = ASGIRequest(scope, __import__("io").BytesIO(b""))
+    assert "," in request.META["HTTP_COOKIE"]
+    assert get_verdict(request).outcome.user.id == "u1"

@@ -144,6 +144,14 @@ def request_user(
 ) -> SessionGateUser | SessionGateAnonymousUser:
     """The Django-shaped user of an allowed ``decision``."""
     config = config or get_config()
+    if decision.credential is not None:  # proven: whatever type the gate's user_factory builds
+        return SessionGateUser(
+            decision.user,
+            hierarchy=config.policy.hierarchy,
+            local_mapping=config.local_user,
+            credential=decision.credential,
+            authenticator=decision.authenticator,
+        )
     return as_django_user(
         decision.user,
         hierarchy=config.policy.hierarchy,
