@@ -9,7 +9,9 @@ import os
 
 import pytest
 
-pytest.importorskip("django", reason="the [django] extra is not installed")
+# "django.conf", not "django": without Django installed, this folder itself would import as a
+# namespace package named django
+pytest.importorskip("django.conf", reason="the [django] extra is not installed")
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sg_django_settings")
 
