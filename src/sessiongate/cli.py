@@ -26,6 +26,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from . import __version__
 from .authjs import AuthJSToken, secrets_from_env
 from .errors import ConfigurationError, MalformedTokenError, SessionGateError
 from .jws import HMAC_ALGORITHMS, BearerJWT
@@ -307,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sessiongate",
         description="Verify NextAuth / Auth.js / Better Auth sessions from the command line.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     dec = sub.add_parser("decode", help="verify a token and print its header and claims as JSON")
     dec.add_argument("token", help="the token, or - to read it from standard input")

@@ -279,9 +279,7 @@ def test_pool_exhaustion_is_503_not_a_queue(postgres_dsn, pg_schema):
     import asyncpg
 
     setup_case(postgres_dsn, pg_schema, "authjs-prisma")
-    auth = authenticator(
-        postgres_dsn, mapping("authjs-prisma", pg_schema), timeout=0.5, max_size=1
-    )
+    auth = authenticator(postgres_dsn, mapping("authjs-prisma", pg_schema), timeout=0.5, max_size=1)
 
     async def main():
         locker = await asyncpg.connect(postgres_dsn)
@@ -413,9 +411,7 @@ def test_restart_between_requests_is_invisible(pg_controllable, pg_schema):
 
     async def main():
         try:
-            await asyncio.gather(
-                *(auth.authenticate_async(cookie, time.time()) for _ in range(3))
-            )
+            await asyncio.gather(*(auth.authenticate_async(cookie, time.time()) for _ in range(3)))
             pg_control("restart")
             # the pooled connections are dead; the lookup retries on fresh ones
             results = await asyncio.gather(
