@@ -25,7 +25,8 @@
 # Environment:
 #   CI=true                       Node.js, npm packages, nginx, PostgreSQL and every supported
 #                                 Python are mandatory, and the matrix (1.) always runs
-#   SESSIONGATE_MATRIX=1          run the matrix outside CI too
+#   SESSIONGATE_MATRIX=1          run the matrix outside CI too (or a comma-separated list of
+#                                 entries: SESSIONGATE_MATRIX=lowest-deps,python3.13)
 #   SESSIONGATE_TEST_WORKERS=N    pytest-xdist workers (default: the number of CPUs; 1 = no
 #                                 xdist); `-n N` or `-p no:xdist` in the arguments also work
 #   SESSIONGATE_APT_WAIT=SECONDS  how long to wait for another apt/dpkg run (default 600)
@@ -47,8 +48,10 @@ in_ci() {
 say() { echo "==> $*"; }
 warn() { echo "==> WARNING: $*" >&2; }
 fail() { echo "==> FAILED: $*" >&2; exit 1; }
-matrix_on() {
-    in_ci || [[ "${SESSIONGATE_MATRIX:-}" == 1 ]]
+# matrix_wants NAME: is matrix entry NAME (lowest-deps, python3.12, ...) to be run?
+matrix_wants() {
+    in_ci && return 0
+    case ",${SESSIONGATE_MATRIX:-}," in *,1,* | *,"$1",*) return 0 ;; *) return 1 ;; esac
 }
 
 # Teardown commands registered by the set-up steps, run in reverse order on exit.
@@ -207,22 +210,23 @@ make_uv_venv() {
 }
 # Each matrix entry: "NAME DIR" (NAME is shown in the summary); its pytest runs after .venv's.
 MATRIX=()
-if matrix_on; then
+if matrix_wants lowest-deps; then
     make_uv_venv "$ROOT/.venv-lowest" "$PY" lowest-direct \
         || fail "could not build .venv-lowest (lowest-direct resolution of pyproject.toml)"
     MATRIX+=("lowest-deps $ROOT/.venv-lowest")
-    for version in $(supported_pythons); do
-        [[ "$version" != "$MAIN_PY_VERSION" ]] || continue
-        if ! other_py="$(find_python "$version")"; then
-            if in_ci; then fail "Python $version is listed as supported but was not found"; fi
-            warn "Python $version not found: not tested"
-            continue
-        fi
-        make_uv_venv "$ROOT/.venv-py$version" "$other_py" highest \
-            || fail "could not build .venv-py$version"
-        MATRIX+=("python$version $ROOT/.venv-py$version")
-    done
-else
+fi
+for version in $(supported_pythons); do
+    [[ "$version" != "$MAIN_PY_VERSION" ]] && matrix_wants "python$version" || continue
+    if ! other_py="$(find_python "$version")"; then
+        if in_ci; then fail "Python $version is listed as supported but was not found"; fi
+        warn "Python $version not found: not tested"
+        continue
+    fi
+    make_uv_venv "$ROOT/.venv-py$version" "$other_py" highest \
+        || fail "could not build .venv-py$version"
+    MATRIX+=("python$version $ROOT/.venv-py$version")
+done
+if [[ ${#MATRIX[@]} -eq 0 ]]; then
     say "matrix (lowest dependencies, other Pythons): off (CI=true or SESSIONGATE_MATRIX=1)"
 fi
 
