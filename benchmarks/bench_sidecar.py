@@ -31,6 +31,7 @@ import httpx
 from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256
 
 SECRET = "bench-sidecar-secret-0123456789abcdef"
+JWT_SECRET = "bench-sidecar-jwt-secret-0123456789ab"  # HS256 Bearer needs a dedicated secret
 CLAIMS = {"sub": "user-1", "email": "ada@example.com", "name": "Ada", "role": "admin"}
 
 
@@ -116,8 +117,9 @@ def main() -> int:
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
+    env.update(AUTH_SECRET=SECRET, SESSIONGATE_JWT_SECRET=JWT_SECRET)
     server = subprocess.Popen(
-        [sys.executable, "-m", "sessiongate", "serve", "--port", str(port), "--secret", SECRET],
+        [sys.executable, "-m", "sessiongate", "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -136,7 +138,7 @@ def main() -> int:
             time.sleep(0.1)
         scenarios = [
             ("v5 cookie", {"Cookie": cookie_header(mint_authjs_v5(CLAIMS, SECRET))}, 200),
-            ("HS256 Bearer", {"Authorization": "Bearer " + mint_hs256(CLAIMS, SECRET)}, 200),
+            ("HS256 Bearer", {"Authorization": "Bearer " + mint_hs256(CLAIMS, JWT_SECRET)}, 200),
             ("no credentials (401)", {}, 401),
         ]
         rows = []

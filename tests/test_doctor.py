@@ -109,11 +109,22 @@ def test_v5_token_in_the_v4_cookie_is_a_version_mismatch():
 
 
 def test_v4_token_in_the_v5_cookie_warns():
+    from sessiongate import AuthJSToken, SessionGate
+    from sessiongate.errors import SessionGateError
+
     t = mint_nextauth_v4(SUB, S, now=NOW)
     r = diagnose(f"authjs.session-token={t}", secrets=[S], now=NOW)
     assert "nextauth_v4" in codes(r)
-    assert "v4_in_v5_cookie" in codes(r, "warning")
-    assert r.ok  # sessiongate accepts it; the warning says the JS side would not
+    try:  # whether the gate takes a v4 token from the v5 cookie is the gate's rule, not ours
+        SessionGate(AuthJSToken(S), clock=lambda: NOW).authenticate_sync(
+            {"cookie": f"authjs.session-token={t}"}
+        )
+        accepted = True
+    except SessionGateError:
+        accepted = False
+    # accepted: a warning (the JS side would not read it); refused: the error that says why
+    assert "v4_in_v5_cookie" in codes(r, "warning" if accepted else "error")
+    assert r.ok is accepted
 
 
 def test_missing_chunk():
@@ -335,3 +346,237 @@ def test_doctor_subprocess_reads_env_secret():
     assert p.returncode == 0, p.stdout + p.stderr
     assert json.loads(p.stdout)["ok"] is True
     assert S not in p.stdout + p.stderr
+
+
+# ------------------------------------------------------------------------------ the gate decides
+
+
+def test_verdict_is_the_gates_answer():
+    t = mint_authjs_v5(SUB, S, now=NOW)
+    r = diagnose(f"Cookie: authjs.session-token={t}", secrets=[S], now=NOW)
+    v = r.verdict
+    assert (v.accepted, v.user_id, v.source, v.credential, v.authenticator) == (
+        True,
+        "user-1",
+        "authjs-v5",
+        "cookie",
+        "authjs",
+    )
+    assert "sessiongate accepts it: user `user-1`" in format_report(r)
+    r = diagnose(t, secrets=["some-other-secret-abc"], now=NOW)
+    assert (r.verdict.accepted, r.verdict.code) == (False, "unknown_kid")
+    assert r.to_dict()["verdict"]["code"] == "unknown_kid"
+
+
+def test_user_id_claim_is_accepted_like_the_gate_does():
+    for claim in ("user_id", "uid", "userId", "id"):
+        t = mint_hs256({claim: "u-9"}, "jwt-only-secret-0123", now=NOW)
+        r = diagnose("Bearer " + t, jwt_secrets=["jwt-only-secret-0123"], now=NOW)
+        assert r.ok, claim
+        assert "valid: user `u-9`" in messages(r)
+
+
+def test_no_user_id_names_every_claim_the_mapping_accepts():
+    t = mint_hs256({"name": "x"}, "jwt-only-secret-0123", now=NOW)
+    r = diagnose("Bearer " + t, jwt_secrets=["jwt-only-secret-0123"], now=NOW)
+    assert "no_user_id" in codes(r, "error")
+    assert "`sub`, `id`, `userId`, `user_id`, `uid`" in messages(r)
+
+
+def test_missing_exp_is_refused_with_its_reason():
+    t = mint_hs256({"sub": "u"}, "jwt-only-secret-0123", now=NOW, expires_in=None)
+    r = diagnose("Bearer " + t, jwt_secrets=["jwt-only-secret-0123"], now=NOW)
+    assert not r.ok
+    assert codes(r, "warning") == ["no_exp"] and codes(r, "error") == ["exp_required"]
+
+
+def test_wrong_secret_says_no_configured_secret_decrypts_it():
+    t = mint_authjs_v5(SUB, S, now=NOW)
+    r = diagnose(t, secrets=["some-other-secret-abc", "another-one-0123456"], now=NOW)
+    assert (
+        "no configured secret decrypts it (wrong secret, or a token for another cookie name)"
+        in messages(r)
+    )
+    assert "key id matches none" not in format_report(r)
+
+
+def test_rotation_names_the_old_secret_among_all():
+    t = mint_authjs_v5(SUB, OLD, now=NOW)
+    r = diagnose(t, secrets=[S, "third-secret-0123456789", OLD], now=NOW)
+    assert "old secret #3 of 3" in messages(r) and "rotation" in messages(r)
+    assert r.ok
+
+
+def test_token_without_kid_under_an_old_secret_is_refused_like_auth_core_does():
+    from sessiongate.authjs import v5_key
+
+    key = v5_key(OLD, "authjs.session-token")
+    body = json.dumps({**SUB, "exp": NOW + 60}).encode()
+    t = key.encrypt(body, {})
+    r = diagnose(f"authjs.session-token={t}", secrets=[S, OLD], now=NOW)
+    assert not r.ok and "old_secret" in codes(r, "error")
+    assert "tries only the first secret for tokens without a kid" in messages(r)
+
+
+def test_cookie_the_gate_does_not_read():
+    t = mint_authjs_v5(SUB, S, cookie_name="app.session", now=NOW)
+    r = diagnose(f"app.session={t}", secrets=[S], now=NOW)
+    assert not r.ok and codes(r, "error") == ["cookie_not_read"]
+    assert "--cookie-name app.session" in messages(r)
+    r = diagnose(f"app.session={t}", secrets=[S], cookie_name="app.session", now=NOW)
+    assert r.ok and codes(r) == ["jwe", "authjs_v5", "valid"]
+
+
+def test_jwt_signed_with_the_session_secret_is_explained():
+    t = mint_hs256(SUB, S, now=NOW)
+    r = diagnose("Bearer " + t, secrets=[S], jwt_secrets=["jwt-only-secret-0123"], now=NOW)
+    assert not r.ok and "jwt_secret_not_used" in codes(r, "error")
+    assert "signed with secret #1" in messages(r)
+
+
+def test_a_refused_credential_the_gate_did_not_need_is_a_warning():
+    good = mint_authjs_v5(SUB, S, now=NOW)
+    bad = mint_authjs_v5(SUB, "some-other-secret-abc", now=NOW)
+    r = diagnose(
+        f"Cookie: authjs.session-token={good}\nAuthorization: Bearer {bad}", secrets=[S], now=NOW
+    )
+    assert r.ok and not codes(r, "error")
+    assert "no_secret_matches" in codes(r, "warning") and "not_needed" in codes(r)
+
+
+def test_configuration_error_is_the_verdict_but_tokens_are_still_explained():
+    value = sign_cookie_value("a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6", "ba-secret-0123456789")
+    t = mint_authjs_v5(SUB, S, now=NOW)
+    r = diagnose(
+        f"authjs.session-token={t}; better-auth.session_token={value}",
+        secrets=[S],
+        better_auth_secrets=["ba-secret-0123456789"],
+        now=NOW,
+    )
+    assert not r.ok and r.verdict.code == "configuration_error"
+    assert codes(r, "error")[0] == "configuration_error"
+    assert "content_valid" in codes(r) and "valid" not in codes(r)  # nothing is called accepted
+    assert "sessiongate cannot be set up" in format_report(r)
+
+
+def test_better_auth_cookie_cache_without_a_database():
+    import hashlib
+    import hmac as _hmac
+
+    from sessiongate._encoding import b64url_encode, json_compact
+
+    token = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"
+    data = {
+        "session": {"expiresAt": "2027-02-01T00:00:00.000Z", "token": token},
+        "user": {"id": "b1", "email": "bea@example.com"},
+        "updatedAt": NOW * 1000,
+        "version": "1",
+    }
+    expires = (NOW + 300) * 1000
+    signed = json_compact({**data, "expiresAt": expires})
+    sig = _hmac.new(b"ba-secret-0123456789", signed, hashlib.sha256).digest()
+    cache = b64url_encode(
+        json_compact({"session": data, "expiresAt": expires, "signature": b64url_encode(sig)})
+    )
+    header = (
+        f"better-auth.session_token={sign_cookie_value(token, 'ba-secret-0123456789')}; "
+        f"better-auth.session_data={cache}"
+    )
+    code, text = run_cli(
+        [
+            "doctor",
+            header,
+            "--better-auth-secret",
+            "ba-secret-0123456789",
+            "--better-auth-cookie-cache",
+            "compact",
+            "--now",
+            str(NOW),
+            "--json",
+        ]
+    )
+    report = json.loads(text)
+    assert code == 0 and report["verdict"]["user_id"] == "b1"
+    assert {f["code"] for f in report["findings"]} >= {"cookie_cache", "valid"}
+    r = diagnose(header, better_auth_secrets=["ba-secret-0123456789"], now=NOW)
+    assert "cookie_cache_ignored" in codes(r) and "needs_database" in codes(r, "error")
+
+
+# ------------------------------------------------------------------------------ cut-off values
+
+
+@pytest.mark.parametrize(
+    ("cut", "words"),
+    [
+        (lambda t: t[:-5], "its authentication tag is 38 of 43 characters"),
+        (lambda t: t[: t.index("..") + 12], "it has 3 of the 5 segments of a JWE"),
+        (lambda t: t[:40], "its JOSE header stops in the middle of its JSON"),
+    ],
+)
+def test_truncated_jwe_is_called_truncated(cut, words):
+    t = cut(mint_authjs_v5(SUB, S, now=NOW))
+    r = diagnose(t, secrets=[S], now=NOW)
+    assert "truncated" in codes(r, "error")
+    assert f"this looks truncated: {words}" in messages(r)
+    code, text = run_cli(["decode", t, "--secret", S, "--now", str(NOW)])
+    out = json.loads(text)
+    assert code == 1 and out["error"]["hint"] == f"this looks truncated: {words}"
+
+
+def test_truncated_jwt_and_lost_chunk_are_called_truncated():
+    t = mint_hs256(SUB, "jwt-only-secret-0123", now=NOW)[:-10]
+    r = diagnose("Bearer " + t, jwt_secrets=["jwt-only-secret-0123"], now=NOW)
+    assert "its signature is 33 of 43 characters" in messages(r)
+    big = mint_authjs_v5({**SUB, "pad": "x" * 9000}, S, now=NOW)
+    first = chunk_cookie(big, "authjs.session-token")["authjs.session-token.0"]
+    r = diagnose(f"authjs.session-token.0={first}", secrets=[S], now=NOW)
+    assert "the size of one Auth.js cookie chunk: the next chunk is missing" in messages(r)
+
+
+def test_decode_hint_for_a_wrong_secret_and_none_for_expiry():
+    t = mint_authjs_v5(SUB, S, now=NOW)
+    code, text = run_cli(["decode", t, "--secret", "wrong-secret-0123456", "--now", str(NOW)])
+    assert code == 1
+    assert json.loads(text)["error"]["hint"] == (
+        "no configured secret decrypts it (wrong secret, or a token for another cookie name)"
+    )
+    _, text = run_cli(["decode", t, "--secret", S, "--now", str(NOW + 10**8)])
+    assert "hint" not in json.loads(text)["error"]
+
+
+def test_setup_reads_the_environment_serve_reads():
+    from sessiongate.doctor import Setup
+
+    t = mint_hs256(SUB, "env-jwt-secret-0123456", now=NOW)
+    setup = Setup.from_sources(
+        environ={"AUTH_SECRET": S, "SESSIONGATE_JWT_SECRET": "env-jwt-secret-0123456"}
+    )
+    assert diagnose("Bearer " + t, setup=setup, now=NOW).ok
+    assert not diagnose("Bearer " + t, secrets=[S], now=NOW).ok  # no environment by default
+    with pytest.raises(ConfigurationError):
+        Setup.from_sources(better_auth_cookie_cache="zip")  # type: ignore[arg-type]
+
+
+def test_decode_looks_better_auth_cookies_up_with_the_authenticator(tmp_path: Path):
+    db = tmp_path / "ba.db"
+    token = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(
+            'CREATE TABLE "user" (id TEXT PRIMARY KEY, name TEXT, email TEXT, '
+            '"emailVerified" INTEGER, image TEXT);'
+            'CREATE TABLE "session" (id TEXT, "expiresAt" TEXT, token TEXT, "userId" TEXT);'
+        )
+        conn.execute("INSERT INTO \"user\" VALUES ('b1', 'Bea', 'b@x', 1, NULL)")
+        until = datetime.fromtimestamp(NOW, UTC) + timedelta(days=1)
+        conn.execute(
+            'INSERT INTO "session" VALUES (?, ?, ?, ?)', ("s1", until.isoformat(), token, "b1")
+        )
+    value = sign_cookie_value(token, "ba-secret-0123456789")
+    argv = ["decode", value, "--database-url", str(db), "--better-auth-secret"]
+    code, text = run_cli([*argv, "ba-secret-0123456789", "--now", str(NOW)])
+    out = json.loads(text)
+    assert code == 0 and (out["format"], out["claims"]["sub"]) == ("better-auth", "b1")
+    code, text = run_cli([*argv, "ba-secret-0123456789", "--now", str(NOW + 2 * 86400)])
+    assert (code, json.loads(text)["error"]["code"]) == (1, "expired")
+    code, text = run_cli([*argv, "another-secret-0123456"])
+    assert (code, json.loads(text)["error"]["code"]) == (1, "invalid_signature")

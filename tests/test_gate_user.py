@@ -105,7 +105,8 @@ def test_from_env():
     t5 = mint_authjs_v5({"sub": "a"}, S, now=NOW)
     assert gate.authenticate_sync({"cookie": cookie_header(t5)}).id == "a"
     t = mint_hs256({"sub": "b"}, S, now=NOW)
-    assert gate.authenticate_sync({"authorization": f"Bearer {t}"}).id == "b"
+    with pytest.raises(SessionGateError):  # HS256 Bearer needs its own secret (issue #9 item 6)
+        gate.authenticate_sync({"authorization": f"Bearer {t}"})
     with pytest.raises(ConfigurationError):
         SessionGate.from_env({})
 
@@ -256,6 +257,7 @@ def test_memo_size_zero_disables_and_negative_is_refused():
 
 
 def test_from_env_reads_the_same_variables_as_the_sidecar(tmp_path):
+    (tmp_path / "app.db").touch()  # the database file must exist at start-up
     env = {
         "AUTH_SECRET": S,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",

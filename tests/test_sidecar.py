@@ -170,15 +170,22 @@ def test_garbage_bearer_401_malformed():
         ("/verify?role=admin", {}, 200),
         ("/verify?role=editor", {}, 403),
         ("/verify?role=admin&role=editor", {}, 403),
-        ("/verify?role=admin,editor&mode=any", {}, 200),
+        ("/verify?role=admin,editor", {}, 403),
+        ("/verify?role=admin|editor", {}, 200),
+        ("/verify?role=editor%7Cadmin", {}, 200),
         ("/verify?permission=posts:write", {}, 200),
         ("/verify?permission=posts:delete", {}, 403),
-        ("/verify?permission=posts:delete&permission=posts:read&mode=any", {}, 200),
+        ("/verify?permission=posts:delete|posts:read", {}, 200),
         ("/verify?role=admin&permission=posts:delete", {}, 403),
+        ("/verify?role=admin&permission=posts:delete|posts:write", {}, 200),
+        ("/verify?role=", {}, 200),
         ("/verify", {"x-require-role": "admin"}, 200),
         ("/verify", {"x-require-role": "editor"}, 403),
         ("/verify", {"x-require-permission": "posts:read, posts:write"}, 200),
-        ("/verify", {"x-require-role": "editor, admin", "x-require-mode": "any"}, 200),
+        ("/verify", {"x-require-role": "editor | admin"}, 200),
+        ("/verify", {"x-require-role": "admin, editor|viewer"}, 403),
+        ("/verify?role=admin", {"x-require-permission": "posts:read"}, 200),
+        ("/verify?role=admin", {"x-require-permission": "posts:delete"}, 403),
     ],
 )
 def test_requirements(url, headers, status):
@@ -191,14 +198,22 @@ def test_requirements(url, headers, status):
 
 
 def test_header_requirements_cannot_loosen_query_requirements():
-    # the proxy asks for both roles; a client-added X-Require-Mode: any must not loosen that
+    # the proxy asks for both roles; nothing a client adds can make either optional
+    for extra in ({"x-require-role": "admin|viewer"}, {"x-require-role": "admin"}):
+        r = call(
+            SidecarApp(gate()),
+            "GET",
+            "/verify?role=admin&role=editor",
+            headers={**v5_cookie(), **extra},
+        )
+        assert r.status_code == 403
     r = call(
         SidecarApp(gate()),
         "GET",
         "/verify?role=admin&role=editor",
-        headers={**v5_cookie(), "x-require-mode": "any", "x-require-role": "admin"},
+        headers={**v5_cookie(), "x-require-mode": "any"},
     )
-    assert r.status_code == 403
+    assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
 
 
 def test_query_ignored_under_envoy_subpath():
@@ -217,11 +232,24 @@ def test_requirement_on_anonymous_is_401_not_403():
     assert (r.status_code, r.json()["error"]) == (401, "missing_credentials")
 
 
-def test_bad_mode_is_400():
-    r = call(SidecarApp(gate()), "GET", "/verify?role=admin&mode=some", headers=v5_cookie())
-    assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
+def test_mode_and_too_many_names_are_400():
+    for url in ("/verify?role=admin&mode=any", "/verify?role=admin&mode=all"):
+        r = call(SidecarApp(gate()), "GET", url, headers=v5_cookie())
+        assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
+        assert "admin|billing" in r.json()["message"]
     r = call(SidecarApp(gate()), "GET", "/verify?" + "&".join(f"role=r{i}" for i in range(40)))
     assert r.status_code == 400
+    r = call(SidecarApp(gate()), "GET", "/verify?role=" + "|".join(f"r{i}" for i in range(33)))
+    assert r.status_code == 400
+    many = ",".join(f"p{i}" for i in range(33))
+    r = call(SidecarApp(gate()), "GET", "/verify", headers={"x-require-permission": many})
+    assert r.status_code == 400
+    r = call(SidecarApp(gate()), "GET", "/verify?" + "&".join(["role=a"] * 70))
+    assert (r.status_code, r.json()["message"]) == (400, "malformed requirements")
+    # roles and permissions share the cap
+    both = {"x-require-role": ",".join(f"r{i}" for i in range(20))}
+    both["x-require-permission"] = ",".join(f"p{i}" for i in range(13))
+    assert call(SidecarApp(gate()), "GET", "/verify", headers=both).status_code == 400
 
 
 # ------------------------------------------------------------------------------ 503 / 431
@@ -359,12 +387,21 @@ def test_config_from_env_and_flags_win():
         "AUTH_SECRET": "env-secret",
         "AUTH_SECRET_1": "env-secret-1",
         "SESSIONGATE_JWT_SECRET": "jwt-env",
+        "JWT_SECRET": "jwt-recipe",
+        "SESSIONGATE_JWT_AUDIENCE": "api",
+        "SESSIONGATE_JWT_ISSUER": "https://app.example.com",
     }
     cfg = SidecarConfig.from_sources(environ=env)
     assert cfg.secrets == ("env-secret-1", "env-secret")
     assert cfg.jwt_secrets == ("jwt-env",)
-    cfg = SidecarConfig.from_sources(secrets=["flag"], jwt_secrets=["jf"], environ=env)
+    assert (cfg.jwt_audience, cfg.jwt_issuer) == ("api", "https://app.example.com")
+    cfg = SidecarConfig.from_sources(
+        secrets=["flag"], jwt_secrets=["jf"], jwt_audience="a2", jwt_issuer="i2", environ=env
+    )
     assert cfg.secrets == ("flag",) and cfg.jwt_secrets == ("jf",)
+    assert (cfg.jwt_audience, cfg.jwt_issuer) == ("a2", "i2")
+    del env["SESSIONGATE_JWT_SECRET"]
+    assert SidecarConfig.from_sources(environ=env).jwt_secrets == ("jwt-recipe",)
     text = repr(cfg) + json.dumps(cfg.describe())
     assert "flag" not in text.replace("flags", "") and "jf" not in text and "env-secret" not in text
 
@@ -382,6 +419,9 @@ def test_build_gate_configuration_errors():
 
 def test_build_gate_verifies_what_it_was_given():
     g = build_gate(SidecarConfig(secrets=(S,)))
+    r = call(SidecarApp(g), "GET", "/verify", headers=bearer())
+    assert (r.status_code, r.json()["error"]) == (401, "malformed")  # no HS256 verifier at all
+    g = build_gate(SidecarConfig(jwt_secrets=(S,)))
     r = call(SidecarApp(g), "GET", "/verify", headers=bearer())
     assert r.status_code == 200
     g = build_gate(SidecarConfig(secrets=(S,), jwt_secrets=("only-jwt-secret-123",)))

@@ -1,6 +1,6 @@
 // Example Express API behind the sessiongate sidecar.
 //
-//   sessiongate serve --port 8787 --secret "$AUTH_SECRET" &
+//   AUTH_SECRET=... sessiongate serve --port 8787 &     (secrets from the environment)
 //   SESSIONGATE_URL=http://127.0.0.1:8787 PORT=3001 node server.js
 //   curl -H "Cookie: authjs.session-token=..." http://127.0.0.1:3001/me
 //
@@ -20,6 +20,11 @@ app.get("/me", sessiongate({ url }), (req, res) => {
 
 app.get("/admin", sessiongate({ url, role: "admin" }), (req, res) => {
   res.json({ admin: true, user: req.user.id });
+});
+
+// A write: with a session cookie it must come from this site (the sidecar checks Origin).
+app.post("/posts", sessiongate({ url, role: ["admin", "editor"], mode: "any" }), (req, res) => {
+  res.status(201).json({ created: true, by: req.user.id });
 });
 
 const host = process.env.HOST ?? "127.0.0.1";

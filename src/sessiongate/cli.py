@@ -4,6 +4,7 @@
 
     {"ok": true, "format": "authjs-v5", "header": {...}, "claims": {...}}
     {"ok": false, "error": {"code": "expired", "message": "..."}}
+    {"ok": false, "error": {"code": "malformed", "message": "...", "hint": "..."}}
 
 It exits 0 on success, 1 when the token is rejected, 2 on usage errors. ``TOKEN`` may be ``-``
 to read it from standard input (keeps it out of shell history). Secrets come from ``--secret``
@@ -11,8 +12,12 @@ to read it from standard input (keeps it out of shell history). Secrets come fro
 Secrets are never printed. With ``--database-url`` (and ``--schema``) a database session token
 (or a Better Auth signed cookie value, with ``--better-auth-secret``) is looked up.
 
+The ``hint`` (from :mod:`sessiongate.doctor.explain`) appears when the token looks cut off or a
+wrong secret is the likely cause.
+
 ``sessiongate doctor INPUT`` explains, in plain words, why a token, a ``Cookie`` header or a
-``curl`` header dump does or does not verify (``--json`` for scripts). ``sessiongate serve``
+``curl`` header dump does or does not verify (``--json`` for scripts); its verdict is the answer
+of the gate ``serve`` would build from the same flags and environment. ``sessiongate serve``
 runs the sidecar verifier (:mod:`sessiongate.sidecar`) with uvicorn. ``sessiongate demo`` starts
 a live example API and proves it with real requests (``--offline``: in-process only).
 """
@@ -23,11 +28,12 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from . import __version__
 from .authjs import AuthJSToken, secrets_from_env
+from .config import CSRF_MODES
 from .errors import ConfigurationError, MalformedTokenError, SessionGateError
 from .jws import HMAC_ALGORITHMS, BearerJWT
 
@@ -46,24 +52,29 @@ def decode_token(
 ) -> dict[str, Any]:
     """Verify ``token`` and describe it as the ``decode`` command prints it.
 
-    With ``database_url`` a token that is not a JWT/JWE is looked up as a database session
+    A JOSE header routes the token (``enc``: JWE, ``alg``: JWT), so a JWE cut short is refused
+    as a JWE. With ``database_url`` a token that is neither is looked up as a database session
     (``schema``: a preset name, default ``authjs-prisma``; a Better Auth signed cookie value is
     first checked with ``better_auth_secrets`` and looked up with ``better-auth``).
     """
+    from .doctor.inputs import token_kind
+
     token = token.strip()
     if not token:
         raise MalformedTokenError("the token is empty")
+    kind = token_kind(token)
     dots = token.count(".")
-    if database_url and dots not in (2, 4):
+    jose = kind if kind in ("jwe", "jws") else {4: "jwe", 2: "jws"}.get(dots)
+    if database_url and jose is None:
         return _decode_database(token, database_url, schema, better_auth_secrets, now)
     if not secrets:
         raise ConfigurationError("no secret: pass --secret or set AUTH_SECRET / NEXTAUTH_SECRET")
-    if dots == 4:
+    if jose == "jwe":
         names = [cookie_name] if cookie_name else []
         decoded = AuthJSToken(list(secrets), cookie_names=names, cache_size=0).decode_full(
             token, cookie_name=cookie_name, now=now
         )
-    elif dots == 2:
+    elif jose == "jws":
         verifier = BearerJWT(list(secrets), algorithms=list(HMAC_ALGORITHMS), cache_size=0)
         decoded = verifier.decode_full(token, now=now)
     else:
@@ -86,10 +97,14 @@ def _decode_database(
     better_auth_secrets: Sequence[str],
     now: float | None,
 ) -> dict[str, Any]:
-    from .betterauth import verify_signed_cookie
-    from .doctor import lookup_database_token
+    """Look a session token up with the authenticator the gate uses for it."""
+    import time
 
-    source = "database"
+    from .betterauth import BetterAuthSession, verify_signed_cookie
+    from .dbsession import DatabaseSession, StoreBackedAuthenticator, check_token_shape
+    from .stores import open_store
+
+    auth: StoreBackedAuthenticator
     if "." in token:
         if not better_auth_secrets:
             raise ConfigurationError(
@@ -97,15 +112,44 @@ def _decode_database(
                 "(or set BETTER_AUTH_SECRET)"
             )
         token = verify_signed_cookie(token, list(better_auth_secrets))
-        schema = schema or "better-auth"
-        source = "better-auth"
-    chosen = schema or "authjs-prisma"
-    claims = lookup_database_token(database_url, chosen, token, now=now)
-    return {"ok": True, "format": source, "header": {"schema": chosen}, "claims": claims}
+        chosen = schema or "better-auth"
+        store = open_store(database_url, schema=chosen)
+        auth = BetterAuthSession(secret=list(better_auth_secrets), store=store, cache_ttl=0)
+    else:
+        chosen = schema or "authjs-prisma"
+        auth = DatabaseSession(open_store(database_url, schema=chosen), cache_ttl=0)
+    check_token_shape(token)
+    when = time.time() if now is None else now
+    try:
+        verified = auth.run_blocking(auth.lookup(token, "cookie", when))
+    finally:
+        auth.run_blocking(auth.aclose())
+    return {
+        "ok": True,
+        "format": verified.source,
+        "header": {"schema": chosen},
+        "claims": _plain(verified.claims),
+    }
 
 
-def _error(err: SessionGateError) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": err.code, "message": err.message}}
+def _plain(value: Any) -> Any:
+    """Read-only mappings (verified claims) as plain JSON values."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _error(err: SessionGateError, token: str | None = None) -> dict[str, Any]:
+    error = {"code": err.code, "message": err.message}
+    if token is not None:
+        from .doctor.explain import decode_hint
+
+        hint = decode_hint(token.strip(), err.code)
+        if hint is not None:
+            error["hint"] = hint
+    return {"ok": False, "error": error}
 
 
 def _read_token(arg: str, stdin: TextIO) -> str:
@@ -119,9 +163,10 @@ def _env_list(name: str) -> list[str]:
 
 def _cmd_decode(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     secrets = list(args.secret or []) or secrets_from_env(os.environ)
+    token = _read_token(args.token, stdin)
     try:
         result = decode_token(
-            _read_token(args.token, stdin),
+            token,
             secrets,
             cookie_name=args.cookie_name,
             now=args.now,
@@ -131,29 +176,27 @@ def _cmd_decode(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             or _env_list("BETTER_AUTH_SECRET"),
         )
     except SessionGateError as err:
-        result = _error(err)
+        result = _error(err, token)
     out.write(json.dumps(result, ensure_ascii=False, indent=None if args.compact else 2) + "\n")
     return 0 if result["ok"] else 1
 
 
 def _cmd_doctor(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .doctor import diagnose, format_report
+    from .doctor import Setup, diagnose, format_report
 
-    secrets = list(args.secret or []) or secrets_from_env(os.environ)
-    jwt_secrets = list(args.jwt_secret or []) or _env_list("SESSIONGATE_JWT_SECRET")
-    better = list(args.better_auth_secret or []) or _env_list("BETTER_AUTH_SECRET")
     text = stdin.read() if args.input == "-" else args.input
     try:
-        report = diagnose(
-            text,
-            secrets=secrets,
-            jwt_secrets=jwt_secrets,
-            better_auth_secrets=better,
-            cookie_name=args.cookie_name,
-            now=args.now,
+        setup = Setup.from_sources(
+            secrets=args.secret or (),
+            jwt_secrets=args.jwt_secret or (),
+            better_auth_secrets=args.better_auth_secret or (),
+            cookie_names=[args.cookie_name] if args.cookie_name else [],
             database_url=args.database_url,
             schema=args.schema,
+            better_auth_cookie_cache=args.better_auth_cookie_cache,
+            environ=os.environ,
         )
+        report = diagnose(text, setup=setup, cookie_name=args.cookie_name, now=args.now)
     except ConfigurationError as err:
         if args.json:
             out.write(json.dumps(_error(err)) + "\n")
@@ -173,18 +216,43 @@ def _isatty(stream: TextIO) -> bool:
     return bool(isatty and isatty() and not os.environ.get("NO_COLOR"))
 
 
+_SECRET_FLAGS = (
+    ("--secret", "secret", "AUTH_SECRET"),
+    ("--jwt-secret", "jwt_secret", "SESSIONGATE_JWT_SECRET"),
+    ("--better-auth-secret", "better_auth_secret", "BETTER_AUTH_SECRET"),
+)
+
+
+def _secret_flag_warning(args: argparse.Namespace) -> str | None:
+    """One line telling the user that secrets given as flags show in the process list."""
+    given = [(flag, env) for flag, dest, env in _SECRET_FLAGS if getattr(args, dest, None)]
+    if not given:
+        return None
+    flags = ", ".join(flag for flag, _ in given)
+    names = ", ".join(env for _, env in given)
+    return (
+        f"warning: {flags} shows the secret in the process list (ps, /proc); "
+        f"set {names} in the environment instead\n"
+    )
+
+
 def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .sidecar import SidecarApp, SidecarConfig, build_gate
+    from .sidecar import SidecarApp, SidecarConfig, SidecarOptions, build_gate
 
     try:
         import uvicorn
     except ImportError:
         out.write("sessiongate serve needs uvicorn: pip install 'sessiongate[serve]'\n")
         return 2
+    warning = _secret_flag_warning(args)
+    if warning:
+        out.write(warning)
     try:
         config = SidecarConfig.from_sources(
             secrets=args.secret or (),
             jwt_secrets=args.jwt_secret or (),
+            jwt_issuer=args.jwt_issuer,
+            jwt_audience=args.jwt_audience,
             database_url=args.database_url,
             schema=args.schema,
             better_auth_secrets=args.better_auth_secret or (),
@@ -194,14 +262,23 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             jwks_algorithms=args.jwks_algorithm or (),
             allow_http_jwks=args.allow_http_jwks,
         )
+        options = SidecarOptions.from_sources(
+            csrf_mode=args.csrf, trusted_origins=args.trusted_origin or ()
+        )
         gate = build_gate(config)
-        app = SidecarApp(gate, include_claims=args.include_claims)
+        app = SidecarApp(
+            gate,
+            include_claims=args.include_claims,
+            csrf_mode=options.csrf_mode,
+            trusted_origins=options.trusted_origins,
+        )
     except SessionGateError as err:
         out.write(f"sessiongate serve: {err.message}\n")
         return 2
     out.write(f"sessiongate sidecar on http://{args.host}:{args.port} (/verify, /healthz)\n")
     for line in config.describe():
         out.write(f"  verifying: {line}\n")
+    out.write(f"  csrf: {_CSRF_LINES[options.csrf_mode]}\n")
     out.flush()
     import logging
 
@@ -217,6 +294,14 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         server_header=False,
     )
     return 0
+
+
+_CSRF_LINES = {
+    "auto": "auto (Origin/Referer of cookie writes checked when the proxy forwards "
+    "X-Original-Method or X-Forwarded-Method; otherwise the upstream must check)",
+    "strict": "strict (cookie requests without X-Original-Method / X-Forwarded-Method refused)",
+    "off": "off (the upstream must check Origin/Referer of cookie-authenticated writes itself)",
+}
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -337,28 +422,50 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--jwt-secret", action="append", help="HS256 Bearer secret (repeatable)")
     doc.add_argument("--better-auth-secret", action="append", help="BETTER_AUTH_SECRET")
     doc.add_argument("--cookie-name", help="the cookie a bare token came from / a custom name")
+    doc.add_argument(
+        "--better-auth-cookie-cache",
+        choices=("compact", "jwt", "jwe"),
+        help="trust Better Auth's session_data cookie cache in this encoding (as the service does)",
+    )
     doc.add_argument("--now", type=float, help="evaluate expiry as of this UNIX time")
     doc.add_argument("--json", action="store_true", help="print the findings as JSON")
     doc.add_argument("--no-color", action="store_true", help="never colour the output")
     _database_flags(doc)
     doc.set_defaults(handler=_cmd_doctor)
 
-    srv = sub.add_parser("serve", help="run the /verify sidecar (nginx/Traefik/Envoy, Express)")
+    srv = sub.add_parser(
+        "serve",
+        help="run the /verify sidecar (nginx/Traefik/Envoy, Express)",
+        description="Run the /verify sidecar. Secrets come from the environment the Next.js app "
+        "uses (AUTH_SECRET, SESSIONGATE_JWT_SECRET or JWT_SECRET, BETTER_AUTH_SECRET, "
+        "DATABASE_URL): prefer it to the secret flags, which anyone on the machine can read "
+        "in the process list.",
+    )
     srv.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     srv.add_argument("--port", type=int, default=8787, help="port (default 8787)")
     srv.add_argument(
         "--secret",
         action="append",
-        help="Auth.js / NextAuth secret (repeatable, current first); default: AUTH_SECRET, "
-        "AUTH_SECRET_1..3, NEXTAUTH_SECRET",
+        help="Auth.js / NextAuth secret (repeatable, current first); prefer the environment: "
+        "AUTH_SECRET, AUTH_SECRET_1..3, NEXTAUTH_SECRET (a flag shows in the process list)",
     )
     srv.add_argument(
         "--jwt-secret",
         action="append",
-        help="HS256 Bearer secret; default SESSIONGATE_JWT_SECRET, else the --secret values",
+        help="dedicated HS256 Bearer secret (repeatable); prefer SESSIONGATE_JWT_SECRET or "
+        "JWT_SECRET. Without one, HS256 Bearer JWTs are not accepted (never keyed with "
+        "AUTH_SECRET)",
     )
     srv.add_argument(
-        "--better-auth-secret", action="append", help="default BETTER_AUTH_SECRET (needs a DB)"
+        "--jwt-audience", help="required aud of HS256 Bearer JWTs (SESSIONGATE_JWT_AUDIENCE)"
+    )
+    srv.add_argument(
+        "--jwt-issuer", help="required iss of HS256 Bearer JWTs (SESSIONGATE_JWT_ISSUER)"
+    )
+    srv.add_argument(
+        "--better-auth-secret",
+        action="append",
+        help="prefer BETTER_AUTH_SECRET in the environment (needs a DB)",
     )
     srv.add_argument("--jwks-url", help="JWKS for asymmetric Bearer JWTs (SESSIONGATE_JWKS_URL)")
     srv.add_argument("--issuer", help="expected iss of JWKS tokens (SESSIONGATE_JWKS_ISSUER)")
@@ -368,6 +475,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     srv.add_argument(
         "--allow-http-jwks", action="store_true", help="accept an http:// JWKS URL (dev only)"
+    )
+    srv.add_argument(
+        "--csrf",
+        choices=CSRF_MODES,
+        help="Origin/Referer check of cookie-authenticated writes (SESSIONGATE_CSRF; default "
+        "auto: when the proxy sends X-Original-Method or X-Forwarded-Method; strict: refuse "
+        "cookie requests without them; off: the upstream must check)",
+    )
+    srv.add_argument(
+        "--trusted-origin",
+        action="append",
+        help="origin allowed to send cookie-authenticated writes besides the request's own "
+        "(repeatable; https://*.example.com for subdomains; SESSIONGATE_TRUSTED_ORIGINS)",
     )
     srv.add_argument(
         "--include-claims", action="store_true", help="add the raw claims to the JSON body"

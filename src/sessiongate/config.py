@@ -1,8 +1,14 @@
 """Gate configuration from explicit values and from the environment the Next.js app uses.
 
 One reader of ``AUTH_SECRET``, ``AUTH_SECRET_1..3``, ``NEXTAUTH_SECRET``, ``BETTER_AUTH_SECRET``,
-``DATABASE_URL`` and the ``SESSIONGATE_*`` variables, shared by ``sessiongate serve`` and
-:meth:`SessionGate.from_env`. Building stores opens no connection (they connect on first use).
+``DATABASE_URL``, ``JWT_SECRET`` and the ``SESSIONGATE_*`` variables, shared by
+``sessiongate serve`` and :meth:`SessionGate.from_env`. Building stores opens no connection
+(they connect on first use).
+
+HS256 Bearer JWTs are verified only with a secret of their own (``SESSIONGATE_JWT_SECRET``, else
+``JWT_SECRET``), never with the session secret: an app that signs password-reset links or invites
+as HS256 JWTs with ``AUTH_SECRET`` would otherwise hand out API credentials. A JWT secret that
+*is* a session secret is refused unless an audience or issuer is required.
 """
 
 from __future__ import annotations
@@ -10,14 +16,35 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from .errors import ConfigurationError
 from .gate import AnyAuthenticator, SessionGate
 
-__all__ = ["GateConfig", "build_gate"]
+__all__ = [
+    "CSRF_MODES",
+    "CSRFMode",
+    "GateConfig",
+    "SidecarOptions",
+    "build_gate",
+    "parse_csrf_mode",
+]
 
 _DEFAULT_JWKS_ALGORITHMS = ("EdDSA", "RS256", "ES256")
+
+CSRFMode = Literal["auto", "strict", "off"]
+"""How the sidecar checks ``Origin``/``Referer`` of cookie sessions (:mod:`sessiongate.sidecar`):
+``"auto"`` when the proxy forwards the original method, ``"strict"`` also refuses cookie requests
+whose method it was not told, ``"off"`` never checks (the upstream must)."""
+CSRF_MODES: tuple[CSRFMode, ...] = ("auto", "strict", "off")
+
+
+def parse_csrf_mode(value: str) -> CSRFMode:
+    """``value`` as a :data:`CSRFMode`; :class:`ConfigurationError` for anything else."""
+    for mode in CSRF_MODES:
+        if value == mode:
+            return mode
+    raise ConfigurationError(f"the CSRF mode must be one of {', '.join(CSRF_MODES)}, not {value!r}")
 
 
 def _redacted(values: Sequence[str]) -> str:
@@ -34,9 +61,12 @@ class GateConfig:
     Attributes:
         secrets: Auth.js / NextAuth secrets, current first (``AUTH_SECRET_3..1``,
             ``AUTH_SECRET``, ``NEXTAUTH_SECRET``).
-        jwt_secrets: secrets for HS256 Bearer JWTs (``SESSIONGATE_JWT_SECRET``); defaults to
-            ``secrets``.
+        jwt_secrets: secrets for HS256 Bearer JWTs (``SESSIONGATE_JWT_SECRET``, else
+            ``JWT_SECRET``). Without one, HS* Bearer JWTs are not accepted at all: they are never
+            keyed with ``secrets``.
         jwt_algorithms: pinned HS* algorithms.
+        jwt_issuer / jwt_audience: required ``iss`` / ``aud`` of HS* Bearer JWTs
+            (``SESSIONGATE_JWT_ISSUER``, ``SESSIONGATE_JWT_AUDIENCE``).
         database_url / schema: Auth.js database sessions (``DATABASE_URL``,
             ``SESSIONGATE_SCHEMA``; schema preset default ``authjs-prisma``).
         better_auth_secrets / better_auth_schema: Better Auth signed cookies, looked up in
@@ -49,6 +79,8 @@ class GateConfig:
     secrets: tuple[str, ...] = ()
     jwt_secrets: tuple[str, ...] = ()
     jwt_algorithms: tuple[str, ...] = ("HS256",)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
     database_url: str | None = field(default=None, repr=False)
     schema: str = "authjs-prisma"
     better_auth_secrets: tuple[str, ...] = ()
@@ -74,6 +106,8 @@ class GateConfig:
         *,
         secrets: Sequence[str] = (),
         jwt_secrets: Sequence[str] = (),
+        jwt_issuer: str | None = None,
+        jwt_audience: str | None = None,
         database_url: str | None = None,
         schema: str | None = None,
         better_auth_secrets: Sequence[str] = (),
@@ -88,11 +122,13 @@ class GateConfig:
         from .authjs import secrets_from_env
 
         env = os.environ if environ is None else environ
-        jwt_env = env.get("SESSIONGATE_JWT_SECRET")
+        jwt_env = env.get("SESSIONGATE_JWT_SECRET") or env.get("JWT_SECRET")
         better_env = [s for s in (env.get("BETTER_AUTH_SECRET"),) if s]
         return cls(
             secrets=tuple(secrets) or tuple(secrets_from_env(env)),
             jwt_secrets=tuple(jwt_secrets) or ((jwt_env,) if jwt_env else ()),
+            jwt_issuer=jwt_issuer or env.get("SESSIONGATE_JWT_ISSUER") or None,
+            jwt_audience=jwt_audience or env.get("SESSIONGATE_JWT_AUDIENCE") or None,
             database_url=database_url or env.get("DATABASE_URL") or None,
             schema=schema or env.get("SESSIONGATE_SCHEMA") or "authjs-prisma",
             better_auth_secrets=tuple(better_auth_secrets) or tuple(better_env),
@@ -110,9 +146,13 @@ class GateConfig:
             lines.append(
                 f"Auth.js v5 / NextAuth v4 cookies and JWE Bearer ({len(self.secrets)} secret(s))"
             )
-        jwt = self.jwt_secrets or self.secrets
-        if jwt:
-            lines.append(f"{'/'.join(self.jwt_algorithms)} Bearer JWTs ({len(jwt)} secret(s))")
+        if self.jwt_secrets:
+            checks = [f"iss {self.jwt_issuer!r}"] if self.jwt_issuer else []
+            checks += [f"aud {self.jwt_audience!r}"] if self.jwt_audience else []
+            lines.append(
+                f"{'/'.join(self.jwt_algorithms)} Bearer JWTs ({len(self.jwt_secrets)} secret(s), "
+                f"{', '.join(checks) if checks else 'no iss/aud check'})"
+            )
         if self.database_url:
             lines.append(f"Auth.js database sessions (schema {self.schema})")
             if self.better_auth_secrets:
@@ -135,9 +175,23 @@ def build_gate(config: GateConfig, **options: Any) -> SessionGate:
     authenticators: list[AnyAuthenticator] = []
     if config.secrets:
         authenticators.append(AuthJSToken(list(config.secrets)))
-    jwt_secrets = config.jwt_secrets or config.secrets
-    if jwt_secrets:
-        authenticators.append(BearerJWT(list(jwt_secrets), algorithms=config.jwt_algorithms))
+    if config.jwt_secrets:
+        shared = set(config.jwt_secrets) & {*config.secrets, *config.better_auth_secrets}
+        if shared and config.jwt_issuer is None and config.jwt_audience is None:
+            raise ConfigurationError(
+                "the HS256 Bearer secret is also a session secret: every JWT the app signs with "
+                "it (password-reset links, invites) would be an API credential. Use a dedicated "
+                "SESSIONGATE_JWT_SECRET, or require an audience or issuer that those JWTs lack "
+                "(SESSIONGATE_JWT_AUDIENCE / _ISSUER, --jwt-audience / --jwt-issuer)"
+            )
+        authenticators.append(
+            BearerJWT(
+                list(config.jwt_secrets),
+                algorithms=config.jwt_algorithms,
+                issuer=config.jwt_issuer,
+                audience=config.jwt_audience,
+            )
+        )
     if config.better_auth_secrets and not config.database_url:
         raise ConfigurationError(
             "Better Auth sessions live in the database: pass --database-url (or DATABASE_URL)"
@@ -189,7 +243,42 @@ def build_gate(config: GateConfig, **options: Any) -> SessionGate:
         )
     if not authenticators:
         raise ConfigurationError(
-            "nothing to verify: pass --secret (or set AUTH_SECRET / NEXTAUTH_SECRET), "
-            "--jwt-secret, --database-url or --jwks-url"
+            "nothing to verify: set AUTH_SECRET / NEXTAUTH_SECRET (or pass --secret), "
+            "SESSIONGATE_JWT_SECRET (--jwt-secret), DATABASE_URL (--database-url) or "
+            "SESSIONGATE_JWKS_URL (--jwks-url)"
         )
     return SessionGate(*authenticators, **options)
+
+
+@dataclass(frozen=True, slots=True)
+class SidecarOptions:
+    """The sidecar's CSRF settings, from ``serve`` flags over the environment (flags win).
+
+    Attributes:
+        csrf_mode: ``SESSIONGATE_CSRF``: ``auto`` (default), ``strict`` or ``off``
+            (see :data:`CSRFMode`).
+        trusted_origins: ``SESSIONGATE_TRUSTED_ORIGINS`` (comma- or space-separated): origins
+            allowed to send cookie-authenticated writes besides the request's own, e.g.
+            ``https://app.example.com`` or ``https://*.example.com``.
+    """
+
+    csrf_mode: CSRFMode = "auto"
+    trusted_origins: tuple[str, ...] = ()
+
+    @classmethod
+    def from_sources(
+        cls,
+        *,
+        csrf_mode: str | None = None,
+        trusted_origins: Sequence[str] = (),
+        environ: Mapping[str, str] | None = None,
+    ) -> SidecarOptions:
+        """Merge explicit values (flags) over ``SESSIONGATE_CSRF`` / ``_TRUSTED_ORIGINS``."""
+        env = os.environ if environ is None else environ
+        origins = tuple(trusted_origins) or tuple(
+            env.get("SESSIONGATE_TRUSTED_ORIGINS", "").replace(",", " ").split()
+        )
+        return cls(
+            csrf_mode=parse_csrf_mode(csrf_mode or env.get("SESSIONGATE_CSRF") or "auto"),
+            trusted_origins=origins,
+        )

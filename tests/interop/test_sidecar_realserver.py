@@ -3,6 +3,8 @@
 Checks the contract nginx ``auth_request`` / Traefik ForwardAuth rely on over real HTTP (uvicorn
 + h11: header values we emit must be valid on the wire), then runs
 ``examples/express-sidecar/server.js`` with node and sends it a v5 cookie and a Bearer token.
+The sidecar is configured from the environment, as the README recommends (``AUTH_SECRET``, a
+dedicated ``SESSIONGATE_JWT_SECRET`` for HS256 Bearer tokens).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256
 ROOT = Path(__file__).resolve().parents[2]
 EXPRESS_DIR = ROOT / "examples" / "express-sidecar"
 S = "realserver-secret-0123456789abcdef"
+JWT_S = "realserver-jwt-secret-0123456789abcd"  # HS256 Bearer: never the session secret
+TRUSTED = "https://trusted.example.com"
 ADMIN = {"sub": "user-1", "email": "ada@example.com", "name": "Ada", "role": "admin"}
 VIEWER = {"sub": "user-2", "role": "viewer", "permissions": ["posts:read"]}
 
@@ -59,9 +63,18 @@ def stop(proc: subprocess.Popen) -> str:
     return proc.stdout.read() if proc.stdout else ""
 
 
-def start_sidecar(port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_SECRET", "NEXTAUTH"))}
-    env["DATABASE_URL"] = ""
+def start_sidecar(port: int, *flags: str) -> subprocess.Popen:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AUTH_SECRET", "NEXTAUTH", "SESSIONGATE_", "JWT_SECRET"))
+    }
+    env.update(
+        DATABASE_URL="",
+        AUTH_SECRET=S,
+        SESSIONGATE_JWT_SECRET=JWT_S,
+        SESSIONGATE_TRUSTED_ORIGINS=TRUSTED,
+    )
     return subprocess.Popen(
         [
             sys.executable,
@@ -72,8 +85,7 @@ def start_sidecar(port: int) -> subprocess.Popen:
             "127.0.0.1",
             "--port",
             str(port),
-            "--secret",
-            S,
+            *flags,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -92,7 +104,9 @@ def sidecar() -> Iterator[str]:
         yield base
     finally:
         output = stop(proc)
-        assert S not in output  # the secret is never printed
+        assert S not in output and JWT_S not in output  # the secrets are never printed
+        assert "verifying: HS256 Bearer JWTs (1 secret(s), no iss/aud check)" in output
+        assert "warning" not in output  # no secret flag, nothing to warn about
 
 
 def test_healthz_and_verify_contract(sidecar: str):
@@ -104,17 +118,42 @@ def test_healthz_and_verify_contract(sidecar: str):
     assert (r.headers["x-user-id"], r.headers["x-user-role"]) == ("user-1", "admin")
     assert r.headers["x-auth-source"] == "authjs-v5"
     assert "server" not in r.headers
-    # nginx auth_request: the subrequest keeps the original method, without a body
-    r = httpx.post(sidecar + "/verify", headers={**cookie, "content-length": "0"})
+    # a POST to the sidecar itself (Envoy ext_authz keeps the original method) is a cookie
+    # write: it needs an Origin of the Host it was sent to, or a trusted one
+    r = httpx.post(sidecar + "/verify", headers=cookie)
+    assert r.status_code == 403 and r.json()["error"] == "csrf_failed"
+    r = httpx.post(sidecar + "/verify", headers={**cookie, "origin": sidecar})
     assert r.status_code == 200
+    r = httpx.post(sidecar + "/verify", headers={**cookie, "origin": TRUSTED})
+    assert r.status_code == 200
+    r = httpx.get(sidecar + "/verify", headers={**cookie, "x-original-method": "DELETE"})
+    assert r.status_code == 403 and r.json()["error"] == "csrf_failed"
     r = httpx.get(sidecar + "/verify")
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     assert r.json()["error"] == "missing_credentials"
     r = httpx.get(sidecar + "/verify?role=editor", headers=cookie)
     assert r.status_code == 403 and r.json()["error"] == "insufficient_scope"
-    bearer = {"authorization": "Bearer " + mint_hs256(VIEWER, S)}
+    bearer = {"authorization": "Bearer " + mint_hs256(VIEWER, JWT_S)}
     r = httpx.get(sidecar + "/verify?permission=posts:read", headers=bearer)
     assert r.status_code == 200 and r.headers["x-user-permissions"] == "posts:read"
+    r = httpx.get(sidecar + "/verify", headers={"authorization": "Bearer " + mint_hs256(VIEWER, S)})
+    assert r.status_code == 401  # an HS256 JWT signed with the session secret is nobody
+
+
+def test_requirement_headers_over_the_wire(sidecar: str):
+    cookie = {"cookie": cookie_header(mint_authjs_v5(ADMIN, S))}
+    r = httpx.get(sidecar + "/verify", headers={**cookie, "x-require-role": "editor|admin"})
+    assert r.status_code == 200
+    r = httpx.get(sidecar + "/verify", headers={**cookie, "x-require-role": "editor,admin"})
+    assert r.status_code == 403
+    # two header lines on the wire are two clauses: the second cannot relax the first
+    r = httpx.get(
+        sidecar + "/verify",
+        headers=[*cookie.items(), ("x-require-role", "admin,editor"), ("x-require-role", "admin")],
+    )
+    assert r.status_code == 403
+    r = httpx.get(sidecar + "/verify", headers={**cookie, "x-require-mode": "any"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
 
 
 def test_injection_attempt_over_the_wire(sidecar: str):
@@ -177,7 +216,7 @@ def test_express_example_against_the_sidecar(express_bin: str):
         assert r.json()["user"]["source"] == "authjs-v5"
         assert r.json()["auth"]["credential"] == "cookie"
 
-        viewer = {"authorization": "Bearer " + mint_hs256(VIEWER, S)}
+        viewer = {"authorization": "Bearer " + mint_hs256(VIEWER, JWT_S)}
         r = httpx.get(app + "/me", headers=viewer)
         assert r.status_code == 200 and r.json()["user"]["id"] == "user-2"
         assert r.json()["user"]["source"] == "jws"
@@ -190,6 +229,27 @@ def test_express_example_against_the_sidecar(express_bin: str):
 
         r = httpx.get(app + "/me")
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+
+        # CSRF: the middleware forwards the method, Origin and Host; a cookie POST from another
+        # site is refused, from this site (or a trusted one) it passes
+        admin = {"cookie": cookie_header(mint_authjs_v5(ADMIN, S))}
+        r = httpx.post(app + "/posts", headers={**admin, "origin": "https://evil.example"})
+        assert r.status_code == 403 and r.json()["error"] == "csrf_failed"
+        r = httpx.post(app + "/posts", headers=admin)  # neither Origin nor Referer
+        assert r.status_code == 403 and r.json()["error"] == "csrf_failed"
+        for origin in (app, TRUSTED):
+            r = httpx.post(app + "/posts", headers={**admin, "origin": origin})
+            assert r.status_code == 201 and r.json() == {"created": True, "by": "user-1"}
+        r = httpx.post(app + "/posts", headers={**admin, "referer": app + "/editor"})
+        assert r.status_code == 201
+        r = httpx.get(app + "/me", headers={**admin, "origin": "https://evil.example"})
+        assert r.status_code == 200  # reads are not writes
+        # Bearer requests are exempt from the Origin check; /posts needs admin or editor
+        r = httpx.post(app + "/posts", headers={**viewer, "origin": "https://evil.example"})
+        assert r.status_code == 403 and r.json()["error"] == "insufficient_scope"
+        editor = {"authorization": "Bearer " + mint_hs256({"sub": "e", "role": "editor"}, JWT_S)}
+        r = httpx.post(app + "/posts", headers={**editor, "origin": "https://evil.example"})
+        assert r.status_code == 201 and r.json()["by"] == "e"
 
         expired = mint_authjs_v5(ADMIN, S, now=time.time() - 7200, max_age=60)
         r = httpx.get(app + "/me", headers={"cookie": cookie_header(expired)})
