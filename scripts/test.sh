@@ -147,7 +147,9 @@ quietly() {
     return "$status"
 }
 DEPS_STAMP="$VENV/.sessiongate-deps"
-DEPS_HASH="$(sha256_of pyproject.toml) $("$PY" --version 2>&1) $UV_REQUIREMENT"
+# The installed metadata carries the version: reinstall when pyproject.toml or __version__ changes.
+VERSION_LINE="$(grep -m1 '^__version__' src/sessiongate/__init__.py || true)"
+DEPS_HASH="$(sha256_of pyproject.toml) $("$PY" --version 2>&1) $UV_REQUIREMENT $VERSION_LINE"
 if [[ "$(cat "$DEPS_STAMP" 2>/dev/null || true)" != "$DEPS_HASH" ]] \
     || ! "$PY" -c 'import pytest, mypy, xdist' 2>/dev/null || [[ ! -x "$VENV/bin/ruff" ]] \
     || [[ ! -x "$VENV/bin/uv" ]]; then
@@ -196,7 +198,7 @@ find_python() {
 make_uv_venv() {
     local dir="$1" python="$2" resolution="$3" stamp want
     stamp="$dir/.sessiongate-deps"
-    want="$(sha256_of pyproject.toml) $("$python" --version 2>&1) $resolution"
+    want="$(sha256_of pyproject.toml) $("$python" --version 2>&1) $resolution $VERSION_LINE"
     if [[ -x "$dir/bin/python" && "$(cat "$stamp" 2>/dev/null || true)" == "$want" ]]; then
         say "venv ${dir#"$ROOT/"} up to date"
         return 0

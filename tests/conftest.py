@@ -14,33 +14,23 @@ from typing import NoReturn
 
 import pytest
 
+from sg_harness import worker_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 INTEROP_DIR = ROOT / "tests" / "interop"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist, give worker ``gwK`` its own services.
-
-    ``scripts/test.sh`` starts one PostgreSQL (and any later service) per worker and exports
-    instance K's variables as ``NAME__GWK``; here they replace ``NAME`` in worker K, so a test
-    that stops or restarts "its" server never disturbs a test running on another worker.
-    """
+    """Under pytest-xdist, point each worker at its own services (:func:`worker_environment`),
+    so that a test which stops or restarts "its" server never disturbs another worker."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
         return
-    per_worker = {
-        name.partition("__GW")[0]
-        for name in os.environ
-        if name.startswith("SESSIONGATE_TEST_") and "__GW" in name
-    }
-    for name in per_worker:
-        own = os.environ.get(f"{name}__{worker.upper()}")
-        if own is not None:
-            os.environ[name] = own
-        else:
-            # Started for fewer workers than there are: no instance of its own, so none at all
-            # (a shared one could be stopped under its feet by another worker's fault test).
+    for name, value in worker_environment(os.environ, worker).items():
+        if value is None:
             os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def running_in_ci() -> bool:
