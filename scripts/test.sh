@@ -7,30 +7,36 @@
 #        .venv-lowest      the same Python, `--resolution lowest-direct`: every dependency at the
 #                          lowest version pyproject.toml allows
 #        .venv-py3.N       every other Python listed in the classifiers (3.12, 3.13), newest deps
-#   2. `npm ci` in tests/interop and examples/* that have a package-lock.json (skipped when
-#      node_modules matches the lockfile); nginx-light from Debian's packages when missing (as
-#      root; waits for another apt/dpkg run to finish instead of failing)
+#   2. `npm ci` in tests/interop, tests/interop/db/mysql and examples/* that have a
+#      package-lock.json (skipped when node_modules matches the lockfile); nginx-light and
+#      mariadb-server from Debian's packages when missing (as root; waits for another apt/dpkg
+#      run to finish instead of failing)
 #   3. lint: ruff check, ruff format --check, mypy --strict (a failure fails the run)
 #   4. services, one throwaway instance per pytest worker (see start_service):
 #      PostgreSQL on 127.0.0.1 (scripts/pg.sh), exported to the tests as
 #        SESSIONGATE_TEST_DATABASE_URL  postgresql://postgres@127.0.0.1:PORT/sessiongate_test
 #        SESSIONGATE_TEST_PG_CONTROL    executable: start | stop [fast|immediate|smart] |
 #                                       restart [MODE] | status (exit 0 running, 3 stopped) | dsn
+#      MariaDB on 127.0.0.1 (scripts/mariadb.sh), exported as
+#        SESSIONGATE_TEST_MYSQL_URL      mysql://sessiongate:…@127.0.0.1:PORT/sessiongate_test
+#        SESSIONGATE_TEST_MYSQL_CONTROL  executable: start | stop [fast|immediate] | restart |
+#                                        status | dsn
 #      and, for pytest-xdist worker gwK, the same names suffixed __GWK (tests/conftest.py gives
-#      each worker its own instance, so a test that stops "its" server disturbs no other worker)
+#      each worker its own instances, so a test that stops "its" server disturbs no other worker)
 #   5. python -m pytest -n WORKERS --dist loadfile "$@" in .venv, then in each matrix venv;
 #      exit code 5 (no tests collected) is a failure, and so is any failing run
 # Everything started is stopped on exit, including on failure and Ctrl-C.
 #
 # Environment:
-#   CI=true                       Node.js, npm packages, nginx, PostgreSQL and every supported
-#                                 Python are mandatory, and the matrix (1.) always runs
+#   CI=true                       Node.js, npm packages, nginx, PostgreSQL, MariaDB and every
+#                                 supported Python are mandatory, and the matrix (1.) always runs
 #   SESSIONGATE_MATRIX=1          run the matrix outside CI too (or a comma-separated list of
 #                                 entries: SESSIONGATE_MATRIX=lowest-deps,python3.13)
 #   SESSIONGATE_TEST_WORKERS=N    pytest-xdist workers (default: the number of CPUs; 1 = no
 #                                 xdist); `-n N` or `-p no:xdist` in the arguments also work
 #   SESSIONGATE_APT_WAIT=SECONDS  how long to wait for another apt/dpkg run (default 600)
-# Outside CI only: SESSIONGATE_NO_PG=1 skips PostgreSQL, SESSIONGATE_SKIP_LINT=1 skips lint.
+# Outside CI only: SESSIONGATE_NO_PG=1 skips the databases (PostgreSQL and MariaDB),
+# SESSIONGATE_SKIP_LINT=1 skips lint.
 set -euo pipefail
 
 START_SECONDS=$SECONDS
@@ -180,11 +186,15 @@ for c in classifiers:
 EOF
 }
 # An interpreter for Python X.Y: PATH first (a pyenv shim that cannot run it is skipped), then
-# pyenv's versions, then Debian's /usr/bin.
+# beside the main Python (pyenv keeps versions side by side), pyenv's root, uv, Debian's /usr/bin.
 find_python() {
-    local want="$1" candidate
+    local want="$1" candidate main_versions
+    main_versions="$(dirname "$(dirname "$(dirname "$(readlink -f "$PY")")")")"
     for candidate in "$(command -v "python$want" 2>/dev/null || true)" \
-        "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$want".*/bin/"python$want" "/usr/bin/python$want"; do
+        "$main_versions"/"$want".*/bin/"python$want" \
+        "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$want".*/bin/"python$want" \
+        "$(uv python find --no-python-downloads "$want" 2>/dev/null || true)" \
+        "/usr/bin/python$want"; do
         [[ -n "$candidate" && -x "$candidate" ]] || continue
         if [[ "$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" \
             == "$want" ]]; then
@@ -258,6 +268,9 @@ if [[ -f tests/interop/package-lock.json ]]; then
 elif [[ -d tests/interop ]]; then
     say "npm ci (tests/interop): skipped, no package-lock.json yet"
 fi
+if [[ -f tests/interop/db/mysql/package-lock.json ]]; then
+    npm_install tests/interop/db/mysql
+fi
 for lock in examples/*/package-lock.json; do
     [[ -f "$lock" ]] || continue
     npm_install "$(dirname "$lock")"
@@ -285,19 +298,30 @@ apt_get() {
         return "$status"
     done
 }
-# nginx, for the test that runs examples/nginx/auth_request.conf in a real nginx. Installed from
-# Debian's packages when missing and we may (root with apt-get); otherwise the test fails under
-# CI and is skipped, with a message, on a laptop.
-if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
+# apt_install WHAT PACKAGE...: install Debian packages when we may (root with apt-get);
+# otherwise what needs them fails under CI and is skipped, with a message, on a laptop.
+apt_install() {
+    local what="$1"
+    shift
     if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        say "apt-get install nginx-light"
-        if ! { apt_get update && apt_get install -y --no-install-recommends nginx-light; }; then
-            if in_ci; then fail "could not install nginx"; fi
-            warn "could not install nginx: its test will be skipped"
+        say "apt-get install $*"
+        if apt_get update && apt_get install -y --no-install-recommends "$@"; then
+            return 0
         fi
+        if in_ci; then fail "could not install $*"; fi
+        warn "could not install $*: $what will be skipped"
     else
-        warn "nginx is not installed (apt-get install nginx-light): its test will be skipped"
+        warn "$* not installed (apt-get install $*): $what will be skipped"
     fi
+}
+# nginx, for the test that runs examples/nginx/auth_request.conf in a real nginx.
+if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
+    apt_install "the nginx test" nginx-light
+fi
+# MariaDB, for the mysql-marked tests (a throwaway server per worker, section 4).
+if ! { [[ -n "${SESSIONGATE_NO_PG:-}" ]] && ! in_ci; } \
+    && ! bash scripts/mariadb.sh find-bin >/dev/null 2>&1; then
+    apt_install "the MariaDB tests" mariadb-server
 fi
 
 if [[ -n "${LOCK_FILE:-}" ]]; then
@@ -370,10 +394,25 @@ start_postgres() {
     say "postgres #$index on 127.0.0.1:$port (${run_as:+user $run_as, }data in $dir)"
 }
 
+start_mariadb() {
+    local index="$1" dir watch_pid
+    dir="$(mktemp -d /tmp/sessiongate-mariadb.XXXXXX)"  # reachable by its own user
+    setsid bash scripts/mariadb.sh watch "$dir" "$$" </dev/null >/dev/null 2>&1 &
+    watch_pid=$!
+    on_exit bash "$ROOT/scripts/mariadb.sh" teardown "$dir"
+    on_exit stop_pid "$watch_pid"
+    bash scripts/mariadb.sh setup "$dir" || fail "could not start MariaDB"
+    export_for "$index" SESSIONGATE_TEST_MYSQL_URL "$(bash scripts/mariadb.sh ctl "$dir" dsn)"
+    export_for "$index" SESSIONGATE_TEST_MYSQL_CONTROL "$dir/control"
+    # shellcheck source=/dev/null
+    say "mariadb #$index on 127.0.0.1:$(source "$dir/mariadb.env" && echo "$DB_PORT") (data in $dir)"
+}
+
 # Never inherit another run's instances.
 for var in $(compgen -e); do
     case "$var" in
-        SESSIONGATE_TEST_DATABASE_URL* | SESSIONGATE_TEST_PG_CONTROL*) unset "$var" ;;
+        SESSIONGATE_TEST_DATABASE_URL* | SESSIONGATE_TEST_PG_CONTROL* | SESSIONGATE_TEST_MYSQL_*)
+            unset "$var" ;;
     esac
 done
 if [[ -n "${SESSIONGATE_NO_PG:-}" ]] && in_ci; then
@@ -388,6 +427,14 @@ elif ! bash scripts/pg.sh find-bin >/dev/null 2>&1; then
     warn "PostgreSQL binaries not found: postgres tests will skip"
 else
     start_service postgres
+fi
+if [[ -n "${SESSIONGATE_NO_PG:-}" ]] && ! in_ci; then
+    warn "SESSIONGATE_NO_PG set: not starting MariaDB either (mysql tests will skip)"
+elif ! bash scripts/mariadb.sh find-bin >/dev/null 2>&1; then
+    if in_ci; then fail "MariaDB (mariadbd) not found and not installable (CI=true)"; fi
+    warn "MariaDB not installed (apt-get install mariadb-server): mysql tests will skip"
+else
+    start_service mariadb
 fi
 
 # --- 5. pytest -----------------------------------------------------------------------------
