@@ -20,6 +20,7 @@ wrong secret is the likely cause.
 of the gate ``serve`` would build from the same flags and environment. ``sessiongate serve``
 runs the sidecar verifier (:mod:`sessiongate.sidecar`) with uvicorn. ``sessiongate demo`` starts
 a live example API and proves it with real requests (``--offline``: in-process only).
+``sessiongate --version`` (also ``python -m sessiongate --version``) prints the version.
 """
 
 from __future__ import annotations
