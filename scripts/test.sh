@@ -350,6 +350,14 @@ else
     fi
 fi
 
+# --- 3b. docs ------------------------------------------------------------------------------
+# The docs site is built strictly (broken links, missing pages or API references fail the run);
+# its code blocks run in tests/test_docs.py.
+say "docs (mkdocs build --strict)"
+bash scripts/docs.sh --strict --site-dir "${TMPDIR:-/tmp}/sessiongate-site-$$" >/dev/null \
+    || fail "docs build (mkdocs --strict): run bash scripts/docs.sh --strict"
+rm -rf "${TMPDIR:-/tmp}/sessiongate-site-$$"
+
 # --- 4. services ---------------------------------------------------------------------------
 # A service is one function, start_NAME INDEX, that starts instance INDEX (one per pytest
 # worker), registers its teardown with on_exit and exports its variables with export_for; then
