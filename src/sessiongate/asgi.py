@@ -208,7 +208,7 @@ async def resolve_connection(scope: Scope, settings: ConnectionSettings) -> Reso
         headers = scope.get("headers") or []
     hierarchy = settings.hierarchy
     try:
-        result = await settings.gate.authenticate_request(headers)
+        result = await settings.gate.authenticate(headers)
     except SessionGateError as err:
         credential_sent = token is not None or any(
             k.lower() in (b"cookie", b"authorization") for k, _ in headers

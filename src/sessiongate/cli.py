@@ -33,6 +33,7 @@ from typing import Any, TextIO
 
 from .authjs import AuthJSToken, secrets_from_env
 from .config import CSRF_MODES
+from .cookies import AUTHJS_COOKIE_NAMES
 from .errors import ConfigurationError, MalformedTokenError, SessionGateError
 from .jws import HMAC_ALGORITHMS, BearerJWT
 
@@ -69,7 +70,7 @@ def decode_token(
     if not secrets:
         raise ConfigurationError("no secret: pass --secret or set AUTH_SECRET / NEXTAUTH_SECRET")
     if jose == "jwe":
-        names = [cookie_name] if cookie_name else []
+        names = [*AUTHJS_COOKIE_NAMES, cookie_name] if cookie_name else None
         decoded = AuthJSToken(list(secrets), cookie_names=names, cache_size=0).decode_full(
             token, cookie_name=cookie_name, now=now
         )
@@ -97,13 +98,14 @@ def _decode_database(
     now: float | None,
 ) -> dict[str, Any]:
     """Look a session token up with the authenticator the gate uses for it."""
+    import asyncio
     import time
 
-    from .betterauth import BetterAuthSession, verify_signed_cookie
-    from .dbsession import DatabaseSession, StoreBackedAuthenticator, check_token_shape
+    from .betterauth import verify_signed_cookie
+    from .sessions import BetterAuthSession, DatabaseSession, check_token_shape
     from .stores import open_store
 
-    auth: StoreBackedAuthenticator
+    auth: DatabaseSession | BetterAuthSession
     if "." in token:
         if not better_auth_secrets:
             raise ConfigurationError(
@@ -119,10 +121,11 @@ def _decode_database(
         auth = DatabaseSession(open_store(database_url, schema=chosen), cache_ttl=0)
     check_token_shape(token)
     when = time.time() if now is None else now
+    assert auth.sessions is not None  # both were given a store
     try:
-        verified = auth.run_blocking(auth.lookup(token, "cookie", when))
+        verified = auth.sessions.verify_sync(token, "cookie", when)
     finally:
-        auth.run_blocking(auth.aclose())
+        asyncio.run(auth.aclose())
     return {
         "ok": True,
         "format": verified.source,
@@ -236,7 +239,9 @@ def _secret_flag_warning(args: argparse.Namespace) -> str | None:
 
 
 def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .sidecar import SidecarApp, SidecarConfig, SidecarOptions, build_gate
+    from .config import GateConfig, SidecarOptions, build_authenticators
+    from .gate import SessionGate
+    from .sidecar import SidecarApp
 
     try:
         import uvicorn
@@ -247,7 +252,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     if warning:
         out.write(warning)
     try:
-        config = SidecarConfig.from_sources(
+        config = GateConfig.from_sources(
             secrets=args.secret or (),
             jwt_secrets=args.jwt_secret or (),
             jwt_issuer=args.jwt_issuer,
@@ -264,7 +269,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         options = SidecarOptions.from_sources(
             csrf_mode=args.csrf, trusted_origins=args.trusted_origin or ()
         )
-        gate = build_gate(config)
+        gate = SessionGate(*build_authenticators(config))
         app = SidecarApp(
             gate,
             include_claims=args.include_claims,
@@ -357,7 +362,7 @@ def run_demo(out: TextIO, *, secret: str | None = None, now: float | None = None
     out.write("sessiongate demo (generated secret, nothing leaves this process)\n\n")
     for label, headers, expected in cases:
         try:
-            user = gate.authenticate_sync(headers)
+            user = gate.authenticate_sync(headers).user
             verdict = f"OK    {user.source:<12} id={user.id} roles={sorted(user.roles)}"
             ok = expected is None
         except SessionGateError as err:

@@ -94,9 +94,9 @@ def build_app(secret: str, database: Path) -> Any:
 
     from .asgi import SessionGateMiddleware, requires
     from .authjs import AuthJSToken
-    from .dbsession import DatabaseSession
     from .gate import SessionGate
     from .jws import BearerJWT
+    from .sessions import DatabaseSession
     from .stores import PRESETS, SQLiteStore
 
     schema = PRESETS["authjs-prisma"].with_extra(["role"])

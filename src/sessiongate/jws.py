@@ -20,10 +20,11 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 
-from ._encoding import b64url_decode, b64url_encode, json_compact, json_object, secret_list
+from ._b64json import b64url_decode, b64url_encode, json_compact, json_object
+from ._secrets import secret_list
 from ._tokencache import DecodedToken, TokenCache
 from .claims import ClaimRules
-from .cookies import DEFAULT_MAX_TOKEN_BYTES, RequestCredentials
+from .cookies import DEFAULT_MAX_TOKEN_BYTES, RequestCredentials, cookie_name_list
 from .errors import (
     AlgorithmNotAllowedError,
     AuthenticationError,
@@ -32,7 +33,7 @@ from .errors import (
     MalformedTokenError,
     TokenTooLargeError,
 )
-from .gate import Verified
+from .types import Verified
 
 __all__ = ["HMAC_ALGORITHMS", "BearerJWT", "parse_jws_header"]
 
@@ -84,8 +85,9 @@ class BearerJWT:
     Args:
         secret: the shared secret (UTF-8 string as typed, or bytes), or a list for rotation.
         algorithms: the accepted algorithms; default ``["HS256"]``. Only HS* are allowed here.
-        cookie_names: also read the token from these cookies (for apps that replaced NextAuth's
-            ``jwt.encode``/``decode`` with ``jsonwebtoken``); default: Bearer header only.
+        cookie_names: the complete list of cookies to read the token from (for apps that
+            replaced NextAuth's ``jwt.encode``/``decode`` with ``jsonwebtoken``); default
+            ``None``: none, the ``Bearer`` header only. ``__Secure-`` names are read first.
         leeway, require_exp, issuer, audience: claim checks, see :class:`ClaimRules`.
         cache_size: how many verified tokens to remember (0 disables); expiry re-checked per hit.
         max_token_bytes: size cap, checked before any crypto.
@@ -99,7 +101,7 @@ class BearerJWT:
         secret: str | bytes | Sequence[str | bytes],
         *,
         algorithms: Iterable[str] = ("HS256",),
-        cookie_names: Iterable[str] = (),
+        cookie_names: Iterable[str] | None = None,
         leeway: float | timedelta = 15,
         require_exp: bool = True,
         issuer: str | Collection[str] | None = None,
@@ -125,8 +127,8 @@ class BearerJWT:
         self._macs = {
             alg: tuple(crypto_hmac.HMAC(k, _HASHES[alg]()) for k in self._keys) for alg in algs
         }
-        self.cookie_names = tuple(cookie_names)
-        self.rules = ClaimRules.build(
+        self.cookie_names = cookie_name_list(cookie_names, ())
+        self.rules = ClaimRules(
             leeway=leeway, require_exp=require_exp, issuer=issuer, audience=audience
         )
         self.max_token_bytes = max_token_bytes
@@ -188,7 +190,7 @@ class BearerJWT:
         claims = decoded.claims
         return claims.copy() if isinstance(claims, MappingProxyType) else dict(claims)
 
-    def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
+    def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """Authenticator protocol: configured cookies, then a three-segment ``Bearer`` token."""
         first_error: AuthenticationError | None = None
         for name in self.cookie_names:

@@ -124,7 +124,7 @@ def resolve_environ(environ: Environ, settings: WSGISettings) -> EnvironResoluti
     headers = {name: environ[key] for key, name in _HEADERS.items() if environ.get(key)}
     credential_sent = bool(headers)
     try:
-        result = settings.gate.authenticate_request_sync(headers)
+        result = settings.gate.authenticate_sync(headers)
     except SessionGateError as err:
         blocked = (
             err if settings.block_on_outage and isinstance(err, ProviderUnavailableError) else None

@@ -9,6 +9,8 @@ Nothing here computes or compares a MAC itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .._tokencache import DecodedToken
 from ..claims import ClaimRules
 from ..errors import MalformedTokenError, SessionGateError
@@ -109,7 +111,7 @@ def probe_jws(ctx: Context, subject: str, value: Value) -> None:
     app_jwt = ctx.app.find(BearerJWT)
     outcome = ctx.ask(app_jwt, value)
     _jws_refusal(ctx, subject, kind, index, alg, app_jwt, outcome, arrived)
-    rules = app_jwt.rules if app_jwt is not None else ClaimRules.build()
+    rules = app_jwt.rules if app_jwt is not None else ClaimRules()
     accepted = outcome is not None and outcome.accepted
     explain_claims(ctx, subject, decoded.claims, "jws", rules, blocked=not accepted)
 
@@ -163,7 +165,7 @@ def _jws_refusal(
         )
 
 
-def _asymmetric(ctx: Context, subject: str, token: str, header: dict[str, object]) -> None:
+def _asymmetric(ctx: Context, subject: str, token: str, header: Mapping[str, object]) -> None:
     payload = peek_header(token.split(".", 1)[1]) or {}
     ctx.add(
         "info",

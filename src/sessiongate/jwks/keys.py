@@ -31,7 +31,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.api_jws import PyJWS
 
-from .._encoding import json_object
+from .._b64json import json_object
 from ..errors import (
     AlgorithmNotAllowedError,
     ConfigurationError,

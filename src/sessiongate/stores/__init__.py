@@ -3,32 +3,35 @@
 * :class:`PostgresStore` (asyncpg pool) and :class:`SQLiteStore` (stdlib, embedded default);
 * :class:`SchemaMapping` and the presets for the tables the JS side creates;
 * :class:`CachedStore` (TTL cache, negative cache, single-flight) in front of either;
-* :class:`BackgroundLoop` so synchronous (WSGI) code uses the same async stores;
 * :func:`open_store` and :func:`parse_database_url`: database URLs as the JS side writes them.
+
+The two stores are loaded on first use (``sqlite3`` and ``asyncpg`` are imported only then);
+``asyncpg`` comes with the ``postgres`` extra (``pip install 'sessiongate[postgres]'``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .base import SessionRecord, SessionStore
-from .bridge import BackgroundLoop, default_loop
+from .base import SessionRecord, SessionStore, SyncSessionStore
 from .cache import CachedStore
 from .schema import PRESETS, SchemaMapping, quote_identifier, resolve_schema
-from .sqlite import SQLiteStore
 from .urls import SUPPORTED_SCHEMES, SQLiteURL, parse_database_url
+
+if TYPE_CHECKING:
+    from .postgres import PostgresStore
+    from .sqlite import SQLiteStore
 
 __all__ = [
     "PRESETS",
     "SUPPORTED_SCHEMES",
-    "BackgroundLoop",
     "CachedStore",
     "PostgresStore",
     "SQLiteStore",
     "SchemaMapping",
     "SessionRecord",
     "SessionStore",
-    "default_loop",
+    "SyncSessionStore",
     "open_store",
     "parse_database_url",
     "quote_identifier",
@@ -37,12 +40,16 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # asyncpg is imported only when PostgreSQL is used
+    """The stores load lazily: ``sqlite3`` / ``asyncpg`` are imported on first use."""
+    if name == "SQLiteStore":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore
     if name == "PostgresStore":
         from .postgres import PostgresStore
 
         return PostgresStore
-    raise AttributeError(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_store(url: str, *, schema: SchemaMapping | str, **options: Any) -> SessionStore:
@@ -57,6 +64,8 @@ def open_store(url: str, *, schema: SchemaMapping | str, **options: Any) -> Sess
     """
     target = parse_database_url(url)
     if isinstance(target, SQLiteURL):
+        from .sqlite import SQLiteStore
+
         return SQLiteStore(url, schema=schema, **options)
     from .postgres import PostgresStore
 
