@@ -24,7 +24,12 @@ from datetime import timedelta
 from typing import Final, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
-import httpx
+from .._extras import missing_extra
+
+try:
+    import httpx
+except ModuleNotFoundError as err:
+    raise missing_extra(err, "jwks") from None
 
 from .._b64json import json_object
 from ..errors import ConfigurationError, MalformedTokenError
