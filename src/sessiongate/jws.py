@@ -191,19 +191,28 @@ class BearerJWT:
         return claims.copy() if isinstance(claims, MappingProxyType) else dict(claims)
 
     def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
-        """Authenticator protocol: configured cookies, then a three-segment ``Bearer`` token."""
-        first_error: AuthenticationError | None = None
-        for name in self.cookie_names:
-            for value in credentials.session_cookie(name):
-                try:
-                    decoded = self._verify(value)
-                    self.rules.check_time(decoded.exp, decoded.nbf, now)
-                except AuthenticationError as err:
-                    first_error = first_error or err
-                    continue
-                return decoded.as_verified("cookie", self.rules)
-        if first_error is not None:
-            raise first_error
+        """Authenticator protocol: configured cookies, then a three-segment ``Bearer`` token.
+
+        Cookies are read like the session cookies of :class:`~sessiongate.authjs.AuthJSToken`:
+        every ``__Secure-`` name first, and once one is present no plain one is read, whatever
+        the order of ``cookie_names`` (a plain cookie can be planted by a sibling subdomain).
+        """
+        if self.cookie_names and credentials.cookies:
+            first_error: AuthenticationError | None = None
+            try:
+                for _name, values in credentials.session_cookies(self.cookie_names):
+                    for value in values:
+                        try:
+                            decoded = self._verify(value)
+                            self.rules.check_time(decoded.exp, decoded.nbf, now)
+                        except AuthenticationError as err:
+                            first_error = first_error or err
+                            continue
+                        return decoded.as_verified("cookie", self.rules)
+            except AuthenticationError as err:  # session_cookies reached a broken chunk set
+                first_error = first_error or err
+            if first_error is not None:
+                raise first_error
         token = credentials.bearer_token()
         if token is None or token.count(".") != 2:
             return None
