@@ -1,4 +1,4 @@
-"""DatabaseSession end to end on the embedded SQLite store."""
+"""DatabaseSession (sessiongate.sessions) end to end on the embedded SQLite store."""
 
 from __future__ import annotations
 
@@ -187,7 +187,7 @@ def test_revocation_is_seen_after_the_ttl(db):
         asyncio.run(auth.aclose())
 
 
-def test_blocking_path_uses_background_loop_and_cache(auth):
+def test_blocking_path_answers_found_unknown_and_expired_sessions(auth):
     gate = SessionGate(auth, clock=lambda: NOW_TS)
     headers = {"cookie": "authjs.session-token=tok-valid"}
     assert gate.authenticate_sync(headers).user.id == "u1"
