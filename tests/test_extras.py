@@ -55,6 +55,13 @@ CASES = [
         ("asyncpg",),
         "postgres",
     ),
+    ("from sessiongate.stores import MySQLStore", ("asyncmy",), "mysql"),
+    (
+        "from sessiongate.stores import open_store\n"
+        "open_store('mysql://u@localhost/db', schema='authjs-prisma')",
+        ("asyncmy",),
+        "mysql",
+    ),
     ("from sessiongate import JWKSBearer", ("httpx",), "jwks"),
     ("from sessiongate import JWKSClient", ("jwt",), "jwks"),
     ("import sessiongate.jwks", ("jwt", "httpx"), "jwks"),

@@ -23,6 +23,7 @@ HEAVY = (
     "httpx",
     "jwt",
     "asyncpg",
+    "asyncmy",
     "starlette",
     "fastapi",
     "flask",

@@ -24,6 +24,7 @@ __all__ = ["EXTRAS", "install_hint", "missing_extra", "require"]
 
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "postgres": ("PostgreSQL session stores (PostgresStore)", ("asyncpg",)),
+    "mysql": ("MySQL and MariaDB session stores (MySQLStore)", ("asyncmy",)),
     "jwks": ("JWKS verification (JWKSBearer, JWKSClient)", ("httpx", "jwt")),
     "starlette": ("the ASGI middleware (sessiongate.asgi)", ("starlette",)),
     "fastapi": ("the FastAPI integration (sessiongate.fastapi)", ("fastapi", "starlette")),

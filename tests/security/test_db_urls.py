@@ -21,7 +21,7 @@ def authenticate(url: str, token: str = VALID_DB_TOKEN) -> str:
 
     async def main() -> str:
         try:
-            return ((await gate.authenticate({"cookie": f"{V5}={token}"})).user).id
+            return (await gate.authenticate({"cookie": f"{V5}={token}"})).user.id
         finally:
             await auth.aclose()
 
@@ -58,7 +58,7 @@ def test_prisma_file_url_never_creates_or_writes_the_session_database(tmp_path, 
 @pytest.mark.parametrize(
     "url",
     [
-        "mysql://app:hunter2@db.internal:3306/app",
+        "sqlserver://db.internal:1433;database=app;user=app;password=hunter2",
         "mongodb://app:hunter2@db.internal:27017/app",
         "mongodb+srv://app:hunter2@cluster0.example.net/app",
     ],
