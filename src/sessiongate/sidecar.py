@@ -92,7 +92,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .config import CSRFMode, SidecarOptions, parse_csrf_mode
+from .config import CSRFMode, parse_csrf_mode
 from .errors import ConfigurationError, InvalidClaimError, SessionGateError
 from .gate import SessionGate
 from .guards import Requirement, RoleHierarchy
@@ -101,9 +101,7 @@ from .responses import error_response
 
 __all__ = [
     "DEFAULT_MAX_HEADER_BYTES",
-    "CSRFMode",
     "SidecarApp",
-    "SidecarOptions",
     "encode_header_value",
     "user_headers",
 ]
