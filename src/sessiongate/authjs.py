@@ -175,7 +175,7 @@ class AuthJSToken:
             every hit; a hit skips the decryption. The cache's estimated memory is bounded by
             ``cache_size`` x 4 KiB (16 MiB by default): large tokens take more of it.
         max_token_bytes: size cap, checked before any crypto.
-        clock: returns UNIX time; injectable for tests.
+        clock: wall-clock UNIX seconds (default ``time.time``); injectable for tests.
     """
 
     name = "authjs"

@@ -61,7 +61,7 @@ class SessionGate:
         claim_mapping: how claims become a :class:`~sessiongate.user.User`.
         user_factory: ``(claims, source, expires_at) -> your user type``; replaces
             ``claim_mapping`` when given.
-        clock: returns the current UNIX time; injectable for tests.
+        clock: wall-clock UNIX seconds (default ``time.time``); injectable for tests.
         max_cookie_header_bytes / max_token_bytes: size caps checked before any parsing.
         memo_size: how many recent successful verdicts to remember, keyed by the exact
             ``Cookie`` + ``Authorization`` bytes (0 disables). Only verdicts reached by stateless

@@ -91,7 +91,7 @@ class BearerJWT:
         leeway, require_exp, issuer, audience: claim checks, see :class:`ClaimRules`.
         cache_size: how many verified tokens to remember (0 disables); expiry re-checked per hit.
         max_token_bytes: size cap, checked before any crypto.
-        clock: returns UNIX time; injectable for tests.
+        clock: wall-clock UNIX seconds (default ``time.time``); injectable for tests.
     """
 
     name = "jws"
