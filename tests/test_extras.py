@@ -68,6 +68,9 @@ CASES = [
     ("import sessiongate.asgi", ("starlette",), "starlette"),
     ("import sessiongate.fastapi", ("fastapi",), "fastapi"),
     ("import sessiongate.flask", ("flask",), "flask"),
+    ("import sessiongate.django", ("django",), "django"),
+    ("import sessiongate.drf", ("rest_framework",), "drf"),
+    ("import sessiongate.ninja", ("ninja",), "ninja"),
     (
         "from sessiongate.config import GateConfig, build_authenticators\n"
         "build_authenticators(GateConfig(jwks_url='https://idp.example/jwks', issuer='i', "

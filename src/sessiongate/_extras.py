@@ -29,12 +29,18 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "starlette": ("the ASGI middleware (sessiongate.asgi)", ("starlette",)),
     "fastapi": ("the FastAPI integration (sessiongate.fastapi)", ("fastapi", "starlette")),
     "flask": ("the Flask integration (sessiongate.flask)", ("flask", "werkzeug")),
+    "django": ("the Django integration (sessiongate.django)", ("django", "asgiref")),
+    "drf": (
+        "the Django REST framework integration (sessiongate.drf)",
+        ("rest_framework", "django"),
+    ),
+    "ninja": ("the Django Ninja integration (sessiongate.ninja)", ("ninja", "django")),
     "serve": ("sessiongate serve", ("uvicorn", "starlette")),
     "demo": ("sessiongate demo", ("uvicorn", "starlette", "httpx")),
 }
 """extra -> (the feature it enables, the top-level modules it installs)."""
 
-_DISTRIBUTIONS = {"jwt": "PyJWT"}
+_DISTRIBUTIONS = {"jwt": "PyJWT", "rest_framework": "djangorestframework", "ninja": "django-ninja"}
 
 
 def install_hint(extra: str) -> str:
