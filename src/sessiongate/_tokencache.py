@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from functools import partial
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from ._lru import ByteBudgetLRU
 from .claims import ClaimRules
@@ -86,12 +86,16 @@ class DecodedToken(_Fields):
         return v
 
 
+class _Put(Protocol):
+    def __call__(self, key: Hashable, value: DecodedToken, chars: int | None = None) -> None: ...
+
+
 class TokenCache:
     """LRU of ``key -> DecodedToken``; ``maxsize=0`` disables it.
 
     ``maxsize`` is the most entries kept; the estimated bytes are bounded by ``maxsize`` x 4 KiB
     (a token larger than ~500 characters takes more than one entry's share of the budget).
-    ``get``/``put`` are the LRU's own methods (or no-ops when disabled): a cache miss runs for
+    ``get``/``put(key, value, chars=None)`` are the LRU's own methods (or no-ops when disabled): a cache miss runs for
     every new token, so no wrapper frame sits in between.
     """
 
@@ -105,7 +109,7 @@ class TokenCache:
         )
         self.enabled = self._lru is not None
         self.get: Callable[[Hashable], DecodedToken | None]
-        self.put: Callable[[Hashable, DecodedToken], None]
+        self.put: _Put
         if self._lru is None:
             self.get, self.put = _nothing, _ignore
         else:
@@ -124,5 +128,5 @@ def _nothing(key: Hashable) -> None:
     return None
 
 
-def _ignore(key: Hashable, value: DecodedToken) -> None:
+def _ignore(key: Hashable, value: DecodedToken, chars: int | None = None) -> None:
     return None

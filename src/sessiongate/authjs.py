@@ -345,7 +345,7 @@ class AuthJSToken:
         exp, nbf = self.rules.check(claims, now)
         refuse_check_value(claims)
         decoded = DecodedToken(MappingProxyType(claims), header, key.generation, exp, nbf, key.salt)
-        self._cache.put((token, salt), decoded)
+        self._cache.put((token, salt), decoded, len(token))
         return decoded
 
     def decode_full(
