@@ -44,6 +44,7 @@ def test_machine_and_versions(report: dict) -> None:
         assert dist in versions
     assert versions["sessiongate"] and versions["cryptography"]
     assert report["config"]["quick"] is True
+    assert report["config"]["clock"] == "wall time"  # --cpu-time is opt-in
 
 
 def test_every_group_present(report: dict) -> None:
