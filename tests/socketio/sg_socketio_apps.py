@@ -47,8 +47,8 @@ class OutageAuthenticator:
         return None
 
 
-def make_gate() -> SessionGate:
-    return SessionGate(AuthJSToken(secret=SECRET), BearerJWT(secret=SECRET))
+def make_gate(**options: Any) -> SessionGate:
+    return SessionGate(AuthJSToken(secret=SECRET), BearerJWT(secret=SECRET), **options)
 
 
 def gates() -> tuple[SessionGate, SessionGate]:
