@@ -72,12 +72,13 @@ def serve_asgi(sio: socketio.AsyncServer) -> Iterator[str]:
         sock.close()
 
 
-def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> None:
-    """Stop a server process we started, by its pid; kill it if it lingers."""
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server process we started, by its pid: SIGINT, then SIGKILL after 3 s (uvicorn's
+    graceful shutdown would wait for pending long-polls until the next ping)."""
     if proc.poll() is None:
-        proc.send_signal(sig)
+        proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
