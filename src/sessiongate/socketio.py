@@ -13,16 +13,20 @@
     async def whoami(sid):
         user = await auth.user(sio, sid)
 
-The synchronous server (``socketio.Server``, WSGI) has the twins :meth:`~SessionGateSocketIO.
-authenticate_sync` and :meth:`~SessionGateSocketIO.user_sync`.
+The synchronous server (``socketio.Server``, WSGI) has the twins
+:meth:`~SessionGateSocketIO.authenticate_sync` and :meth:`~SessionGateSocketIO.user_sync`.
 
-The credential comes from the connection's handshake, in this order:
+The credentials come from the connection's handshake:
 
-1. an ``Authorization: Bearer <token>`` header (``extraHeaders`` of the JS client, ``headers``
-   of the Python client);
-2. the Socket.IO ``auth`` payload ``{"token": "<token>"}`` (``io(url, {auth: {token}})``), which
-   travels in the CONNECT packet, never in the URL;
-3. the session cookie, which browsers send with the handshake.
+* the session cookie, which browsers send with the handshake;
+* an ``Authorization: Bearer <token>`` header (``extraHeaders`` of the JS client, ``headers``
+  of the Python client);
+* the Socket.IO ``auth`` payload ``{"token": "<token>"}`` (``io(url, {auth: {token}})``), which
+  travels in the CONNECT packet, never in the URL. It is used as the bearer token when the
+  handshake has no ``Authorization`` header.
+
+When a cookie and a token both arrive, the gate's authenticators decide in their order, as for
+an HTTP request.
 
 Nothing is decided here: the helper extracts the :class:`~sessiongate.policy.RequestFacts` of
 the handshake, runs the gate and renders :func:`~sessiongate.policy.decide`'s decision. A
@@ -31,10 +35,11 @@ Socket.IO connection is judged like a WebSocket handshake: a connection authenti
 (cross-site hijacking), an outage is refused with status 503, and ``require`` (a
 :class:`~sessiongate.guards.Requirement`) is the role/permission check.
 
-A refusal raises :class:`SessionGateConnectionRefused`, a ``socketio.exceptions.
-ConnectionRefusedError`` that python-socketio turns into the client's ``connect_error``: its
-``message`` is the error's safe text and its ``data`` is ``{"code", "message", "status"}`` (in
-the JS client: ``err.message`` and ``err.data``). A token is never part of it.
+A refusal raises :class:`SessionGateConnectionRefused`, a
+``socketio.exceptions.ConnectionRefusedError`` that python-socketio turns into the client's
+``connect_error``: its ``message`` is the error's safe text and its ``data`` is
+``{"code", "message", "status"}`` (in the JS client: ``err.message`` and ``err.data``). A token
+is never part of it.
 """
 
 from __future__ import annotations
