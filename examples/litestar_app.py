@@ -3,8 +3,6 @@
 Run:  AUTH_SECRET=... python examples/litestar_app.py      (OpenAPI: http://127.0.0.1:8000/schema)
 """
 
-from __future__ import annotations
-
 import os
 from typing import Any
 
