@@ -320,8 +320,12 @@ class SessionGatePlugin(InitPluginProtocol):
     operation.
 
     Args:
-        gate, policy, allow_anonymous, exclude, exclude_from_auth_key, exclude_http_methods,
-            **options: as :class:`SessionGateMiddleware`.
+        gate: the gate.
+        policy: a :class:`~sessiongate.policy.WebPolicy`; or its options one by one as
+            keywords, which also override ``policy``'s fields.
+        allow_anonymous: as :class:`SessionGateMiddleware`.
+        exclude / exclude_from_auth_key / exclude_http_methods: as
+            :class:`SessionGateMiddleware`.
         cookie_name: the cookie documented in OpenAPI (``authjs.session-token``).
         openapi: add the security schemes to the OpenAPI document.
     """
