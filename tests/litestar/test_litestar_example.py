@@ -3,7 +3,6 @@ uvicorn process where a refused WebSocket handshake is an HTTP 403 (close 1008 b
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import os
@@ -18,8 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 from litestar.testing import TestClient
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256
 
@@ -114,18 +114,18 @@ def test_example_as_a_real_process_over_http(example_url: str) -> None:
     )
 
 
-async def handshake(url: str, headers: dict[str, str]) -> Any:
+def handshake(url: str, headers: dict[str, str]) -> Any:
     """The first message of an accepted handshake, or the HTTP status of a refused one."""
     try:
-        async with websockets.connect(url, additional_headers=headers, open_timeout=5) as ws:
-            return json.loads(await asyncio.wait_for(ws.recv(), 5))
-    except websockets.InvalidStatus as refused:
+        with connect(url, additional_headers=headers, open_timeout=5) as ws:
+            return json.loads(ws.recv(timeout=5))
+    except InvalidStatus as refused:
         return refused.response.status_code
 
 
 def test_example_as_a_real_process_over_websocket(example_url: str) -> None:
     ws_url = example_url.replace("http://", "ws://") + "/ws"
-    accepted = asyncio.run(handshake(ws_url, {**cookie(), "origin": FRONT}))
+    accepted = handshake(ws_url, {**cookie(), "origin": FRONT})
     assert accepted == {"hello": "Ada"}
     for headers in ({}, {**cookie(), "origin": "https://evil.example"}):
-        assert asyncio.run(handshake(ws_url, headers)) == 403
+        assert handshake(ws_url, headers) == 403
