@@ -47,7 +47,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, Unpack, cast
 
-from .asgi import connection_facts
 from .errors import ConfigurationError, MalformedTokenError, SessionGateError
 from .gate import SessionGate
 from .guards import AUTHENTICATED, Requirement
@@ -126,17 +125,19 @@ def handshake(
     WebSocket handshake (the ``Origin`` check applies to cookie credentials). The third value
     is the error of an unusable payload (a token that is not a string), else ``None``.
     """
+    facts = environ_facts(cast(MutableMapping[str, Any], environ))
     scope = environ.get("asgi.scope")
     headers: HeaderPairs
     if isinstance(scope, Mapping):
-        # the ASGI scope: its scheme is the connection's (python-engineio takes
-        # wsgi.url_scheme from the client's X-Forwarded-Proto header)
-        facts = connection_facts(cast(MutableMapping[str, Any], scope))
+        # python-engineio copies the client's X-Forwarded-Proto into wsgi.url_scheme: the ASGI
+        # scope's scheme is the connection's own. The credentials come from the raw headers
+        # (engineio joins repeated headers with "," where Cookie needs "; ").
+        scheme = str(scope.get("scheme") or "http")
         headers = [
             (k, v) for k, v in scope.get("headers") or () if k.lower() in _CREDENTIAL_HEADERS
         ]
     else:
-        facts = environ_facts(cast(MutableMapping[str, Any], environ))
+        scheme = facts.scheme
         headers = [
             (name, value.encode("latin-1"))
             for key, name in _ENVIRON_CREDENTIALS
@@ -150,7 +151,8 @@ def handshake(
     if token is not None and not any(k.lower() == b"authorization" for k, _ in headers):
         headers.append((b"authorization", b"Bearer " + token.encode("ascii")))
     sent = facts.credential_sent or token is not None or error is not None
-    return headers, facts._replace(method="GET", websocket=True, credential_sent=sent), error
+    facts = facts._replace(method="GET", scheme=scheme, websocket=True, credential_sent=sent)
+    return headers, facts, error
 
 
 _CREDENTIAL_HEADERS = frozenset((b"cookie", b"authorization"))

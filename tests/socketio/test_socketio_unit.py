@@ -190,6 +190,20 @@ def test_missing_extra_names_the_install_command() -> None:
     assert "pip install 'sessiongate[socketio]'" in done.stdout
 
 
+def test_the_helper_needs_no_web_framework() -> None:
+    code = (
+        "import sys\n"
+        "for name in ('starlette', 'fastapi', 'flask', 'litestar'):\n"
+        "    sys.modules[name] = None\n"
+        "import sessiongate.socketio\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout == "ok\n", done.stderr[-2000:]
+
+
 def test_cookie_header_of_a_real_token_is_passed_verbatim() -> None:
     cookie = cookie_header(TOKEN)
     headers, _, _ = handshake(asgi_environ({"cookie": cookie}), None)
