@@ -91,18 +91,29 @@ def serve_wsgi(app: str, home: Path, env: dict[str, str] | None = None) -> Itera
     ``home`` is the process's HOME (recent gunicorn versions put a control socket there) and
     holds its log, ``server.log``.
     """
-    port = free_port()
+    # gunicorn serves a socket bound here (fd://): no other test can take the port meanwhile
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
     command = [
         sys.executable, "-m", "gunicorn",
         "--worker-class", "gthread", "--threads", "16", "--workers", "1",
-        "--bind", f"127.0.0.1:{port}", "--chdir", str(HERE),
+        "--bind", f"fd://{sock.fileno()}", "--chdir", str(HERE),
         "--graceful-timeout", "1", "--log-level", "warning",
         app,
     ]  # fmt: skip
     environ = {**os.environ, **(env or {}), "HOME": str(home)}
     log = home / "server.log"
     with log.open("wb") as sink:
-        proc = subprocess.Popen(command, env=environ, stdout=sink, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command,
+            env=environ,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            pass_fds=(sock.fileno(),),
+        )
+    sock.close()
     try:
         _wait_listening(port, proc=proc, log=log)
         yield f"http://127.0.0.1:{port}"
