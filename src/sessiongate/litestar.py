@@ -43,19 +43,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Seque
 from copy import copy
 from typing import Any, Unpack, cast
 
-from .asgi import (
-    SessionGateCredentials,
-    authenticate_connection,
-    connection_facts,
-    credentials,
-    guard_accept,
-)
-from .cookies import AUTHJS_COOKIE
-from .errors import ConfigurationError, SessionGateError
-from .gate import SessionGate
-from .guards import AUTHENTICATED, Mode, Requirement
-from .policy import Decision, RequestFacts, WebOptions, WebPolicy, build_policy, decide, refuse
-from .responses import ErrorResponse
+from ._extras import missing_extra
 
 try:
     from litestar import Request, Response
@@ -69,10 +57,23 @@ try:
     from litestar.openapi.spec import Components, SecurityScheme
     from litestar.plugins import InitPluginProtocol
     from litestar.types import ASGIApp, Message, Method, Receive, Scope, Scopes, Send
-except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
-    raise ImportError(
-        "sessiongate.litestar needs Litestar: pip install 'sessiongate[litestar]'"
-    ) from exc
+    from starlette.authentication import AuthCredentials  # noqa: F401 - for sessiongate.asgi
+except ModuleNotFoundError as err:  # pragma: no cover - exercised by the missing-extra test
+    raise missing_extra(err, "litestar") from None
+
+from .asgi import (
+    SessionGateCredentials,
+    authenticate_connection,
+    connection_facts,
+    credentials,
+    guard_accept,
+)
+from .cookies import AUTHJS_COOKIE
+from .errors import ConfigurationError, SessionGateError
+from .gate import SessionGate
+from .guards import AUTHENTICATED, Mode, Requirement
+from .policy import Decision, RequestFacts, WebOptions, WebPolicy, build_policy, decide, refuse
+from .responses import ErrorResponse
 
 __all__ = [
     "BEARER_SCHEME",

@@ -47,19 +47,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, Unpack, cast
 
+from ._extras import missing_extra
+
+try:
+    import socketio  # type: ignore[import-untyped]
+except ModuleNotFoundError as err:  # pragma: no cover - exercised by the missing-extra test
+    raise missing_extra(err, "socketio") from None
+
 from .errors import ConfigurationError, MalformedTokenError, SessionGateError
 from .gate import SessionGate
 from .guards import AUTHENTICATED, Requirement
 from .policy import Decision, Outcome, RequestFacts, WebOptions, WebPolicy, build_policy, decide
 from .user import AnonymousUser
 from .wsgi import environ_facts
-
-try:
-    import socketio  # type: ignore[import-untyped]
-except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
-    raise ImportError(
-        "sessiongate.socketio needs python-socketio: pip install 'sessiongate[socketio]'"
-    ) from exc
 
 __all__ = [
     "SESSION_KEY",
@@ -236,7 +236,7 @@ class SessionGateSocketIO:
             outcome = unusable
         else:
             try:
-                outcome = await self.gate.authenticate_request(headers)
+                outcome = await self.gate.authenticate(headers)
             except SessionGateError as err:
                 outcome = err
         user = self._judge(outcome, facts, require)
@@ -261,7 +261,7 @@ class SessionGateSocketIO:
             outcome = unusable
         else:
             try:
-                outcome = self.gate.authenticate_request_sync(headers)
+                outcome = self.gate.authenticate_sync(headers)
             except SessionGateError as err:
                 outcome = err
         user = self._judge(outcome, facts, require)

@@ -10,7 +10,6 @@ from litestar import Litestar, Request, WebSocket, get, post, websocket
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
 from sessiongate.cookies import RequestCredentials
 from sessiongate.errors import ProviderUnavailableError
-from sessiongate.gate import Verified
 from sessiongate.litestar import (
     SessionGatePlugin,
     authenticated,
@@ -19,6 +18,7 @@ from sessiongate.litestar import (
     requires,
 )
 from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256
+from sessiongate.types import Verified
 
 SECRET = "litestar-test-secret-0123456789abcdef0123"
 FRONT = "https://app.example.com"
@@ -35,7 +35,7 @@ class OutageAuthenticator:
 
     name = "outage"
 
-    def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
+    def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
         if credentials.cookie_header or credentials.authorization:
             raise ProviderUnavailableError()
         return None

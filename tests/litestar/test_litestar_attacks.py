@@ -12,8 +12,8 @@ from sg_litestar_helpers import EVIL, FRONT, build_cookie, build_token, make_gat
 
 from sessiongate import AuthJSToken, SessionGate
 from sessiongate.cookies import RequestCredentials
-from sessiongate.gate import Verified
 from sessiongate.litestar import SessionGatePlugin, require_permissions, require_role
+from sessiongate.types import Verified
 
 SIDE_EFFECTS: list[str] = []
 
@@ -111,9 +111,9 @@ def test_websocket_token_in_the_url_refused_unless_allowed() -> None:
 class CountingAuthJS(AuthJSToken):
     calls = 0
 
-    def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
+    def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
         type(self).calls += 1
-        return super().authenticate(credentials, now)
+        return super().authenticate_sync(credentials, now)
 
 
 def test_guards_reuse_the_middleware_verdict_instead_of_verifying_again() -> None:

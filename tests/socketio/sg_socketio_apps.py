@@ -18,9 +18,9 @@ import socketio
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
 from sessiongate.cookies import RequestCredentials
 from sessiongate.errors import ProviderUnavailableError
-from sessiongate.gate import Verified
 from sessiongate.guards import Requirement
 from sessiongate.socketio import SessionGateSocketIO
+from sessiongate.types import Verified
 
 SECRET = "socketio-test-secret-0123456789abcdef0123"
 FRONT = "https://app.example.com"
@@ -41,7 +41,7 @@ class OutageAuthenticator:
 
     name = "outage"
 
-    def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
+    def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
         if credentials.cookie_header or credentials.authorization:
             raise ProviderUnavailableError()
         return None

@@ -142,7 +142,7 @@ class CountingAuthenticator:
     def __init__(self) -> None:
         self.calls = 0
 
-    def authenticate(self, credentials: Any, now: float) -> None:
+    def authenticate_sync(self, credentials: Any, now: float) -> None:
         self.calls += 1
 
 

@@ -178,16 +178,20 @@ def test_user_of_a_connection_without_one_is_anonymous() -> None:
     assert auth.user_sync(FakeServer({"user": "kept"}), "sid") == "kept"
 
 
-def test_missing_extra_names_the_install_command() -> None:
+@pytest.mark.parametrize("hidden", ["socketio", "engineio"])
+def test_missing_extra_is_one_pip_install_line(hidden: str) -> None:
     code = (
-        "import sys; sys.modules['socketio'] = None\n"
+        f"import sys; sys.modules[{hidden!r}] = None\n"
         "try:\n    import sessiongate.socketio\n"
-        "except ImportError as exc:\n    print(exc)\n"
+        "except ImportError as exc:\n    print(type(exc).__name__, exc)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    assert "pip install 'sessiongate[socketio]'" in done.stdout
+    assert done.stdout == (
+        f"MissingExtraError the python-socketio helper (sessiongate.socketio) needs "
+        f"python-{hidden}, which is not installed: pip install 'sessiongate[socketio]'\n"
+    )
 
 
 def test_the_helper_needs_no_web_framework() -> None:
