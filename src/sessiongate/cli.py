@@ -1,4 +1,4 @@
-"""The ``sessiongate`` command line: ``decode``, ``doctor``, ``serve`` and ``demo``.
+"""The ``sessiongate`` command line: ``decode``, ``doctor``, ``serve``, ``demo``, ``db inspect``.
 
 ``sessiongate decode TOKEN`` verifies a token and prints one JSON object::
 
@@ -515,7 +515,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-color", action="store_true", help="never colour the output")
     demo.set_defaults(handler=_cmd_demo)
+
+    db_sub = sub.add_parser("db", help="database helpers").add_subparsers(
+        dest="db_command", required=True
+    )
+    ins = db_sub.add_parser("inspect", help="find the session tables and print their mapping")
+    ins.add_argument("--database-url", help="postgresql://… or an SQLite file (DATABASE_URL)")
+    ins.add_argument("--db-schema", help="search only this PostgreSQL schema")
+    ins.add_argument("--session-table", help="keep only session tables of this name")
+    ins.add_argument("--json", action="store_true", help="print the report as JSON")
+    ins.set_defaults(handler=_cmd_db_inspect)
     return parser
+
+
+def _cmd_db_inspect(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .stores.inspect import run_inspect
+
+    return run_inspect(
+        args.database_url,
+        db_schema=args.db_schema,
+        session_table=args.session_table,
+        as_json=args.json,
+        write=out.write,
+    )
 
 
 def main(

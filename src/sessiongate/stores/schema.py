@@ -5,17 +5,26 @@ bind parameter. One query joins the session row with its user row.
 
 Presets (SPEC sections 4.3 and 5.4):
 
-==================== ============= ============================================= ==============
-preset               tables        session columns (token, user id, expiry)      expiry type
-==================== ============= ============================================= ==============
-``authjs-prisma``    Session/User  sessionToken, userId, expires                 timestamp(3)
-``authjs-prisma-v4`` Session/User  sessionToken, userId, expires (+ an id PK)    timestamp(3)
-``authjs-pg``        sessions/users sessionToken, userId (integer), expires      timestamptz
-``authjs-drizzle``   session/user  sessionToken, userId, expires                 timestamp
-``authjs-typeorm``   sessions/users sessionToken, userId, expires                epoch-ms text
-``better-auth``      session/user  token, userId, expiresAt                      timestamptz
-``better-auth-snake`` session/user token, user_id, expires_at                    timestamp
-==================== ============= ============================================= ==============
+============================ ================== ======================================= ============
+preset                       tables             session columns: token, user id, expiry expiry
+============================ ================== ======================================= ============
+``authjs-prisma``            Session/User       sessionToken, userId, expires           timestamp(3)
+``authjs-prisma-v4``         Session/User       sessionToken, userId, expires (+ id)    timestamp(3)
+``authjs-prisma-snake``      sessions/users     session_token, user_id, expires         timestamp(3)
+``authjs-pg``                sessions/users     sessionToken, userId (serial), expires  timestamptz
+``authjs-supabase``          next_auth.sessions sessionToken, userId (uuid), expires    timestamptz
+``authjs-drizzle``           session/user       sessionToken, userId, expires           timestamp
+``authjs-typeorm``           sessions/users     sessionToken, userId, expires           epoch ms
+``better-auth``              session/user       token, userId, expiresAt                timestamptz
+``better-auth-snake``        session/user       token, user_id, expires_at              timestamp
+``better-auth-plural``       sessions/users     token, userId, expiresAt                timestamptz
+``better-auth-plural-snake`` sessions/users     token, user_id, expires_at              timestamp
+============================ ================== ======================================= ============
+
+The plural Better Auth presets are what ``usePlural: true`` gives (Kysely, Prisma and Drizzle
+adapters); renamed models and fields (``session: { modelName, fields }``) are translated by
+:meth:`SchemaMapping.for_better_auth`. Any other layout is a :class:`SchemaMapping` written by
+hand, or printed by ``sessiongate db inspect`` from the live database (:mod:`.inspect`).
 
 Naive timestamps (Prisma's ``timestamp(3)``, Drizzle's ``timestamp``) hold UTC wall time and are
 read as UTC. On SQLite the same presets read each row as the ORM wrote it (ISO-8601 text from
@@ -28,7 +37,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any, Literal
@@ -284,6 +293,84 @@ class SchemaMapping:
         )
 
     @classmethod
+    def for_better_auth(
+        cls,
+        *,
+        use_plural: bool = False,
+        session_model: str = "session",
+        user_model: str = "user",
+        session_fields: Mapping[str, str] | None = None,
+        user_fields: Mapping[str, str] | None = None,
+        columns: Literal["camel", "snake"] = "camel",
+        db_schema: str | None = None,
+    ) -> SchemaMapping:
+        """The mapping for a Better Auth configuration, read as better-auth 1.7 reads it.
+
+        Args:
+            use_plural: the adapter's ``usePlural`` (Kysely, Prisma, Drizzle): an ``s`` is
+                appended to every table name, the custom ones included.
+            session_model / user_model: ``session.modelName`` / ``user.modelName``.
+            session_fields / user_fields: ``session.fields`` / ``user.fields``, logical name
+                to column (``{"expiresAt": "expires_at", "userId": "owner_id"}``). Logical
+                names are ``token``, ``userId``, ``expiresAt``; ``name``, ``email``,
+                ``image``, ``emailVerified``.
+            columns: ``"snake"`` for a schema made by Better Auth's Drizzle generator
+                (``@better-auth/cli generate`` without ``camelCase: true``), which snake-cases
+                every table and (renamed) field name (``expiresAt`` -> ``expires_at``).
+            db_schema: the PostgreSQL schema (or MySQL database) of the tables.
+
+        A field name that is not one Better Auth has raises :class:`ConfigurationError`
+        (better-auth itself refuses it: ``Field … not found in model …``).
+        """
+        plural = "s" if use_plural else ""
+        picked_session = _better_auth_fields(session_fields, _BA_SESSION_FIELDS, "session")
+        picked_user = _better_auth_fields(user_fields, _BA_USER_FIELDS, "user")
+
+        def column(renamed: Mapping[str, str], logical: str) -> str:
+            name = renamed.get(logical, logical)
+            return _snake(name) if columns == "snake" else name
+
+        if columns not in ("camel", "snake"):
+            raise ConfigurationError("columns must be 'camel' or 'snake'")
+
+        def table(model: str) -> str:
+            return _snake(model + plural) if columns == "snake" else model + plural
+
+        return cls(
+            session_table=table(session_model),
+            user_table=table(user_model),
+            session_token=column(picked_session, "token"),
+            session_user_id=column(picked_session, "userId"),
+            session_expires=column(picked_session, "expiresAt"),
+            user_id="id",
+            user_name=column(picked_user, "name"),
+            user_email=column(picked_user, "email"),
+            user_image=column(picked_user, "image"),
+            user_email_verified=column(picked_user, "emailVerified"),
+            db_schema=db_schema,
+            name="better-auth (custom)",
+        )
+
+    def same_tables(self, other: SchemaMapping) -> bool:
+        """Whether both read the same tables and columns the same way (labels aside)."""
+        return replace(self, name=other.name) == other
+
+    def as_python(self) -> str:
+        """Ready-to-paste Python that builds this mapping: ``SchemaMapping(...)`` with every
+        argument that differs from the default (what ``sessiongate db inspect`` prints)."""
+        arguments: list[str] = []
+        for item in fields(self):
+            if not item.init or item.name == "name":
+                continue
+            value = getattr(self, item.name)
+            default = item.default
+            if item.name in ("session_table", "user_table") or value != default:
+                if item.name == "json_columns":
+                    value = sorted(value)
+                arguments.append(f"    {item.name}={value!r},")
+        return "SchemaMapping(\n" + "\n".join(arguments) + "\n)"
+
+    @classmethod
     def preset(cls, name: str) -> SchemaMapping:
         """The mapping for a preset name (see the module docstring)."""
         try:
@@ -312,6 +399,39 @@ def _jsonable(value: Any) -> Any:
     return str(value)  # UUID, Decimal...
 
 
+_BA_SESSION_FIELDS = frozenset({"token", "userId", "expiresAt"})
+_BA_USER_FIELDS = frozenset({"name", "email", "image", "emailVerified"})
+# the fields of Better Auth's core models that sessiongate does not read but a config may rename
+_BA_OTHER_FIELDS = {
+    "session": frozenset({"id", "createdAt", "updatedAt", "ipAddress", "userAgent"}),
+    "user": frozenset({"id", "createdAt", "updatedAt"}),
+}
+
+
+def _snake(name: str) -> str:
+    """``expiresAt`` -> ``expires_at``, ``APIKey`` -> ``api_key``: ``convertToSnakeCase`` of
+    Better Auth's Drizzle generator (``@better-auth/cli``), which names tables and columns."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def _better_auth_fields(
+    given: Mapping[str, str] | None, read: frozenset[str], model: str
+) -> Mapping[str, str]:
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        raise ConfigurationError(f"{model}_fields must be a mapping of field name to column")
+    known = read | _BA_OTHER_FIELDS[model]
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"{model}_fields names fields the {model} model does not have: {unknown} "
+            f"(known: {sorted(known)})"
+        )
+    return {k: v for k, v in given.items() if k in read}
+
+
 def _authjs(session_table: str, user_table: str, name: str, **options: Any) -> SchemaMapping:
     return SchemaMapping(
         session_table=session_table,
@@ -338,6 +458,7 @@ PRESETS: Mapping[str, SchemaMapping] = MappingProxyType(
             name="authjs-prisma-snake",
         ),
         "authjs-pg": _authjs("sessions", "users", "authjs-pg"),
+        "authjs-supabase": _authjs("sessions", "users", "authjs-supabase", db_schema="next_auth"),
         "authjs-drizzle": _authjs("session", "user", "authjs-drizzle"),
         "authjs-typeorm": _authjs("sessions", "users", "authjs-typeorm", expires_format="epoch_ms"),
         "better-auth": SchemaMapping(
@@ -356,6 +477,23 @@ PRESETS: Mapping[str, SchemaMapping] = MappingProxyType(
             session_expires="expires_at",
             user_email_verified="email_verified",
             name="better-auth-snake",
+        ),
+        "better-auth-plural": SchemaMapping(
+            session_table="sessions",
+            user_table="users",
+            session_token="token",  # noqa: S106 - a column name
+            session_user_id="userId",
+            session_expires="expiresAt",
+            name="better-auth-plural",
+        ),
+        "better-auth-plural-snake": SchemaMapping(
+            session_table="sessions",
+            user_table="users",
+            session_token="token",  # noqa: S106 - a column name
+            session_user_id="user_id",
+            session_expires="expires_at",
+            user_email_verified="email_verified",
+            name="better-auth-plural-snake",
         ),
     }
 )
