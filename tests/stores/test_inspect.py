@@ -16,6 +16,7 @@ from sessiongate.stores.inspect import Catalog, TableInfo, inspect_database, mat
 
 from .helpers import NOW, PRISMA_DDL, make_prisma_sqlite
 from .pg import execute
+from .test_postgres import CASES, setup_case
 
 EXPIRY_SAMPLE = {
     "timestamp": datetime(2030, 1, 1, tzinfo=UTC),
@@ -358,3 +359,14 @@ def _fields(mapping: SchemaMapping) -> dict[str, object]:
     from dataclasses import fields
 
     return {f.name: getattr(mapping, f.name) for f in fields(mapping) if f.init}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("preset", sorted(CASES))
+def test_postgres_tables_as_each_creator_writes_them_are_their_preset(
+    postgres_dsn: str, pg_schema: str, preset: str
+):
+    setup_case(postgres_dsn, pg_schema, preset)
+    result = inspect_database(f"{postgres_dsn}?schema={pg_schema}")
+    assert result.ok, result.render()
+    assert result.found[0].preset == preset

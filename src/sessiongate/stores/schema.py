@@ -207,6 +207,30 @@ class SchemaMapping:
             raise ConfigurationError("dialect must be 'ansi' or 'mysql'")
         return sql.replace("{param}", placeholder)
 
+    def expiry_sql(self, placeholder: str, *, for_update: bool = False) -> str:
+        """The stored expiry of one session, as the driver returns it (for the opt-in touch,
+        :mod:`.touch`); ``for_update`` locks the row until the transaction ends (PostgreSQL)."""
+        if placeholder not in ("$1", "?"):
+            raise ConfigurationError("placeholder must be '$1' or '?'")
+        q = quote_identifier
+        # every identifier went through quote_identifier; the token is a bind parameter
+        return (
+            f"SELECT {q(self.session_expires)} FROM {self._table(self.session_table)} "  # noqa: S608
+            f"WHERE {q(self.session_token)} = {placeholder}" + (" FOR UPDATE" if for_update else "")
+        )
+
+    def update_expiry_sql(self, placeholders: tuple[str, str]) -> str:
+        """``UPDATE`` of one session's expiry: ``placeholders`` are (token, new expiry), e.g.
+        ``("$1", "$2")`` or ``("?", "?")`` with the expiry bound first for SQLite's order."""
+        token, expires = placeholders
+        if {token, expires} - {"$1", "$2", "?"}:
+            raise ConfigurationError("placeholders must be '$1'/'$2' or '?'")
+        q = quote_identifier
+        return (
+            f"UPDATE {self._table(self.session_table)} "  # noqa: S608 - quoted identifiers
+            f"SET {q(self.session_expires)} = {expires} WHERE {q(self.session_token)} = {token}"
+        )
+
     # ------------------------------------------------------------------------------ rows
 
     def record_from_row(self, row: Sequence[Any]) -> SessionRecord:
