@@ -370,3 +370,12 @@ def test_postgres_tables_as_each_creator_writes_them_are_their_preset(
     result = inspect_database(f"{postgres_dsn}?schema={pg_schema}")
     assert result.ok, result.render()
     assert result.found[0].preset == preset
+
+
+def test_a_table_named_like_sessions_with_renamed_columns_is_listed():
+    renamed = TableInfo("public", "auth_session", {"session_key": "text", "owner_id": "text"})
+    other = TableInfo("public", "verification", {"identifier": "text", "token": "text"})
+    report = match_catalog(catalog(renamed, other), {}).render()
+    assert '"public"."auth_session": no token column' in report
+    assert "it has none of them" in report
+    assert '"public"."verification":' not in report  # a token alone is not a session table

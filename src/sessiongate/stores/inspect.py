@@ -279,9 +279,10 @@ def _partner_name(name: str) -> str | None:
 
 
 def _looks_like_session_table(table: TableInfo) -> bool:
+    """Named like one, or holding a token and a user id (worth saying what else it lacks)."""
     if "session" in table.name.lower():
         return True
-    return sum(any(c in table.columns for c in names) for _, names in _ROLES) >= 2
+    return all(any(c in table.columns for c in names) for _, names in _ROLES[:2])
 
 
 def find_candidates(catalog: Catalog) -> tuple[list[Candidate], list[str]]:
@@ -300,8 +301,8 @@ def find_candidates(catalog: Catalog) -> tuple[list[Candidate], list[str]]:
             else:
                 problems.append(f"no {role} column ({', '.join(names)})")
         if problems:
-            if picked and _looks_like_session_table(table):
-                has = ", ".join(picked.values())
+            if _looks_like_session_table(table):
+                has = ", ".join(picked.values()) if picked else "none of them"
                 missing.append(f"{table.label}: {'; '.join(problems)}; it has {has}")
             continue
         user_id_column = picked["user id"]
