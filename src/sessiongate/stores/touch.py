@@ -284,7 +284,9 @@ class TouchingStore:
                 raise ProviderUnavailableError(
                     "the session expiry is stored in a form sessiongate cannot write back"
                 ) from None
-            written.append(new_ms)
+            # the instant as stored (seconds or minutes precision truncate it), read back the
+            # way every later lookup reads it
+            written.append(_ms(self.schema.parse_expires(value)))
             return value
 
         return decide, written
