@@ -147,10 +147,10 @@ def _check_sqlite(node_bin: str, params: dict[str, Any], schema: Any, precision_
 @pytest.mark.parametrize("timestamp_format", ["iso8601", "unixepoch-ms"])
 def test_prisma_sqlite_reads_the_extended_session(
     node_bin,
-    prisma_client,
+    prisma_client,  # noqa: F811 - the imported fixture
     tmp_path: Path,
     monkeypatch,
-    timestamp_format,  # noqa: F811
+    timestamp_format,
 ):
     monkeypatch.chdir(tmp_path)
     make_tables(tmp_path / "dev.db", "prisma-tables.sql")
