@@ -377,8 +377,10 @@ def _database_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--schema",
-        help="schema preset: authjs-prisma (default), authjs-prisma-v4, authjs-pg, "
-        "authjs-drizzle, authjs-typeorm, better-auth, better-auth-snake",
+        help="schema preset: authjs-prisma (default), authjs-prisma-v4, authjs-prisma-snake, "
+        "authjs-pg, authjs-supabase, authjs-drizzle, authjs-typeorm, better-auth, "
+        "better-auth-snake, better-auth-plural, better-auth-plural-snake "
+        "(sessiongate db inspect finds yours)",
     )
     if not any(a.dest == "better_auth_secret" for a in parser._actions):
         parser.add_argument(

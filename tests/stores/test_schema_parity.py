@@ -126,3 +126,13 @@ def test_same_tables_ignores_the_label_only():
     assert SchemaMapping.for_better_auth().same_tables(PRESETS["better-auth"])
     assert not preset.same_tables(PRESETS["authjs-typeorm"])  # expires_format differs
     assert not preset.same_tables(PRESETS["authjs-supabase"])  # db_schema differs
+
+
+def test_the_cli_help_names_every_preset():
+    from sessiongate.cli import build_parser
+
+    subcommands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for command in ("decode", "doctor", "serve"):
+        (schema,) = [a for a in subcommands[command]._actions if a.dest == "schema"]
+        for name in PRESETS:
+            assert name in schema.help.replace(",", " ").split(), (command, name)
