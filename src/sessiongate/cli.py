@@ -522,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="db_command", required=True
     )
     ins = db_sub.add_parser("inspect", help="find the session tables and print their mapping")
-    ins.add_argument("--database-url", help="postgresql://… or an SQLite file (DATABASE_URL)")
+    ins.add_argument("--database-url", help="postgresql://, mysql:// or SQLite (DATABASE_URL)")
     ins.add_argument("--db-schema", help="search only this PostgreSQL schema")
     ins.add_argument("--session-table", help="keep only session tables of this name")
     ins.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -16,6 +16,9 @@ from sessiongate.stores.inspect import Catalog, TableInfo, inspect_database, mat
 
 from .helpers import NOW, PRISMA_DDL, make_prisma_sqlite
 from .pg import execute
+from .test_mysql import CASES as MYSQL_CASES
+from .test_mysql import mysql_db  # noqa: F401 - a fixture
+from .test_mysql import setup_case as mysql_setup_case
 from .test_postgres import CASES, setup_case
 
 EXPIRY_SAMPLE = {
@@ -323,6 +326,7 @@ def test_cli_usage_errors_exit_2(monkeypatch):
     out = io.StringIO()
     url = "mysql://reader:hunter2-secret@127.0.0.1:1/app"
     assert main(["db", "inspect", "--database-url", url], stdout=out) == 2
+    assert "cannot connect to the database" in out.getvalue()
     assert "hunter2" not in out.getvalue()
     out = io.StringIO()
     assert main(["db", "inspect", "--database-url", "mongodb://x/y"], stdout=out) == 2
@@ -379,3 +383,30 @@ def test_a_table_named_like_sessions_with_renamed_columns_is_listed():
     assert '"public"."auth_session": no token column' in report
     assert "it has none of them" in report
     assert '"public"."verification":' not in report  # a token alone is not a session table
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("preset", sorted(MYSQL_CASES))
+def test_mysql_tables_as_each_creator_writes_them_are_their_preset(
+    mysql_db: str,  # noqa: F811 - the imported fixture
+    preset: str,
+):
+    mysql_setup_case(mysql_db, preset)
+    result = inspect_database(mysql_db)
+    assert result.ok, result.render()
+    assert result.found[0].preset == preset
+    assert result.catalog.searched.startswith('database "sg_')
+
+
+@pytest.mark.mysql
+def test_mysql_url_without_a_database_and_db_schema_are_usage_errors(mysql_url: str):
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(mysql_url)
+    out = io.StringIO()
+    bare = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+    assert main(["db", "inspect", "--database-url", bare], stdout=out) == 2
+    assert "names no database" in out.getvalue()
+    out = io.StringIO()
+    args = ["db", "inspect", "--database-url", mysql_url, "--db-schema", "x"]
+    assert main(args, stdout=out) == 2

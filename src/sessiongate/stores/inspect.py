@@ -23,8 +23,9 @@ Nothing is guessed silently:
 
 The exit status is 0 when exactly one mapping was found, 1 when none or several, 2 when the
 database could not be read. The matching (:func:`match_catalog`) is pure; the readers for
-PostgreSQL (``information_schema`` and ``pg_constraint``) and SQLite (``PRAGMA``) only collect
-the catalog and one sample value per candidate expiry column.
+PostgreSQL (``information_schema`` and ``pg_constraint``), MySQL/MariaDB (``information_schema``
+of the URL's database) and SQLite (``PRAGMA``) only collect the catalog and one sample value
+per candidate expiry column.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ __all__ = [
     "match_catalog",
 ]
 
-Dialect = Literal["postgresql", "sqlite"]
+Dialect = Literal["postgresql", "mysql", "sqlite"]
 
 TOKEN_COLUMNS = ("sessionToken", "session_token", "token")
 USER_ID_COLUMNS = ("userId", "user_id")
@@ -369,7 +370,7 @@ def expires_format(
             return "timestamp", None
         return "timestamp", f"the expiry column holds text sessiongate cannot read: {text[:40]!r}"
     # no rows: the column type decides
-    if dialect == "postgresql" and _TIMESTAMP_TYPES.search(column_type):
+    if dialect != "sqlite" and _TIMESTAMP_TYPES.search(column_type):
         return "timestamp", None
     if _INTEGER_TYPES.search(column_type):
         return "timestamp", (
@@ -377,7 +378,7 @@ def expires_format(
             "assumed (Drizzle's timestamp_ms, Prisma); if the app stores seconds (Drizzle "
             'mode "timestamp") use expires_format="epoch_s"'
         )
-    if dialect == "postgresql":
+    if dialect != "sqlite":
         return "epoch_ms", (
             f"the session table is empty and its expiry column is {column_type}: epoch "
             "milliseconds as text assumed (TypeORM); ISO-8601 text reads as well"
@@ -473,13 +474,15 @@ def match_catalog(
 # ---------------------------------------------------------------------------------- readers
 
 
-def _sample_sql(table: TableInfo, column: str, *, qualify: bool) -> str:
+def _sample_sql(table: TableInfo, column: str, *, qualify: bool, backticks: bool = False) -> str:
     name = quote_identifier(table.name)
     if qualify and table.schema is not None:
         name = quote_identifier(table.schema) + "." + name
     col = quote_identifier(column)
     # identifiers validated and quoted; nothing from outside is interpolated
-    return f"SELECT {col} FROM {name} WHERE {col} IS NOT NULL LIMIT 1"  # noqa: S608
+    sql = f"SELECT {col} FROM {name} WHERE {col} IS NOT NULL LIMIT 1"  # noqa: S608
+    # quote_identifier admits no quote character inside a name: every '"' is a delimiter
+    return sql.replace('"', "`") if backticks else sql
 
 
 def _valid_identifier(name: str) -> bool:
@@ -568,16 +571,16 @@ WHERE con.contype = 'f' AND cardinality(con.conkey) = 1
 def _tables_from_rows(
     columns: Iterable[Sequence[Any]], foreign_keys: Iterable[Sequence[Any]]
 ) -> tuple[TableInfo, ...]:
-    found: dict[tuple[str, str], dict[str, str]] = {}
+    found: dict[tuple[str | None, str], dict[str, str]] = {}
     for schema, table, column, data_type in columns:
         found.setdefault((schema, table), {})[column] = str(data_type).lower()
-    references: dict[tuple[str, str], dict[str, tuple[str | None, str, str]]] = {}
+    references: dict[tuple[str | None, str], dict[str, tuple[str | None, str, str]]] = {}
     for schema, table, column, ref_schema, ref_table, ref_column in foreign_keys:
         references.setdefault((schema, table), {})[column] = (ref_schema, ref_table, ref_column)
     return tuple(
         TableInfo(schema, table, cols, references.get((schema, table), {}))
         for (schema, table), cols in found.items()
-        if _valid_identifier(schema) and _valid_identifier(table)
+        if (schema is None or _valid_identifier(schema)) and _valid_identifier(table)
     )
 
 
@@ -628,6 +631,74 @@ async def _inspect_postgres(
     return match_catalog(catalog, samples, session_table=session_table)
 
 
+_MYSQL_COLUMNS = """
+SELECT table_name, column_name, data_type FROM information_schema.columns
+WHERE table_schema = DATABASE() ORDER BY table_name, ordinal_position
+"""
+_MYSQL_FOREIGN_KEYS = """
+SELECT table_name, column_name, referenced_table_schema, referenced_table_name,
+       referenced_column_name
+FROM information_schema.key_column_usage
+WHERE table_schema = DATABASE() AND referenced_table_name IS NOT NULL
+"""
+
+
+async def _inspect_mysql(target: MySQLURL, session_table: str | None, timeout: float) -> Inspection:
+    import asyncmy
+
+    from .mysql import _tls_context
+
+    if not target.database:
+        raise ConfigurationError("the MySQL URL names no database (mysql://…/DATABASE)")
+    try:
+        async with asyncio.timeout(timeout):
+            conn = await asyncmy.connect(
+                host=target.host,
+                port=target.port,
+                user=target.user,
+                password=target.password,
+                db=target.database,
+                unix_socket=target.unix_socket,
+                ssl=_tls_context(target),
+                charset="utf8mb4",
+                autocommit=True,
+                connect_timeout=timeout,
+            )
+    except (OSError, TimeoutError, asyncmy.errors.Error) as exc:
+        raise ProviderUnavailableError(
+            f"cannot connect to the database ({type(exc).__name__}; check the URL and its "
+            "credentials)"
+        ) from None
+    try:
+        async with asyncio.timeout(timeout), conn.cursor() as cursor:
+            await cursor.execute(_MYSQL_COLUMNS)
+            column_rows = [(None, *row) for row in await cursor.fetchall()]
+            await cursor.execute(_MYSQL_FOREIGN_KEYS)
+            key_rows = [
+                (None, table, column, None if ref_db == target.database else ref_db, ref, ref_col)
+                for table, column, ref_db, ref, ref_col in await cursor.fetchall()
+            ]
+            catalog = Catalog(
+                "mysql",
+                _tables_from_rows(column_rows, key_rows),
+                searched=f'database "{target.database}"',
+            )
+            samples: dict[tuple[str | None, str], object] = {}
+            for candidate in find_candidates(catalog)[0]:
+                await cursor.execute(
+                    _sample_sql(candidate.session, candidate.expires, qualify=False, backticks=True)
+                )
+                row = await cursor.fetchone()
+                samples[(None, candidate.session.name)] = None if row is None else row[0]
+    except (OSError, TimeoutError, asyncmy.errors.Error) as exc:
+        raise ProviderUnavailableError(
+            f"cannot read the database catalog ({type(exc).__name__})"
+        ) from None
+    finally:
+        conn.close()
+    return match_catalog(catalog, samples, session_table=session_table)
+
+
 def inspect_database(
     url: str,
     *,
@@ -638,14 +709,14 @@ def inspect_database(
     """Connect to the database at ``url`` (as the JS app writes it) and inspect it.
 
     Args:
-        url: ``postgresql://…`` (Prisma's ``?schema=`` restricts the search to that schema) or
-            an SQLite file (``file:./dev.db``...).
+        url: ``postgresql://…`` (Prisma's ``?schema=`` restricts the search to that schema),
+            ``mysql://…/database`` (that database) or an SQLite file (``file:./dev.db``...).
         db_schema: search only this PostgreSQL schema (default: every schema the role reads).
         session_table: keep only session tables of this name (to pick one of several).
         timeout: seconds for connecting and reading the catalog.
 
     Raises:
-        ConfigurationError: an unsupported URL (or a MySQL one: not inspected yet).
+        ConfigurationError: an unsupported URL, or a MySQL URL without a database.
         ProviderUnavailableError: the database could not be reached or read.
     """
     if db_schema is not None:
@@ -656,10 +727,11 @@ def inspect_database(
             raise ConfigurationError("--db-schema is for PostgreSQL; SQLite has one schema")
         return _inspect_sqlite(target, session_table)
     if isinstance(target, MySQLURL):
-        raise ConfigurationError(
-            "db inspect reads PostgreSQL and SQLite; for MySQL/MariaDB compare SHOW COLUMNS "
-            "with the presets (sessiongate.stores.PRESETS)"
-        )
+        if db_schema is not None:
+            raise ConfigurationError(
+                "--db-schema is for PostgreSQL; name the MySQL database in the URL"
+            )
+        return asyncio.run(_inspect_mysql(target, session_table, timeout))
     return asyncio.run(_inspect_postgres(url, db_schema, session_table, timeout))
 
 
