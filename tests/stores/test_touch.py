@@ -309,3 +309,37 @@ async def _load_and_close(store: TouchingStore, token: str):
         return await store.load(token)
     finally:
         await store.aclose()
+
+
+def test_behind_the_authenticators_cache_only_misses_are_checked(app_db):
+    """CachedStore(touching(...)): a cached session is served without a check; the next miss
+    after the threshold extends it once."""
+    path, conn = app_db
+    set_expires(conn, "tok-valid", naive_utc(NOW + timedelta(days=29, hours=12)))
+    clock = Clock(NOW_TS)
+    ticks = Clock(0.0)  # the cache's monotonic clock
+    cached = CachedStore(make(path, clock), ttl=60, timer=ticks)
+
+    async def main():
+        try:
+            first = await cached.load("tok-valid")  # a miss, not due (extended 12 h ago)
+            clock.now += 13 * 3600  # now due, but the cached record is served
+            ticks.now += 30
+            hit = await cached.load("tok-valid")
+            ticks.now += 31  # the entry expired: a miss, and the session is extended
+            miss = await cached.load("tok-valid")
+            return first, hit, miss
+        finally:
+            await cached.aclose()
+
+    first, hit, miss = asyncio.run(main())
+    assert first is hit
+    assert writes(conn) == [
+        (
+            "tok-valid",
+            naive_utc(NOW + timedelta(days=29, hours=12)),
+            naive_utc(NOW + timedelta(days=30, hours=13)),
+        )
+    ]
+    assert miss.expires == NOW + timedelta(days=30, hours=13)
+    assert cached.queries == 2

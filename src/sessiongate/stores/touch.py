@@ -74,6 +74,7 @@ logger = logging.getLogger("sessiongate")
 
 DAY = 24 * 60 * 60
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
 _ISO = re.compile(
     r"(\d{4}-\d{2}-\d{2})([T ])(\d{2}:\d{2})(:\d{2})?(?:\.(\d{1,9}))?(Z|[+-]\d{2}(?::?\d{2})?)?",
     re.ASCII,
@@ -117,8 +118,8 @@ class UpdateAge:
 
 
 def _ms(value: datetime) -> int:
-    """Integer milliseconds since 1970, as ``Date.valueOf()`` of the same instant."""
-    return (value.astimezone(UTC) - _EPOCH) // timedelta(milliseconds=1)
+    """Integer milliseconds since 1970 of an aware datetime, as ``Date.valueOf()`` has them."""
+    return (value - _EPOCH) // _ONE_MS
 
 
 def _utc(ms: int) -> datetime:
