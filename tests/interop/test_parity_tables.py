@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from sessiongate.betterauth import BetterAuthSession
 from sessiongate.cli import main
 from sessiongate.cookies import RequestCredentials
+from sessiongate.sessions import BetterAuthSession
 from sessiongate.stores import PRESETS, SchemaMapping
 from sessiongate.stores.inspect import inspect_database
 from sessiongate.stores.postgres import PostgresStore
@@ -86,7 +86,7 @@ def verify(url: str, mapping: SchemaMapping, cookie: str) -> str:
 
     async def main_() -> str:
         try:
-            verified = await auth.authenticate_async(
+            verified = await auth.authenticate(
                 RequestCredentials(cookies={"better-auth.session_token": cookie}), time.time()
             )
             assert verified is not None

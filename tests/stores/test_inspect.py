@@ -1,4 +1,4 @@
-"""``sessiongate db inspect``: the matcher (pure), SQLite and PostgreSQL catalogs, the CLI."""
+"""``sessiongate db inspect``: the matcher (pure), SQLite, PostgreSQL and MySQL, the CLI."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 
 from sessiongate.cli import main
 from sessiongate.stores import PRESETS, SchemaMapping, SQLiteStore
-from sessiongate.stores.inspect import Catalog, TableInfo, inspect_database, match_catalog
+from sessiongate.stores.catalog import Catalog, TableInfo, match_catalog
+from sessiongate.stores.inspect import inspect_database
 
 from .helpers import NOW, PRISMA_DDL, make_prisma_sqlite
 from .pg import execute
@@ -232,7 +233,7 @@ def test_sqlite_prisma_file_is_the_prisma_preset_and_the_store_reads_it(tmp_path
     assert result.found[0].preset == "authjs-prisma"
     store = SQLiteStore(db, schema=result.found[0].mapping)
     try:
-        record = store.load_blocking("tok-valid")
+        record = store.load_sync("tok-valid")
     finally:
         import asyncio
 
@@ -263,7 +264,7 @@ def test_sqlite_drizzle_seconds_are_found_from_a_row(tmp_path: Path):
     assert found.mapping.expires_format == "epoch_s"
     store = SQLiteStore(db, schema=found.mapping)
     try:
-        record = store.load_blocking("tok")
+        record = store.load_sync("tok")
     finally:
         import asyncio
 

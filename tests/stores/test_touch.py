@@ -296,8 +296,7 @@ def test_sync_callers_touch_in_their_own_thread(app_db):
     path, conn = app_db
     set_expires(conn, "tok-valid", naive_utc(NOW + timedelta(days=10)))
     store = make(path, Clock(NOW_TS))
-    if not isinstance(store, SyncTouchingStore):
-        pytest.skip("SQLiteStore has no load_sync before the layout refactor")
+    assert isinstance(store, SyncTouchingStore)  # SQLite answers from the calling thread
     record = store.load_sync("tok-valid")
     asyncio.run(store.aclose())
     assert record.expires == NOW + timedelta(days=30)
@@ -318,7 +317,7 @@ def test_behind_the_authenticators_cache_only_misses_are_checked(app_db):
     set_expires(conn, "tok-valid", naive_utc(NOW + timedelta(days=29, hours=12)))
     clock = Clock(NOW_TS)
     ticks = Clock(0.0)  # the cache's monotonic clock
-    cached = CachedStore(make(path, clock), ttl=60, timer=ticks)
+    cached = CachedStore(make(path, clock), ttl=60, monotonic=ticks)
 
     async def main():
         try:

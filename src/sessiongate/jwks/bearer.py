@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._encoding import json_object
+from .._b64json import json_object
 from .._tokencache import DecodedToken, TokenCache
 from ..claims import ClaimRules
 from ..cookies import DEFAULT_MAX_TOKEN_BYTES, RequestCredentials
@@ -33,10 +33,10 @@ from ..errors import (
     ProviderUnavailableError,
     UnknownKidError,
 )
-from ..gate import Verified
+from ..types import Verified
 from .client import JWKSClient
 from .fetch import check_url, origin
-from .keys import JWKSKey, SignatureVerifier, SignedToken, parse_signed_token
+from .keys import JWKSKey, KeySource, SignatureVerifier, SignedToken, parse_signed_token
 
 __all__ = ["JWKSBearer"]
 
@@ -46,7 +46,9 @@ class JWKSBearer:
 
     Args:
         jwks_url: the JWKS URL; or pass a shared ``jwks=JWKSClient(...)`` instead.
-        jwks: a :class:`JWKSClient` (share one between verifiers of the same provider).
+        jwks: where the keys come from: a :class:`JWKSClient` (share one between verifiers of
+            the same provider) or :class:`~sessiongate.jwks.StaticKeys` (public keys
+            configured once, no endpoint); any :class:`~sessiongate.jwks.keys.KeySource`.
         algorithms: the accepted algorithms, required and never taken from the token; any of
             :data:`~sessiongate.jwks.ASYMMETRIC_ALGORITHMS`. HS* and ``none`` are refused (use
             ``BearerJWT``).
@@ -58,7 +60,8 @@ class JWKSBearer:
             ``exp``/``nbf`` and is dropped when the key set changes.
         max_token_bytes: size cap, checked before any parsing.
         allow_http: with ``jwks_url``, accept an ``http`` URL (loopback, development).
-        clock: returns UNIX time for :meth:`decode`; injectable for tests.
+        clock: returns wall-clock UNIX time for :meth:`decode` / :meth:`decode_sync`;
+            injectable for tests.
     """
 
     name = "jwks"
@@ -67,7 +70,7 @@ class JWKSBearer:
         self,
         jwks_url: str | None = None,
         *,
-        jwks: JWKSClient | None = None,
+        jwks: KeySource | None = None,
         algorithms: Iterable[str],
         issuer: str | Collection[str] | None,
         audience: str | Collection[str] | None,
@@ -80,12 +83,16 @@ class JWKSBearer:
     ) -> None:
         if (jwks_url is None) == (jwks is None):
             raise ConfigurationError("JWKSBearer needs exactly one of jwks_url= or jwks=")
+        if jwks is not None and not isinstance(jwks, KeySource):
+            raise ConfigurationError("jwks= must be a JWKSClient or StaticKeys")
         self._signatures = SignatureVerifier(algorithms)
         if max_token_bytes <= 0:
             raise ConfigurationError("max_token_bytes must be positive")
-        self.jwks = jwks if jwks is not None else JWKSClient(jwks_url, allow_http=allow_http)
+        self.jwks: KeySource = (
+            jwks if jwks is not None else JWKSClient(jwks_url, allow_http=allow_http)
+        )
         self.algorithms = self._signatures.algorithms
-        self.rules = ClaimRules.build(
+        self.rules = ClaimRules(
             leeway=leeway, require_exp=require_exp, issuer=issuer, audience=audience
         )
         self.max_token_bytes = max_token_bytes
@@ -178,52 +185,50 @@ class JWKSBearer:
         self._cache.put((version, token), decoded)
         return decoded
 
-    def _verify(self, token: str) -> DecodedToken:
+    def _verify_sync(self, token: str) -> DecodedToken:
         version = self.jwks.version
         hit = self._cache.get((version, token))
         if hit is not None:
             return hit
         parsed = self._parse(token)
-        keys = self.jwks.get_signing_keys(parsed.kid)
+        keys = self.jwks.get_signing_keys_sync(parsed.kid)
         return self._check(token, parsed, keys, self.jwks.version)
 
-    async def _verify_async(self, token: str) -> DecodedToken:
+    async def _verify(self, token: str) -> DecodedToken:
         version = self.jwks.version
         hit = self._cache.get((version, token))
         if hit is not None:
             return hit
         parsed = self._parse(token)
-        keys = await self.jwks.get_signing_keys_async(parsed.kid)
+        keys = await self.jwks.get_signing_keys(parsed.kid)
         return self._check(token, parsed, keys, self.jwks.version)
 
-    def decode(self, token: str, *, now: float | None = None) -> dict[str, Any]:
-        """Verify ``token`` (fetching keys synchronously if needed) and return its claims."""
-        decoded = self._verify(token)
-        self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
-        return dict(decoded.claims)
-
-    async def decode_async(self, token: str, *, now: float | None = None) -> dict[str, Any]:
+    async def decode(self, token: str, *, now: float | None = None) -> dict[str, Any]:
         """Verify ``token`` (awaiting the key fetch if needed) and return its claims."""
-        decoded = await self._verify_async(token)
+        decoded = await self._verify(token)
         self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
         return dict(decoded.claims)
 
-    async def authenticate_async(
-        self, credentials: RequestCredentials, now: float
-    ) -> Verified | None:
+    def decode_sync(self, token: str, *, now: float | None = None) -> dict[str, Any]:
+        """Blocking :meth:`decode` (fetches keys in a blocking way if needed)."""
+        decoded = self._verify_sync(token)
+        self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
+        return dict(decoded.claims)
+
+    async def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """Authenticator protocol: a three-segment ``Bearer`` token, else ``None``."""
         token = credentials.bearer_token()
         if token is None or token.count(".") != 2:
             return None
-        decoded = await self._verify_async(token)
+        decoded = await self._verify(token)
         self.rules.check_time(decoded.exp, decoded.nbf, now)
         return decoded.as_verified("bearer")
 
-    def authenticate_blocking(self, credentials: RequestCredentials, now: float) -> Verified | None:
-        """Synchronous :meth:`authenticate_async` (WSGI); shares the key cache."""
+    def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
+        """Blocking :meth:`authenticate` (WSGI); shares the key cache."""
         token = credentials.bearer_token()
         if token is None or token.count(".") != 2:
             return None
-        decoded = self._verify(token)
+        decoded = self._verify_sync(token)
         self.rules.check_time(decoded.exp, decoded.nbf, now)
         return decoded.as_verified("bearer")

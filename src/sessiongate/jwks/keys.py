@@ -33,13 +33,19 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
 
-import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509 import load_pem_x509_certificates
-from jwt.api_jws import PyJWS
 
-from .._encoding import b64url_decode, json_object
+from .._extras import missing_extra
+
+try:
+    import jwt
+    from jwt.api_jws import PyJWS
+except ModuleNotFoundError as err:
+    raise missing_extra(err, "jwks") from None
+
+from .._b64json import b64url_decode, json_object
 from ..errors import (
     AlgorithmNotAllowedError,
     ConfigurationError,

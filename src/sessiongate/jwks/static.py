@@ -33,30 +33,22 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 
-from .._encoding import json_object
+from .._b64json import json_object
 from .._tokencache import DecodedToken, TokenCache
 from ..claims import ClaimRules
 from ..cookies import (
-    AUTHJS_COOKIE,
+    AUTHJS_COOKIE_NAMES,
     DEFAULT_MAX_TOKEN_BYTES,
-    NEXTAUTH_COOKIE,
-    SECURE_PREFIX,
     RequestCredentials,
-    secure_first,
+    cookie_name_list,
 )
 from ..errors import AuthenticationError, ConfigurationError, UnknownKidError
-from ..gate import Verified
+from ..types import Verified
 from .keys import JWKSKey, KeySet, SignatureVerifier, parse_public_keys, parse_signed_token
 
 __all__ = ["StaticKeyJWT", "StaticKeys"]
 
 _MAX_FILE_BYTES = 1024 * 1024
-_AUTHJS_COOKIE_NAMES = (
-    SECURE_PREFIX + AUTHJS_COOKIE,
-    AUTHJS_COOKIE,
-    SECURE_PREFIX + NEXTAUTH_COOKIE,
-    NEXTAUTH_COOKIE,
-)
 
 
 class StaticKeys:
@@ -188,14 +180,10 @@ class StaticKeyJWT:
                 f"no configured key can verify {list(self.algorithms)} "
                 f"(the keys allow {sorted(fitting)})"
             )
-        if isinstance(cookie_names, str):
-            raise ConfigurationError("cookie_names must be a list of cookie names")
         self.keys = keys
-        self.cookie_names = secure_first(
-            _AUTHJS_COOKIE_NAMES if cookie_names is None else cookie_names
-        )
+        self.cookie_names = cookie_name_list(cookie_names, AUTHJS_COOKIE_NAMES)
         self.accept_bearer = accept_bearer
-        self.rules = ClaimRules.build(
+        self.rules = ClaimRules(
             leeway=leeway, require_exp=require_exp, issuer=issuer, audience=audience
         )
         self.max_token_bytes = max_token_bytes

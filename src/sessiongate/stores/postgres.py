@@ -27,7 +27,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+from .._extras import missing_extra
+
+try:
+    import asyncpg  # type: ignore[import-untyped]
+except ModuleNotFoundError as err:
+    raise missing_extra(err, "postgres") from None
 
 from ..errors import ConfigurationError, ProviderUnavailableError
 from .base import SessionRecord

@@ -44,6 +44,7 @@ from typing import Any, Literal
 
 from ..errors import ConfigurationError, ProviderUnavailableError
 from .base import SessionRecord
+from .better_auth_names import better_auth_names
 from .timestamps import decode_timestamp
 
 __all__ = ["PRESETS", "ExpiresFormat", "SchemaMapping", "quote_identifier", "resolve_schema"]
@@ -343,37 +344,19 @@ class SchemaMapping:
                 every table and (renamed) field name (``expiresAt`` -> ``expires_at``).
             db_schema: the PostgreSQL schema (or MySQL database) of the tables.
 
-        A field name that is not one Better Auth has raises :class:`ConfigurationError`
-        (better-auth itself refuses it: ``Field … not found in model …``).
+        The naming rules are :func:`.better_auth_names.better_auth_names`'s. A field name that
+        is not one Better Auth has raises :class:`ConfigurationError` (better-auth refuses it
+        too: ``Field … not found in model …``).
         """
-        plural = "s" if use_plural else ""
-        picked_session = _better_auth_fields(session_fields, _BA_SESSION_FIELDS, "session")
-        picked_user = _better_auth_fields(user_fields, _BA_USER_FIELDS, "user")
-
-        def column(renamed: Mapping[str, str], logical: str) -> str:
-            name = renamed.get(logical, logical)
-            return _snake(name) if columns == "snake" else name
-
-        if columns not in ("camel", "snake"):
-            raise ConfigurationError("columns must be 'camel' or 'snake'")
-
-        def table(model: str) -> str:
-            return _snake(model + plural) if columns == "snake" else model + plural
-
-        return cls(
-            session_table=table(session_model),
-            user_table=table(user_model),
-            session_token=column(picked_session, "token"),
-            session_user_id=column(picked_session, "userId"),
-            session_expires=column(picked_session, "expiresAt"),
-            user_id="id",
-            user_name=column(picked_user, "name"),
-            user_email=column(picked_user, "email"),
-            user_image=column(picked_user, "image"),
-            user_email_verified=column(picked_user, "emailVerified"),
-            db_schema=db_schema,
-            name="better-auth (custom)",
+        names = better_auth_names(
+            use_plural=use_plural,
+            session_model=session_model,
+            user_model=user_model,
+            session_fields=session_fields,
+            user_fields=user_fields,
+            columns=columns,
         )
+        return cls(**names, db_schema=db_schema, name="better-auth (custom)")
 
     def same_tables(self, other: SchemaMapping) -> bool:
         """Whether both read the same tables and columns the same way (labels aside)."""
@@ -421,39 +404,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)):
         return value
     return str(value)  # UUID, Decimal...
-
-
-_BA_SESSION_FIELDS = frozenset({"token", "userId", "expiresAt"})
-_BA_USER_FIELDS = frozenset({"name", "email", "image", "emailVerified"})
-# the fields of Better Auth's core models that sessiongate does not read but a config may rename
-_BA_OTHER_FIELDS = {
-    "session": frozenset({"id", "createdAt", "updatedAt", "ipAddress", "userAgent"}),
-    "user": frozenset({"id", "createdAt", "updatedAt"}),
-}
-
-
-def _snake(name: str) -> str:
-    """``expiresAt`` -> ``expires_at``, ``APIKey`` -> ``api_key``: ``convertToSnakeCase`` of
-    Better Auth's Drizzle generator (``@better-auth/cli``), which names tables and columns."""
-    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
-def _better_auth_fields(
-    given: Mapping[str, str] | None, read: frozenset[str], model: str
-) -> Mapping[str, str]:
-    if given is None:
-        return {}
-    if not isinstance(given, Mapping):
-        raise ConfigurationError(f"{model}_fields must be a mapping of field name to column")
-    known = read | _BA_OTHER_FIELDS[model]
-    unknown = sorted(set(given) - known)
-    if unknown:
-        raise ConfigurationError(
-            f"{model}_fields names fields the {model} model does not have: {unknown} "
-            f"(known: {sorted(known)})"
-        )
-    return {k: v for k, v in given.items() if k in read}
 
 
 def _authjs(session_table: str, user_table: str, name: str, **options: Any) -> SchemaMapping:
