@@ -266,6 +266,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             audience=args.audience,
             jwks_algorithms=args.jwks_algorithm or (),
             allow_http_jwks=args.allow_http_jwks,
+            jwt_public_key=args.jwt_public_key,
         )
         options = SidecarOptions.from_sources(
             csrf_mode=args.csrf, trusted_origins=args.trusted_origin or ()
@@ -421,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument(
         "--jwks-algorithm", action="append", help="pinned algorithm (default EdDSA, RS256, ES256)"
     )
+    srv.add_argument("--jwt-public-key", help="PEM/JWK file: JWT cookies and Bearer it signs")
     srv.add_argument(
         "--allow-http-jwks", action="store_true", help="accept an http:// JWKS URL (dev only)"
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from sessiongate.cookies import AUTHJS_COOKIE, SECURE_PREFIX, RequestCredentials
+from sessiongate.cookies import AUTHJS_COOKIE_NAMES, RequestCredentials
 from sessiongate.errors import SessionGateError
 from sessiongate.jwks import StaticKeyJWT, StaticKeys
 from sessiongate.jws import BearerJWT
@@ -27,7 +27,6 @@ from .parity_driver import call
 pytestmark = pytest.mark.node
 
 SECRET = "parity-hs256-secret-0123456789abcdef0123"
-AUTHJS_NAMES = [SECURE_PREFIX + AUTHJS_COOKIE, AUTHJS_COOKIE]
 CLAIMS = {"sub": "user-42", "name": "Ada", "email": "ada@example.com"}
 
 
@@ -51,9 +50,8 @@ def issue(node_bin: str, alg: str, *, https: bool = False, **extra: Any) -> dict
     return result
 
 
-def authenticate(auth: Any, credentials: RequestCredentials) -> Any:
-    sync = getattr(auth, "authenticate_sync", None) or auth.authenticate
-    return sync(credentials, time.time())
+def authenticate(auth: StaticKeyJWT | BearerJWT, credentials: RequestCredentials) -> Any:
+    return auth.authenticate_sync(credentials, time.time())
 
 
 def static_verifier(public_key: dict[str, Any], alg: str, form: str) -> StaticKeyJWT:
@@ -87,7 +85,7 @@ def test_https_and_chunked_cookies_verify(node_bin):
 
 def test_hs256_jws_cookie_written_by_auth_js_verifies_with_bearer_jwt(node_bin):
     issued = issue(node_bin, "HS256")
-    auth = BearerJWT(SECRET, cookie_names=AUTHJS_NAMES)
+    auth = BearerJWT(SECRET, cookie_names=AUTHJS_COOKIE_NAMES)
     verified = authenticate(auth, RequestCredentials(cookies=issued["cookies"]))
     assert verified.credential == "cookie"
     assert verified.claims["sub"] == "user-42"
@@ -108,7 +106,7 @@ def test_verdicts_agree_with_the_projects_decode_on_tampered_tokens(node_bin, al
         auth: Any = static_verifier(issued["publicKey"], alg, "pem")
         node_key = {"pem": issued["publicKey"]["pem"]}
     else:
-        auth = BearerJWT(SECRET, cookie_names=AUTHJS_NAMES)
+        auth = BearerJWT(SECRET, cookie_names=AUTHJS_COOKIE_NAMES)
         node_key = {"secret": SECRET}
     for forged in [token, *tampered]:
         js = call(node_bin, "authjs.jwsDecode", alg=alg, token=forged, **node_key)
@@ -118,3 +116,19 @@ def test_verdicts_agree_with_the_projects_decode_on_tampered_tokens(node_bin, al
         except SessionGateError:
             ours = False
         assert ours is js["ok"], (forged, js)
+
+
+def test_the_gate_built_from_the_environment_verifies_the_custom_cookie(node_bin, tmp_path):
+    """AUTH_SECRET set too (a JWE verifier first in the chain) and the public key by
+    SESSIONGATE_JWT_PUBLIC_KEY: the gate answers from the static-key verifier."""
+    from sessiongate import SessionGate
+
+    issued = issue(node_bin, "ES256", https=True)
+    key_file = tmp_path / "public.pem"
+    key_file.write_text(issued["publicKey"]["pem"])
+    env = {"AUTH_SECRET": "x" * 40, "SESSIONGATE_JWT_PUBLIC_KEY": str(key_file)}
+    gate = SessionGate.from_env(env)
+    assert repr(gate) == "SessionGate(authjs, static-key)"
+    cookie = "; ".join(f"{name}={value}" for name, value in issued["cookies"].items())
+    result = gate.authenticate_sync({"cookie": cookie})
+    assert (result.user.id, result.authenticator) == ("user-42", "static-key")

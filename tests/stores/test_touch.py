@@ -342,3 +342,23 @@ def test_behind_the_authenticators_cache_only_misses_are_checked(app_db):
     ]
     assert miss.expires == NOW + timedelta(days=30, hours=13)
     assert cached.queries == 2
+
+
+def test_database_session_through_the_gate_extends_once_sync_and_async(app_db):
+    """The opt-in as documented: DatabaseSession(touching(SQLiteStore(..., read_only=False)))."""
+    from sessiongate import DatabaseSession, SessionGate
+
+    path, conn = app_db
+    set_expires(conn, "tok-valid", naive_utc(NOW + timedelta(days=10)))
+    clock = Clock(NOW_TS)
+    auth = DatabaseSession(make(path, clock), cache_ttl=0, negative_cache_ttl=0)
+    gate = SessionGate(auth, clock=clock)
+    headers = {"cookie": "authjs.session-token=tok-valid"}
+    try:
+        blocking = gate.authenticate_sync(headers)  # WSGI: in the calling thread
+        awaited = asyncio.run(gate.authenticate(headers))
+    finally:
+        asyncio.run(auth.aclose())
+    new = (NOW + timedelta(days=30)).timestamp()
+    assert blocking.user.expires_at == awaited.user.expires_at == new
+    assert len(writes(conn)) == 1
