@@ -80,10 +80,8 @@ class ByteBudgetLRU(Generic[K, V]):
         if entry is None:
             return None
         with self._lock:
-            try:
+            if key in self._entries:  # else evicted since the lookup; the value was current then
                 self._entries.move_to_end(key)
-            except KeyError:  # evicted since the lookup: the value was current when read
-                pass
         return entry[0]
 
     def put(self, key: K, value: V, chars: int | None = None) -> None:

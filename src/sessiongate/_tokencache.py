@@ -95,8 +95,8 @@ class TokenCache:
 
     ``maxsize`` is the most entries kept; the estimated bytes are bounded by ``maxsize`` x 4 KiB
     (a token larger than ~500 characters takes more than one entry's share of the budget).
-    ``get``/``put(key, value, chars=None)`` are the LRU's own methods (or no-ops when disabled): a cache miss runs for
-    every new token, so no wrapper frame sits in between.
+    ``get``/``put(key, value, chars=None)`` are the LRU's own methods (or no-ops when disabled):
+    a cache miss runs for every new token, so no wrapper frame sits in between.
     """
 
     __slots__ = ("_lru", "enabled", "get", "put")
