@@ -148,6 +148,23 @@ def test_jwk_and_jwk_set():
         (b"[1, 2]", "neither PEM nor"),
         (b"x" * (1024 * 1024 + 1), "larger than 1 MiB"),
     ],
+    # stable ids: the generated keys differ between pytest-xdist workers
+    ids=[
+        "private-rsa-pem",
+        "private-p256-pem",
+        "rsa-1024",
+        "bad-public-pem",
+        "unknown-pem",
+        "symmetric-jwk",
+        "private-jwk-members",
+        "alg-misfit",
+        "use-enc",
+        "empty-set",
+        "over-100-keys",
+        "not-a-key",
+        "json-array",
+        "over-1-mib",
+    ],
 )
 def test_unusable_static_keys_are_refused_at_start_up(data, message):
     with pytest.raises(ConfigurationError, match=message):
