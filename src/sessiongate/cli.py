@@ -18,7 +18,8 @@ wrong secret is the likely cause.
 ``sessiongate doctor INPUT`` explains, in plain words, why a token, a ``Cookie`` header or a
 ``curl`` header dump does or does not verify (``--json`` for scripts); its verdict is the answer
 of the gate ``serve`` would build from the same flags and environment. ``sessiongate serve``
-runs the sidecar verifier (:mod:`sessiongate.sidecar`) with uvicorn. ``sessiongate demo`` starts
+runs the sidecar verifier (:mod:`sessiongate.sidecar`) with ``--workers`` processes on granian
+(or ``--server uvicorn``), see :mod:`sessiongate.serve`. ``sessiongate demo`` starts
 a live example API and proves it with real requests (``--offline``: in-process only).
 """
 
@@ -35,6 +36,8 @@ from .authjs import AuthJSToken, secrets_from_env
 from .config import CSRF_MODES
 from .errors import ConfigurationError, MalformedTokenError, SessionGateError
 from .jws import HMAC_ALGORITHMS, BearerJWT
+from .serve.options import DEFAULT_CACHE_SIZE
+from .serve.options import SERVERS as SERVE_SERVERS
 
 __all__ = ["decode_token", "main"]
 
@@ -236,13 +239,11 @@ def _secret_flag_warning(args: argparse.Namespace) -> str | None:
 
 
 def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .sidecar import SidecarApp, SidecarConfig, SidecarOptions, build_gate
+    from .serve import AppSpec, ServeOptions, parse_server, run
+    from .serve.app import build_spec_gate
+    from .serve.runners import server_version
+    from .sidecar import SidecarConfig, SidecarOptions
 
-    try:
-        import uvicorn
-    except ImportError:
-        out.write("sessiongate serve needs uvicorn: pip install 'sessiongate[serve]'\n")
-        return 2
     warning = _secret_flag_warning(args)
     if warning:
         out.write(warning)
@@ -261,38 +262,49 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             jwks_algorithms=args.jwks_algorithm or (),
             allow_http_jwks=args.allow_http_jwks,
         )
-        options = SidecarOptions.from_sources(
-            csrf_mode=args.csrf, trusted_origins=args.trusted_origin or ()
+        options = ServeOptions(
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            server=parse_server(args.server),
+            graceful_timeout=args.graceful_timeout,
         )
-        gate = build_gate(config)
-        app = SidecarApp(
-            gate,
+        spec = AppSpec(
+            gate=config,
+            sidecar=SidecarOptions.from_sources(
+                csrf_mode=args.csrf, trusted_origins=args.trusted_origin or ()
+            ),
             include_claims=args.include_claims,
-            csrf_mode=options.csrf_mode,
-            trusted_origins=options.trusted_origins,
+            cache_size=args.cache_size,
+            metrics=args.metrics,
+            audit_log=args.audit_log,
+            log_requests=args.log_requests,
         )
+        build_spec_gate(spec)  # a configuration error stops here, before any worker starts
+        server = server_version(options.server)
+        if args.metrics:
+            _require_module("prometheus_client", "--metrics", "sessiongate[metrics]")
     except SessionGateError as err:
         out.write(f"sessiongate serve: {err.message}\n")
         return 2
-    out.write(f"sessiongate sidecar on http://{args.host}:{args.port} (/verify, /healthz)\n")
+    routes = "/verify, /healthz, /readyz" + (", /metrics" if args.metrics else "")
+    out.write(f"sessiongate sidecar on http://{args.host}:{args.port} ({routes})\n")
+    out.write(f"  server: {server}, {options.workers} worker(s)\n")
     for line in config.describe():
         out.write(f"  verifying: {line}\n")
-    out.write(f"  csrf: {_CSRF_LINES[options.csrf_mode]}\n")
+    out.write(f"  csrf: {_CSRF_LINES[spec.sidecar.csrf_mode]}\n")
+    if args.audit_log:
+        where = "standard output" if args.audit_log == "-" else args.audit_log
+        out.write(f"  audit log: one JSON line per verdict to {where}\n")
     out.flush()
-    import logging
+    return run(options, spec)
 
-    logging.basicConfig(level=logging.INFO if args.log_requests else logging.WARNING)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,  # uvicorn's access log prints query strings; ours never does
-        lifespan="on",
-        h11_max_incomplete_event_size=app.max_header_bytes + 16 * 1024,
-        server_header=False,
-    )
-    return 0
+
+def _require_module(module: str, flag: str, extra: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ConfigurationError(f"{flag} needs {module}: pip install '{extra}'")
 
 
 _CSRF_LINES = {
@@ -492,6 +504,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     srv.add_argument(
         "--log-requests", action="store_true", help="log one line per verify (no values)"
+    )
+    srv.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default 1): about one per CPU core the sidecar may use; "
+        "see docs/production.md",
+    )
+    srv.add_argument(
+        "--server",
+        choices=SERVE_SERVERS,
+        default=SERVE_SERVERS[0],
+        help=f"HTTP server (default {SERVE_SERVERS[0]}, the faster in our measurements)",
+    )
+    srv.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a worker has to finish in-flight requests on SIGTERM (default 30)",
+    )
+    srv.add_argument(
+        "--cache-size",
+        type=int,
+        default=DEFAULT_CACHE_SIZE,
+        help=f"sessions each worker remembers verified answers for (default {DEFAULT_CACHE_SIZE}"
+        ", ~4 KB each; 0 turns the response memo off)",
+    )
+    srv.add_argument(
+        "--metrics",
+        action="store_true",
+        help="serve Prometheus metrics on /metrics (needs sessiongate[metrics])",
+    )
+    srv.add_argument(
+        "--audit-log",
+        metavar="PATH",
+        help="write one JSON line per verdict to PATH (- for standard output); no token, "
+        "cookie or secret is ever written",
     )
     _database_flags(srv)
     srv.set_defaults(handler=_cmd_serve)

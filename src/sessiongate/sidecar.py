@@ -84,24 +84,31 @@ log line.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
+from .audit import AuditLog, request_id_from
 from .config import CSRFMode, GateConfig, SidecarOptions, build_gate, parse_csrf_mode
 from .errors import ConfigurationError, InvalidClaimError, SessionGateError
-from .gate import SessionGate
+from .gate import AuthResult, SessionGate
 from .guards import Requirement, RoleHierarchy
+from .observe import CacheStats, DecisionObserver, presented_credential
 from .origins import CSRFError, OriginPolicy, is_unsafe_method
+from .readiness import ReadinessProbe
+from .response_memo import Rendered, ResponseMemo
 from .responses import error_response
 
 __all__ = [
     "DEFAULT_MAX_HEADER_BYTES",
+    "DEFAULT_RESPONSE_MEMO_SIZE",
     "CSRFMode",
+    "MetricsEndpoint",
     "SidecarApp",
     "SidecarConfig",
     "SidecarOptions",
@@ -120,6 +127,13 @@ Send = Callable[[Message], Awaitable[None]]
 DEFAULT_MAX_HEADER_BYTES = 80 * 1024
 """Cap on the sum of all request header names and values (a chunked session cookie of 64 KiB
 plus ordinary headers fits)."""
+
+METRICS_FLUSH_SECONDS = 1.0
+"""How often a worker publishes its counters to the other workers' ``/metrics``."""
+
+DEFAULT_RESPONSE_MEMO_SIZE = 10_000
+"""Rendered 200 answers the sidecar keeps for repeated requests (one per session and request
+shape; ~2 KB each)."""
 
 _MAX_REQUIREMENT_NAMES = 32
 _PRINTABLE = frozenset(chr(c) for c in range(0x20, 0x7F))
@@ -265,7 +279,8 @@ class _Facts:
     """What ``/verify`` reads from the request headers, in one pass."""
 
     size: int = 0
-    credential_sent: bool = False
+    cookie_sent: bool = False
+    authorization_sent: bool = False
     roles: list[str] = field(default_factory=list)
     permissions: list[str] = field(default_factory=list)
     refused_header: bool = False
@@ -284,8 +299,10 @@ class _Facts:
         for name, raw in headers:
             size += len(name) + len(raw)
             lname = name.lower()
-            if lname in (b"cookie", b"authorization"):
-                facts.credential_sent = True
+            if lname == b"cookie":
+                facts.cookie_sent = True
+            elif lname == b"authorization":
+                facts.authorization_sent = True
             elif lname.startswith(_REQUIRE_PREFIX):
                 if lname == b"x-require-role":
                     facts.roles.append(raw.decode("latin-1"))
@@ -317,8 +334,20 @@ def _json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
+class MetricsEndpoint(Protocol):
+    """What serves ``/metrics`` (:class:`sessiongate.metrics.SessionGateCollector`)."""
+
+    def render(self) -> tuple[bytes, str]:
+        """The current metrics in the exposition format, and its content type."""
+        ...
+
+    def flush(self) -> None:
+        """Publish this process's counters to the other workers (called every second)."""
+        ...
+
+
 class SidecarApp:
-    """The ``/verify`` + ``/healthz`` ASGI application.
+    """The ``/verify``, ``/healthz``, ``/readyz`` (and optional ``/metrics``) ASGI application.
 
     Args:
         gate: the :class:`~sessiongate.gate.SessionGate` that verifies requests.
@@ -335,6 +364,13 @@ class SidecarApp:
         realm: optional ``realm`` in ``WWW-Authenticate``.
         retry_after: seconds for ``Retry-After`` on a 503.
         close_gate: close the gate's stores/clients on ASGI lifespan shutdown.
+        response_memo_size: rendered 200 answers kept for requests that repeat
+            (:mod:`sessiongate.response_memo`); 0 disables the memo.
+        observer: told about every verdict (:class:`~sessiongate.observe.DecisionObserver`),
+            e.g. the metrics of :mod:`sessiongate.metrics`.
+        audit_log: writes one JSON line per verdict (:class:`~sessiongate.audit.AuditLog`).
+        metrics: serves ``/metrics`` (404 without it).
+        readiness: checks the stores and key sets for ``/readyz`` (default: those of ``gate``).
     """
 
     def __init__(
@@ -350,11 +386,18 @@ class SidecarApp:
         realm: str | None = None,
         retry_after: int | None = 5,
         close_gate: bool = True,
+        response_memo_size: int = DEFAULT_RESPONSE_MEMO_SIZE,
+        observer: DecisionObserver | None = None,
+        audit_log: AuditLog | None = None,
+        metrics: MetricsEndpoint | None = None,
+        readiness: ReadinessProbe | None = None,
     ) -> None:
         if not isinstance(gate, SessionGate):
             raise ConfigurationError("gate must be a SessionGate")
         if max_header_bytes <= 0 or max_value_bytes <= 0:
             raise ConfigurationError("size caps must be positive")
+        if observer is not None and not isinstance(observer, DecisionObserver):
+            raise ConfigurationError("observer must have an on_decision() method")
         self.gate = gate
         self.hierarchy = (
             role_hierarchy
@@ -370,39 +413,80 @@ class SidecarApp:
         self.realm = realm
         self.retry_after = retry_after
         self.close_gate = close_gate
+        self.memo = ResponseMemo(response_memo_size, max_header_bytes=max_header_bytes)
+        self.observer = observer
+        self.audit_log = audit_log
+        self.metrics = metrics
+        self.readiness = readiness if readiness is not None else ReadinessProbe(gate.authenticators)
+        self._not_found = _json_bytes(
+            {
+                "error": "not_found",
+                "message": "use /verify, /healthz, /readyz" + (" or /metrics" if metrics else ""),
+            }
+        )
 
     def __repr__(self) -> str:
         return f"SidecarApp(gate={self.gate!r}, csrf_mode={self.csrf_mode!r})"
 
+    def cache_stats(self) -> list[CacheStats]:
+        """The response memo's counters (:class:`~sessiongate.observe.CacheStatsSource`)."""
+        return [CacheStats("sidecar_responses", self.memo.hits, self.memo.misses)]
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "lifespan":
-            await self._lifespan(receive, send)
-            return
         if kind != "http":
+            if kind == "lifespan":
+                await self._lifespan(receive, send)
             return  # websockets are not served: the connection is refused by the server
         path: str = scope.get("path", "")
-        if path == "/healthz":
-            await self._send(send, scope, 200, _json_bytes({"status": "ok"}), [])
-        elif path == "/verify" or path.startswith("/verify/"):
+        if path == "/verify" or path.startswith("/verify/"):
             await self._verify(scope, send, use_query=path == "/verify")
+        elif path == "/healthz":
+            await self._send(send, scope, 200, _json_bytes({"status": "ok"}), [])
+        elif path == "/readyz":
+            readiness = await self.readiness.check()
+            status = 200 if readiness.ready else 503
+            await self._send(send, scope, status, _json_bytes(readiness.to_dict()), [])
+        elif path == "/metrics" and self.metrics is not None:
+            body, content_type = self.metrics.render()
+            await self._send(send, scope, 200, body, [("content-type", content_type)])
         else:
-            body = {"error": "not_found", "message": "use /verify or /healthz"}
-            await self._send(send, scope, 404, _json_bytes(body), [])
+            await self._send(send, scope, 404, self._not_found, [])
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
+        flusher: asyncio.Task[None] | None = None
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self.metrics is not None:
+                    flusher = asyncio.create_task(self._flush_metrics(self.metrics))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if flusher is not None:
+                    flusher.cancel()
                 if self.close_gate:
                     try:
                         await self.gate.aclose()
                     except Exception as exc:  # shutdown must complete
                         logger.warning("closing the gate failed: %s", type(exc).__name__)
+                if self.metrics is not None:
+                    self._flush_once(self.metrics)
+                if self.audit_log is not None:
+                    self.audit_log.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    @staticmethod
+    def _flush_once(metrics: MetricsEndpoint) -> None:
+        try:
+            metrics.flush()
+        except OSError as exc:  # a full disk must not stop the verifier
+            logger.warning("writing the metrics failed: %s", type(exc).__name__)
+
+    async def _flush_metrics(self, metrics: MetricsEndpoint) -> None:
+        while True:
+            await asyncio.sleep(METRICS_FLUSH_SECONDS)
+            self._flush_once(metrics)
 
     async def _send(
         self,
@@ -412,14 +496,13 @@ class SidecarApp:
         body: bytes,
         headers: Iterable[tuple[str, str]],
     ) -> None:
-        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-        names = {k for k, _ in raw}
-        if b"content-type" not in names:
-            raw.append((b"content-type", b"application/json"))
-        if b"cache-control" not in names:
-            raw.append((b"cache-control", b"no-store"))
-        raw.append((b"content-length", str(len(body)).encode("ascii")))
-        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await self._send_raw(send, scope, status, _raw_headers(headers, body), body)
+
+    @staticmethod
+    async def _send_raw(
+        send: Send, scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send(
             {"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body}
         )
@@ -491,12 +574,23 @@ class SidecarApp:
 
     async def _verify(self, scope: Scope, send: Send, *, use_query: bool) -> None:
         started = time.perf_counter()
+        memo = self.memo
+        key = memo.key(scope)
+        if key is not None:
+            hit = memo.get(key, self.gate.clock())
+            if hit is not None:  # a repeat of a request the gate answered from its memo
+                await self._send_raw(send, scope, 200, hit.headers, hit.body)
+                self._record(
+                    scope, 200, "ok", hit.credential, hit.authenticator, hit.user_id, started
+                )
+                return
         headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or ())
         facts = _Facts.read(headers)
+        presented = presented_credential(facts.cookie_sent, facts.authorization_sent)
         if facts.size > self.max_header_bytes:
             body = {"error": "headers_too_large", "message": "the request headers are too large"}
             await self._send(send, scope, 431, _json_bytes(body), [])
-            self._log(scope, 431, "headers_too_large", started)
+            self._record(scope, 431, "headers_too_large", presented, "none", None, started)
             return
         try:
             requirements = self._read_requirements(scope, facts, use_query)
@@ -504,7 +598,7 @@ class SidecarApp:
             message = str(err) if isinstance(err, _BadRequest) else "malformed requirements"
             body = {"error": "invalid_request", "message": message}
             await self._send(send, scope, 400, _json_bytes(body), [])
-            self._log(scope, 400, "invalid_request", started)
+            self._record(scope, 400, "invalid_request", presented, "none", None, started)
             return
         try:
             result = await self.gate.authenticate_request(headers)
@@ -513,35 +607,91 @@ class SidecarApp:
                 self._check_origin(scope, facts)
             for requirement in requirements:
                 requirement.check(user)
-            source = str(getattr(user, "source", None) or result.authenticator)
-            out_headers = user_headers(
-                user, source, result.credential, max_value_bytes=self.max_value_bytes
-            )
+            rendered = self._render_ok(result)
         except SessionGateError as err:
             response = error_response(
-                err, facts.credential_sent, realm=self.realm, retry_after=self.retry_after
+                err,
+                facts.cookie_sent or facts.authorization_sent,
+                realm=self.realm,
+                retry_after=self.retry_after,
             )
             await self._send(send, scope, response.status, response.body, response.headers)
-            self._log(scope, response.status, err.code, started)
+            self._record(scope, response.status, err.code, presented, "none", None, started)
             return
-        body_obj = {
-            "user": _user_json(user, self.include_claims),
-            "credential": result.credential,
-            "authenticator": result.authenticator,
-        }
-        await self._send(send, scope, 200, _json_bytes(body_obj), out_headers)
-        self._log(scope, 200, "ok", started)
+        if key is not None:
+            memo.offer(key, result, rendered, getattr(user, "expires_at", None))
+        await self._send_raw(send, scope, 200, rendered.headers, rendered.body)
+        self._record(
+            scope, 200, "ok", rendered.credential, rendered.authenticator, rendered.user_id, started
+        )
 
-    def _log(self, scope: Scope, status: int, code: str, started: float) -> None:
+    def _render_ok(self, result: AuthResult) -> Rendered:
+        """The 200 answer for a verified user (headers first: they refuse an unusable id)."""
+        user = result.user
+        source = str(getattr(user, "source", None) or result.authenticator)
+        out_headers = user_headers(
+            user, source, result.credential, max_value_bytes=self.max_value_bytes
+        )
+        body = _json_bytes(
+            {
+                "user": _user_json(user, self.include_claims),
+                "credential": result.credential,
+                "authenticator": result.authenticator,
+            }
+        )
+        return Rendered(
+            _raw_headers(out_headers, body),
+            body,
+            str(getattr(user, "id", "")),
+            result.credential,
+            result.authenticator,
+        )
+
+    def _record(
+        self,
+        scope: Scope,
+        status: int,
+        outcome: str,
+        credential: str,
+        authenticator: str,
+        user_id: str | None,
+        started: float,
+    ) -> None:
+        """Tell the observer, the audit log and the request log about a verdict."""
+        latency = time.perf_counter() - started
+        if self.observer is not None:
+            self.observer.on_decision(outcome, credential, authenticator, latency)
+        if self.audit_log is not None:
+            self.audit_log.record(
+                request_id=request_id_from(scope.get("headers") or ()),
+                outcome=outcome,
+                status=status,
+                credential=credential,
+                authenticator=authenticator,
+                user_id=user_id,
+                latency_s=latency,
+            )
         if logger.isEnabledFor(logging.INFO):
             # never the path's query or any header value: they may carry tokens
             logger.info(
                 "verify %s -> %d %s (%.1f ms)",
                 scope.get("method", "?"),
                 status,
-                code,
-                (time.perf_counter() - started) * 1000,
+                outcome,
+                latency * 1000,
             )
+
+
+def _raw_headers(headers: Iterable[tuple[str, str]], body: bytes) -> list[tuple[bytes, bytes]]:
+    """ASGI header pairs, with the JSON content type, ``no-store`` and the body's length."""
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    names = {k for k, _ in raw}
+    if b"content-type" not in names:
+        raw.append((b"content-type", b"application/json"))
+    if b"cache-control" not in names:
+        raw.append((b"cache-control", b"no-store"))
+    raw.append((b"content-length", str(len(body)).encode("ascii")))
+    return raw
 
 
 # ------------------------------------------------------------------------------ configuration

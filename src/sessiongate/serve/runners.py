@@ -1,0 +1,102 @@
+"""The two HTTP servers ``serve`` can run the sidecar on: granian (default) and uvicorn.
+
+Both serve the same application (:func:`~.app.build_app`, built in each worker) on one address
+with ``workers`` processes, replace a worker that dies, and drain on ``SIGTERM``:
+
+* **granian** (Rust HTTP/1 on hyper, the ASGI app on uvloop when installed): its own process
+  manager, with ``respawn_failed_workers`` and ``workers_kill_timeout`` = the graceful timeout.
+  It always sends ``server: granian`` (it has no switch to omit it).
+* **uvicorn** (httptools and uvloop when installed, else h11 and asyncio): our
+  :class:`~.supervisor.Supervisor` over a socket from :func:`~.sockets.listen_socket`, which
+  carries ``TCP_NODELAY`` to every connection; ``uvicorn --workers`` binds a socket that does
+  not, and its keep-alive requests then wait ~40 ms each for a delayed ACK.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+
+from ..errors import ConfigurationError
+from .app import build_app
+from .options import AppSpec, ServeOptions, ServerName
+from .sockets import listen_socket
+from .supervisor import Supervisor
+
+__all__ = ["RUNNERS", "run_granian", "run_uvicorn", "server_version"]
+
+
+def server_version(server: ServerName) -> str:
+    """``"granian 2.8.9"``; raises :class:`ConfigurationError` when it is not installed."""
+    from importlib import metadata
+
+    try:
+        return f"{server} {metadata.version(server)}"
+    except metadata.PackageNotFoundError:
+        raise ConfigurationError(
+            f"--server {server} needs {server}: pip install 'sessiongate[serve]'"
+        ) from None
+
+
+def run_granian(options: ServeOptions, spec: AppSpec) -> int:
+    """Serve with granian until stopped; the exit status."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+
+    server = Granian(
+        "sessiongate.serve.app:build_app",  # a label: the app comes from target_loader
+        address=options.host,
+        port=options.port,
+        interface=Interfaces.ASGI,
+        workers=options.workers,
+        http=HTTPModes.http1,
+        websockets=False,
+        backlog=options.backlog,
+        log_level=LogLevels.warning,
+        respawn_failed_workers=True,
+        workers_kill_timeout=max(1, math.ceil(options.graceful_timeout)),
+    )
+    try:
+        server.serve(target_loader=functools.partial(build_app, spec), wrap_loader=False)
+    except SystemExit as stop:  # granian exits 1 after a crash loop of its workers
+        return stop.code if isinstance(stop.code, int) else 1
+    return 0
+
+
+def run_uvicorn(options: ServeOptions, spec: AppSpec) -> int:
+    """Serve with uvicorn until stopped; the exit status."""
+    import uvicorn
+
+    sock = listen_socket(options.host, options.port, options.backlog)
+
+    def worker() -> None:
+        app = build_app(spec)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,  # uvicorn's access log prints query strings; ours never does
+            lifespan="on",
+            h11_max_incomplete_event_size=app.max_header_bytes + 16 * 1024,
+            server_header=False,
+            timeout_graceful_shutdown=math.ceil(options.graceful_timeout),
+        )
+        uvicorn.Server(config).run(sockets=[sock])
+
+    try:
+        if options.workers == 1:
+            worker()
+            return 0
+        supervisor = Supervisor(
+            worker, workers=options.workers, graceful_timeout=options.graceful_timeout + 1.0
+        )
+        return supervisor.run()
+    finally:
+        sock.close()
+
+
+RUNNERS: dict[ServerName, Callable[[ServeOptions, AppSpec], int]] = {
+    "granian": run_granian,
+    "uvicorn": run_uvicorn,
+}
