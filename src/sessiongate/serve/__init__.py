@@ -13,8 +13,11 @@ uvicorn), :mod:`.runners` (granian and uvicorn). See ``docs/production.md``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import shutil
 import tempfile
+from collections.abc import Callable
+from typing import Any
 
 from .options import DEFAULT_CACHE_SIZE, SERVERS, AppSpec, ServeOptions, ServerName, parse_server
 
@@ -26,16 +29,26 @@ __all__ = [
     "ServerName",
     "parse_server",
     "run",
+    "serve_app",
 ]
 
 
 def run(options: ServeOptions, spec: AppSpec) -> int:
-    """Serve until stopped (``SIGTERM``/``SIGINT``); the exit status."""
-    from .runners import RUNNERS
+    """Serve the sidecar until stopped (``SIGTERM``/``SIGINT``); the exit status."""
+    from .app import build_app
 
     metrics_dir = tempfile.mkdtemp(prefix="sessiongate-metrics-") if spec.metrics else None
     try:
-        return RUNNERS[options.server](options, dataclasses.replace(spec, metrics_dir=metrics_dir))
+        spec = dataclasses.replace(spec, metrics_dir=metrics_dir)
+        return serve_app(options, functools.partial(build_app, spec))
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def serve_app(options: ServeOptions, factory: Callable[[], Any]) -> int:
+    """Serve the ASGI app ``factory()`` builds in each worker (benchmarks serve a no-op app
+    this way, on exactly the same server set-up); the exit status."""
+    from .runners import RUNNERS
+
+    return RUNNERS[options.server](options, factory)

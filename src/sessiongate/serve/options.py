@@ -16,8 +16,12 @@ from ..errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_CACHE_SIZE",
+    "HTTP_PARSERS",
+    "LOOPS",
     "SERVERS",
     "AppSpec",
+    "HTTPParser",
+    "LoopName",
     "ServeOptions",
     "ServerName",
     "parse_server",
@@ -27,6 +31,15 @@ ServerName = Literal["granian", "uvicorn"]
 SERVERS: tuple[ServerName, ...] = ("granian", "uvicorn")
 """The HTTP servers ``serve`` can run; the first is the default (chosen by measurement, see
 ``docs/production.md``)."""
+
+LoopName = Literal["auto", "asyncio", "uvloop"]
+LOOPS: tuple[LoopName, ...] = ("auto", "asyncio", "uvloop")
+"""Event loops; ``auto`` is uvloop when it is installed."""
+
+HTTPParser = Literal["auto", "h11", "httptools"]
+HTTP_PARSERS: tuple[HTTPParser, ...] = ("auto", "h11", "httptools")
+"""uvicorn's HTTP/1 parsers; ``auto`` is httptools (C) when it is installed. granian parses in
+Rust and ignores this."""
 
 DEFAULT_CACHE_SIZE = 10_000
 """Sessions a worker keeps verified answers for (the gate's memo and the response memo): the
@@ -83,6 +96,8 @@ class ServeOptions:
         graceful_timeout: seconds a stopping worker has to finish its in-flight requests
             (``SIGTERM``) before it is killed.
         backlog: the listening socket's queue of not-yet-accepted connections.
+        loop / http: event loop and (uvicorn) HTTP parser; ``auto`` picks the fastest installed
+            (benchmarks compare them; there are no command-line flags for them).
     """
 
     host: str = "127.0.0.1"
@@ -91,6 +106,8 @@ class ServeOptions:
     server: ServerName = SERVERS[0]
     graceful_timeout: float = 30.0
     backlog: int = 1024
+    loop: LoopName = "auto"
+    http: HTTPParser = "auto"
 
     def __post_init__(self) -> None:
         if not 1 <= self.workers <= 256:
@@ -102,3 +119,5 @@ class ServeOptions:
         if self.backlog < 1:
             raise ConfigurationError("the backlog must be positive")
         parse_server(self.server)
+        if self.loop not in LOOPS or self.http not in HTTP_PARSERS:
+            raise ConfigurationError("unknown event loop or HTTP parser")

@@ -14,17 +14,20 @@ with ``workers`` processes, replace a worker that dies, and drain on ``SIGTERM``
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
+from typing import Any
 
 from ..errors import ConfigurationError
-from .app import build_app
-from .options import AppSpec, ServeOptions, ServerName
+from ..sidecar import DEFAULT_MAX_HEADER_BYTES
+from .options import ServeOptions, ServerName
 from .sockets import listen_socket
 from .supervisor import Supervisor
 
-__all__ = ["RUNNERS", "run_granian", "run_uvicorn", "server_version"]
+__all__ = ["RUNNERS", "AppFactory", "run_granian", "run_uvicorn", "server_version"]
+
+AppFactory = Callable[[], Any]
+"""Builds the ASGI application in a worker process (it is never built in the supervisor)."""
 
 
 def server_version(server: ServerName) -> str:
@@ -39,10 +42,10 @@ def server_version(server: ServerName) -> str:
         ) from None
 
 
-def run_granian(options: ServeOptions, spec: AppSpec) -> int:
-    """Serve with granian until stopped; the exit status."""
+def run_granian(options: ServeOptions, factory: AppFactory) -> int:
+    """Serve ``factory()`` with granian until stopped; the exit status."""
     from granian import Granian
-    from granian.constants import HTTPModes, Interfaces
+    from granian.constants import HTTPModes, Interfaces, Loops
     from granian.log import LogLevels
 
     server = Granian(
@@ -52,6 +55,7 @@ def run_granian(options: ServeOptions, spec: AppSpec) -> int:
         interface=Interfaces.ASGI,
         workers=options.workers,
         http=HTTPModes.http1,
+        loop=Loops(options.loop),
         websockets=False,
         backlog=options.backlog,
         log_level=LogLevels.warning,
@@ -59,26 +63,29 @@ def run_granian(options: ServeOptions, spec: AppSpec) -> int:
         workers_kill_timeout=max(1, math.ceil(options.graceful_timeout)),
     )
     try:
-        server.serve(target_loader=functools.partial(build_app, spec), wrap_loader=False)
+        server.serve(target_loader=factory, wrap_loader=False)
     except SystemExit as stop:  # granian exits 1 after a crash loop of its workers
         return stop.code if isinstance(stop.code, int) else 1
     return 0
 
 
-def run_uvicorn(options: ServeOptions, spec: AppSpec) -> int:
-    """Serve with uvicorn until stopped; the exit status."""
+def run_uvicorn(options: ServeOptions, factory: AppFactory) -> int:
+    """Serve ``factory()`` with uvicorn until stopped; the exit status."""
     import uvicorn
 
     sock = listen_socket(options.host, options.port, options.backlog)
 
     def worker() -> None:
-        app = build_app(spec)
+        app = factory()
+        max_header_bytes = getattr(app, "max_header_bytes", DEFAULT_MAX_HEADER_BYTES)
         config = uvicorn.Config(
             app,
+            loop=options.loop,
+            http=options.http,
             log_level="warning",
             access_log=False,  # uvicorn's access log prints query strings; ours never does
             lifespan="on",
-            h11_max_incomplete_event_size=app.max_header_bytes + 16 * 1024,
+            h11_max_incomplete_event_size=max_header_bytes + 16 * 1024,
             server_header=False,
             timeout_graceful_shutdown=math.ceil(options.graceful_timeout),
         )
@@ -96,7 +103,7 @@ def run_uvicorn(options: ServeOptions, spec: AppSpec) -> int:
         sock.close()
 
 
-RUNNERS: dict[ServerName, Callable[[ServeOptions, AppSpec], int]] = {
+RUNNERS: dict[ServerName, Callable[[ServeOptions, AppFactory], int]] = {
     "granian": run_granian,
     "uvicorn": run_uvicorn,
 }
