@@ -240,7 +240,7 @@ def _secret_flag_warning(args: argparse.Namespace) -> str | None:
 
 def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     from .serve import AppSpec, ServeOptions, parse_server, run
-    from .serve.app import build_spec_gate
+    from .serve.app import build_app
     from .serve.runners import server_version
     from .sidecar import SidecarConfig, SidecarOptions
 
@@ -280,10 +280,10 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             audit_log=args.audit_log,
             log_requests=args.log_requests,
         )
-        build_spec_gate(spec)  # a configuration error stops here, before any worker starts
         server = server_version(options.server)
         if args.metrics:
             _require_module("prometheus_client", "--metrics", "sessiongate[metrics]")
+        build_app(spec)  # every configuration error stops here, before any worker starts
     except SessionGateError as err:
         out.write(f"sessiongate serve: {err.message}\n")
         return 2

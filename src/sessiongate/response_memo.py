@@ -7,7 +7,8 @@ server; with it, close to the no-op ceiling (``benchmarks/bench_sidecar.py``).
 
 **The same request.** A key is the method, scheme, path, query string and, in order and byte
 for byte, every header the verdict reads (:data:`VERDICT_HEADERS`: the credentials, the
-requirement headers and everything the CSRF check reads). Headers that change nothing
+requirement headers and everything the CSRF check reads, defined next to the code that reads
+them in :mod:`sessiongate.sidecar_request`). Headers that change nothing
 (``User-Agent``, ``X-Request-Id``...) are left out, so they do not defeat the memo. A request is
 not memoised at all when a header name is a spelling of a verdict header other than the
 lower-case one ASGI servers send, when it carries any other ``X-Require-*`` header (the full
@@ -34,26 +35,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigurationError
+from .sidecar_request import REQUIRE_PREFIX, VERDICT_HEADERS
 
 __all__ = ["IGNORED_HEADERS", "VERDICT_HEADERS", "MemoKey", "Rendered", "ResponseMemo"]
-
-VERDICT_HEADERS = frozenset(
-    {
-        b"cookie",
-        b"authorization",
-        b"x-require-role",
-        b"x-require-permission",
-        b"x-original-method",
-        b"x-forwarded-method",
-        b"origin",
-        b"referer",
-        b"host",
-        b"x-forwarded-host",
-        b"x-forwarded-proto",
-        b"x-original-url",
-    }
-)
-"""Every request header that the sidecar's verdict depends on (lower-case, as ASGI sends them)."""
 
 IGNORED_HEADERS = frozenset(
     {
@@ -78,7 +62,6 @@ IGNORED_HEADERS = frozenset(
 """Frequent headers the verdict never reads, skipped without a closer look (any other name is
 lower-cased and compared with the verdict headers)."""
 
-_REQUIRE_PREFIX = b"x-require-"
 
 MemoKey = tuple[Any, ...]
 
@@ -148,7 +131,7 @@ class ResponseMemo:
                 parts.append(header)
             elif name not in IGNORED_HEADERS:
                 lower = name.lower()
-                if lower in VERDICT_HEADERS or lower.startswith(_REQUIRE_PREFIX):
+                if lower in VERDICT_HEADERS or lower.startswith(REQUIRE_PREFIX):
                     return None  # another spelling, or a header the full path refuses
         if size > self.max_header_bytes:
             return None

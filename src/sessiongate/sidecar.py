@@ -85,17 +85,15 @@ log line.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from .audit import AuditLog, request_id_from
 from .config import CSRFMode, GateConfig, SidecarOptions, build_gate, parse_csrf_mode
-from .errors import ConfigurationError, InvalidClaimError, SessionGateError
+from .errors import ConfigurationError, SessionGateError
 from .gate import AuthResult, SessionGate
 from .guards import Requirement, RoleHierarchy
 from .observe import CacheStats, DecisionObserver, presented_credential
@@ -103,6 +101,14 @@ from .origins import CSRFError, OriginPolicy, is_unsafe_method
 from .readiness import ReadinessProbe
 from .response_memo import Rendered, ResponseMemo
 from .responses import error_response
+from .sidecar_request import BadRequest, Facts, requirements
+from .sidecar_response import (
+    encode_header_value,
+    json_bytes,
+    raw_headers,
+    user_headers,
+    user_json,
+)
 
 __all__ = [
     "DEFAULT_MAX_HEADER_BYTES",
@@ -134,204 +140,6 @@ METRICS_FLUSH_SECONDS = 1.0
 DEFAULT_RESPONSE_MEMO_SIZE = 10_000
 """Rendered 200 answers the sidecar keeps for repeated requests (one per session and request
 shape; ~2 KB each)."""
-
-_MAX_REQUIREMENT_NAMES = 32
-_PRINTABLE = frozenset(chr(c) for c in range(0x20, 0x7F))
-_SAFE_SCALAR = _PRINTABLE - {"%"}
-_SAFE_ITEM = _SAFE_SCALAR - {","}
-_REQUIRE_PREFIX = b"x-require-"
-_METHOD_HEADERS = (b"x-original-method", b"x-forwarded-method")
-_MODE_PREFIXES = ("any:", "all:")
-
-
-def encode_header_value(value: str, *, list_item: bool = False) -> str:
-    """Make a claim value safe for an HTTP header, reversibly.
-
-    Characters outside printable ASCII (CR, LF, NUL, other controls, anything non-ASCII), ``%``,
-    leading/trailing spaces, and for list items ``,`` are percent-encoded as UTF-8. The result
-    decodes back to ``value`` with ``decodeURIComponent`` or ``urllib.parse.unquote``.
-    """
-    safe = _SAFE_ITEM if list_item else _SAFE_SCALAR
-    if value and safe.issuperset(value) and value[0] != " " and value[-1] != " ":
-        return value
-    out: list[str] = []
-    last = len(value) - 1
-    for i, ch in enumerate(value):
-        if ch in safe and not (ch == " " and (i == 0 or i == last)):
-            out.append(ch)
-        else:
-            out.extend(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
-    return "".join(out)
-
-
-def user_headers(
-    user: Any, source: str, credential: str, *, max_value_bytes: int = 1024
-) -> list[tuple[str, str]]:
-    """The ``X-User-*`` / ``X-Auth-*`` headers for a verified user (see the module docs).
-
-    Raises :class:`~sessiongate.errors.InvalidClaimError` when the user id is empty or longer
-    than ``max_value_bytes`` once encoded: a verdict never passes without an identity.
-    """
-    out: list[tuple[str, str]] = []
-
-    def put(name: str, value: str | None, *, list_item: bool = False) -> None:
-        if value is None or value == "":
-            return
-        encoded = encode_header_value(value, list_item=list_item)
-        if len(encoded) <= max_value_bytes:
-            out.append((name, encoded))
-
-    def put_list(name: str, values: Iterable[str]) -> None:
-        items = sorted(v for v in values if isinstance(v, str) and v)
-        if not items:
-            return
-        encoded = ",".join(encode_header_value(v, list_item=True) for v in items)
-        if len(encoded) <= max_value_bytes:
-            out.append((name, encoded))
-
-    def text(attr: str) -> str | None:
-        value = getattr(user, attr, None)
-        return value if isinstance(value, str) else None
-
-    put("X-User-Id", str(getattr(user, "id", "") or ""))
-    if not out:
-        raise InvalidClaimError("the user id is empty or too long to pass on in X-User-Id")
-    put("X-User-Email", text("email"))
-    put("X-User-Name", text("name"))
-    put("X-User-Role", text("role"))
-    put_list("X-User-Roles", getattr(user, "roles", ()) or ())
-    put_list("X-User-Permissions", getattr(user, "permissions", ()) or ())
-    put("X-Auth-Source", source)
-    put("X-Auth-Credential", credential)
-    return out
-
-
-def _user_json(user: Any, include_claims: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": getattr(user, "id", None),
-        "email": getattr(user, "email", None),
-        "name": getattr(user, "name", None),
-        "image": getattr(user, "image", None),
-        "role": getattr(user, "role", None),
-        "roles": sorted(getattr(user, "roles", ()) or ()),
-        "permissions": sorted(getattr(user, "permissions", ()) or ()),
-        "source": getattr(user, "source", None),
-        "expires_at": getattr(user, "expires_at", None),
-    }
-    if include_claims:
-        claims = getattr(user, "claims", None)
-        body["claims"] = _plain(claims) if isinstance(claims, Mapping) else {}
-    return body
-
-
-def _plain(value: Any) -> Any:
-    """Mapping proxies and tuples to JSON-ready dicts and lists."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v) for v in value]
-    return value
-
-
-class _BadRequest(Exception):
-    """A malformed or unsupported requirement (400)."""
-
-
-def _clauses(values: Iterable[str], budget: int) -> list[tuple[str, ...]]:
-    """``"a, b|c"`` -> ``[("a",), ("b", "c")]``: commas AND clauses, ``|`` ORs inside one.
-
-    Refuses more than ``budget`` names as soon as it sees them (a header full of commas costs
-    one pass, not a quadratic de-duplication).
-    """
-    clauses: list[tuple[str, ...]] = []
-    for value in values:
-        for item in value.split(","):
-            names = tuple(dict.fromkeys(n for n in (p.strip() for p in item.split("|")) if n))
-            if not names:
-                continue
-            budget -= len(names)
-            if budget < 0:
-                raise _BadRequest("too many required roles or permissions")
-            if any(n.lower().startswith(_MODE_PREFIXES) for n in names):
-                raise _BadRequest(
-                    "there is no requirement mode: write alternatives as admin|billing "
-                    "(a comma means all of them)"
-                )
-            if names not in clauses:
-                clauses.append(names)
-    return clauses
-
-
-def _requirements(
-    roles: Iterable[str], permissions: Iterable[str], hierarchy: RoleHierarchy | None
-) -> tuple[Requirement, ...]:
-    """One :class:`Requirement` per clause; the user must meet every one of them."""
-    role_clauses = _clauses(roles, _MAX_REQUIREMENT_NAMES)
-    budget = _MAX_REQUIREMENT_NAMES - sum(map(len, role_clauses))
-    permission_clauses = _clauses(permissions, budget)
-    return tuple(
-        Requirement(roles=c, roles_mode="any", hierarchy=hierarchy) for c in role_clauses
-    ) + tuple(Requirement(permissions=c, permissions_mode="any") for c in permission_clauses)
-
-
-@dataclass(slots=True)
-class _Facts:
-    """What ``/verify`` reads from the request headers, in one pass."""
-
-    size: int = 0
-    cookie_sent: bool = False
-    authorization_sent: bool = False
-    roles: list[str] = field(default_factory=list)
-    permissions: list[str] = field(default_factory=list)
-    refused_header: bool = False
-    methods: list[str] = field(default_factory=list)
-    origins: list[str] = field(default_factory=list)
-    referers: list[str] = field(default_factory=list)
-    host: str | None = None
-    forwarded_host: list[str] = field(default_factory=list)
-    forwarded_proto: list[str] = field(default_factory=list)
-    original_url: str | None = None
-
-    @classmethod
-    def read(cls, headers: Iterable[tuple[bytes, bytes]]) -> _Facts:
-        facts = cls()
-        size = 0
-        for name, raw in headers:
-            size += len(name) + len(raw)
-            lname = name.lower()
-            if lname == b"cookie":
-                facts.cookie_sent = True
-            elif lname == b"authorization":
-                facts.authorization_sent = True
-            elif lname.startswith(_REQUIRE_PREFIX):
-                if lname == b"x-require-role":
-                    facts.roles.append(raw.decode("latin-1"))
-                elif lname == b"x-require-permission":
-                    facts.permissions.append(raw.decode("latin-1"))
-                else:  # X-Require-Mode, a typo: never silently ignored
-                    facts.refused_header = True
-            elif lname in _METHOD_HEADERS:
-                facts.methods.extend(m.strip() for m in raw.decode("latin-1").split(","))
-            elif lname == b"origin":
-                facts.origins.append(raw.decode("latin-1"))
-            elif lname == b"referer":
-                facts.referers.append(raw.decode("latin-1"))
-            elif lname == b"host":
-                facts.host = raw.decode("latin-1")
-            elif lname == b"x-forwarded-host":
-                facts.forwarded_host.append(raw.decode("latin-1"))
-            elif lname == b"x-forwarded-proto":
-                facts.forwarded_proto.append(raw.decode("latin-1"))
-            elif lname == b"x-original-url":
-                facts.original_url = raw.decode("latin-1")
-        facts.size = size
-        return facts
-
-
-def _json_bytes(obj: Any) -> bytes:
-    # ASCII-only JSON: a claim with a lone UTF-16 surrogate (a JS string cut mid-emoji) is
-    # escaped as \udXXX instead of failing to encode as UTF-8
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
 class MetricsEndpoint(Protocol):
@@ -418,7 +226,7 @@ class SidecarApp:
         self.audit_log = audit_log
         self.metrics = metrics
         self.readiness = readiness if readiness is not None else ReadinessProbe(gate.authenticators)
-        self._not_found = _json_bytes(
+        self._not_found = json_bytes(
             {
                 "error": "not_found",
                 "message": "use /verify, /healthz, /readyz" + (" or /metrics" if metrics else ""),
@@ -442,11 +250,11 @@ class SidecarApp:
         if path == "/verify" or path.startswith("/verify/"):
             await self._verify(scope, send, use_query=path == "/verify")
         elif path == "/healthz":
-            await self._send(send, scope, 200, _json_bytes({"status": "ok"}), [])
+            await self._send(send, scope, 200, json_bytes({"status": "ok"}), [])
         elif path == "/readyz":
             readiness = await self.readiness.check()
             status = 200 if readiness.ready else 503
-            await self._send(send, scope, status, _json_bytes(readiness.to_dict()), [])
+            await self._send(send, scope, status, json_bytes(readiness.to_dict()), [])
         elif path == "/metrics" and self.metrics is not None:
             body, content_type = self.metrics.render()
             await self._send(send, scope, 200, body, [("content-type", content_type)])
@@ -496,7 +304,7 @@ class SidecarApp:
         body: bytes,
         headers: Iterable[tuple[str, str]],
     ) -> None:
-        await self._send_raw(send, scope, status, _raw_headers(headers, body), body)
+        await self._send_raw(send, scope, status, raw_headers(headers, body), body)
 
     @staticmethod
     async def _send_raw(
@@ -507,11 +315,11 @@ class SidecarApp:
             {"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body}
         )
 
-    def _read_requirements(
-        self, scope: Scope, facts: _Facts, use_query: bool
+    def _readrequirements(
+        self, scope: Scope, facts: Facts, use_query: bool
     ) -> tuple[Requirement, ...]:
         if facts.refused_header:
-            raise _BadRequest(
+            raise BadRequest(
                 "only X-Require-Role and X-Require-Permission are read (there is no mode: "
                 "write alternatives as admin|billing)"
             )
@@ -529,13 +337,13 @@ class SidecarApp:
                 elif key == "permission":
                     permissions.append(value)
                 else:
-                    raise _BadRequest(
+                    raise BadRequest(
                         "/verify reads only the role and permission query parameters (there is "
                         "no mode: write alternatives as role=admin|billing)"
                     )
-        return _requirements(roles, permissions, self.hierarchy)
+        return requirements(roles, permissions, self.hierarchy)
 
-    def _check_origin(self, scope: Scope, facts: _Facts) -> None:
+    def _check_origin(self, scope: Scope, facts: Facts) -> None:
         """Raise :class:`CSRFError` for a cookie-authenticated write from a foreign origin."""
         if self.csrf_mode == "off":
             return
@@ -585,19 +393,19 @@ class SidecarApp:
                 )
                 return
         headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or ())
-        facts = _Facts.read(headers)
+        facts = Facts.read(headers)
         presented = presented_credential(facts.cookie_sent, facts.authorization_sent)
         if facts.size > self.max_header_bytes:
             body = {"error": "headers_too_large", "message": "the request headers are too large"}
-            await self._send(send, scope, 431, _json_bytes(body), [])
+            await self._send(send, scope, 431, json_bytes(body), [])
             self._record(scope, 431, "headers_too_large", presented, "none", None, started)
             return
         try:
-            requirements = self._read_requirements(scope, facts, use_query)
-        except (_BadRequest, ValueError) as err:
-            message = str(err) if isinstance(err, _BadRequest) else "malformed requirements"
+            requirements = self._readrequirements(scope, facts, use_query)
+        except (BadRequest, ValueError) as err:
+            message = str(err) if isinstance(err, BadRequest) else "malformed requirements"
             body = {"error": "invalid_request", "message": message}
-            await self._send(send, scope, 400, _json_bytes(body), [])
+            await self._send(send, scope, 400, json_bytes(body), [])
             self._record(scope, 400, "invalid_request", presented, "none", None, started)
             return
         try:
@@ -632,15 +440,15 @@ class SidecarApp:
         out_headers = user_headers(
             user, source, result.credential, max_value_bytes=self.max_value_bytes
         )
-        body = _json_bytes(
+        body = json_bytes(
             {
-                "user": _user_json(user, self.include_claims),
+                "user": user_json(user, self.include_claims),
                 "credential": result.credential,
                 "authenticator": result.authenticator,
             }
         )
         return Rendered(
-            _raw_headers(out_headers, body),
+            raw_headers(out_headers, body),
             body,
             str(getattr(user, "id", "")),
             result.credential,
@@ -680,18 +488,6 @@ class SidecarApp:
                 outcome,
                 latency * 1000,
             )
-
-
-def _raw_headers(headers: Iterable[tuple[str, str]], body: bytes) -> list[tuple[bytes, bytes]]:
-    """ASGI header pairs, with the JSON content type, ``no-store`` and the body's length."""
-    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-    names = {k for k, _ in raw}
-    if b"content-type" not in names:
-        raw.append((b"content-type", b"application/json"))
-    if b"cache-control" not in names:
-        raw.append((b"cache-control", b"no-store"))
-    raw.append((b"content-length", str(len(body)).encode("ascii")))
-    return raw
 
 
 # ------------------------------------------------------------------------------ configuration
