@@ -159,11 +159,19 @@ def test_both_workers_serve_and_metrics_sum_across_them(tmp_path, server):
     try:
         sent = 0
         per_worker: dict[str, int] = {}
-        for _ in range(10):  # new connections until the kernel has handed some to each worker
-            with httpx.Client(base_url=sidecar.base, limits=httpx.Limits(max_connections=1)) as c:
-                for i in range(20):
+
+        def client(n: int) -> None:
+            with httpx.Client(base_url=sidecar.base) as c:
+                for i in range(n):
                     assert c.get("/verify", headers=cookie(f"u{i % 5}")).status_code == 200
-                    sent += 1
+
+        for _ in range(5):  # concurrent connections, until the kernel handed some to each worker
+            threads = [threading.Thread(target=client, args=(25,)) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            sent += 8 * 25
             time.sleep(1.2)  # each worker publishes its counters every second
             per_worker = {
                 f.name: sum(d[3] for d in json.loads(f.read_text())["decisions"])
