@@ -257,6 +257,7 @@ def test_memo_size_zero_disables_and_negative_is_refused():
 
 
 def test_from_env_reads_the_same_variables_as_the_sidecar(tmp_path):
+    (tmp_path / "app.db").touch()  # the database file must exist at start-up
     env = {
         "AUTH_SECRET": S,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",

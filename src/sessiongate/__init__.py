@@ -11,7 +11,7 @@ Verifies NextAuth.js v4 / Auth.js v5 JWE session cookies, Bearer JWTs and databa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .authjs import AuthJSToken, secrets_from_env
 from .betterauth import BetterAuthSession, sign_cookie_value, verify_signed_cookie
@@ -37,7 +37,6 @@ from .errors import (
     UnknownKidError,
 )
 from .gate import AsyncAuthenticator, Authenticator, AuthResult, SessionGate, Verified
-from .jwks import JWKSBearer, JWKSClient
 from .jws import BearerJWT
 from .stores import (
     CachedStore,
@@ -48,6 +47,9 @@ from .stores import (
     open_store,
 )
 from .user import AnonymousUser, ClaimMapping, User
+
+if TYPE_CHECKING:
+    from .jwks import JWKSBearer, JWKSClient
 
 __version__ = "0.1.0"
 
@@ -106,9 +108,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``PostgresStore`` is imported lazily so ``import sessiongate`` does not load asyncpg."""
+    """I/O classes load lazily: ``import sessiongate`` loads neither asyncpg nor httpx/PyJWT."""
     if name == "PostgresStore":
         from .stores.postgres import PostgresStore
 
         return PostgresStore
+    if name in ("JWKSBearer", "JWKSClient"):
+        from . import jwks
+
+        return getattr(jwks, name)
     raise AttributeError(f"module 'sessiongate' has no attribute {name!r}")

@@ -1,46 +1,83 @@
 """The bounded cache of verified tokens shared by the token formats (no I/O).
 
 A hit skips parsing and crypto; the caller still re-checks ``exp``/``nbf`` on every hit, so a
-cached token never outlives its expiry. Thread-safe (WSGI servers call from many threads).
+cached token never outlives its expiry. The cache is bounded by entries *and* by an estimate of
+the bytes they hold (:mod:`sessiongate._lru`), so large tokens cannot grow it past its budget.
+Thread-safe (WSGI servers call from many threads).
+
+A :class:`DecodedToken` is shared by every request that presents the same token, so it is
+read-only all the way down: an immutable record, a read-only header, and claims whose nested
+objects and arrays are frozen (:func:`~sessiongate.user.freeze_claims`).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
-from cachetools import LRUCache
-
+from ._lru import ByteBudgetLRU
 from .claims import ClaimRules
 from .errors import ConfigurationError
 from .gate import CredentialKind, Verified
+from .user import freeze_claims, thaw_claims
 
 __all__ = ["DecodedToken", "TokenCache"]
 
 
-@dataclass(slots=True)
-class DecodedToken:
-    """A verified token: read-only claims, its header, which format matched, exp/nbf."""
-
+class _Fields(NamedTuple):
     claims: Mapping[str, Any]
     header: Mapping[str, Any]
     source: str
     exp: float | None
     nbf: float | None
-    salt: str | None = None
-    _verified: dict[str, Verified] | None = field(default=None, repr=False)
+    salt: str | None
+    nested: bool
+    memo: dict[str, Verified]
+
+
+class DecodedToken(_Fields):
+    """A verified token: read-only claims, its read-only header, which format matched, exp/nbf.
+
+    Immutable (a named tuple: it is shared by every request that presents the token).
+    ``claims`` and ``header`` are frozen on construction (nested objects become
+    :class:`~sessiongate.user.FrozenDict`, arrays :class:`~sessiongate.user.FrozenList`);
+    :meth:`claims_copy` gives a caller its own mutable copy. ``nested`` says whether the
+    claims hold objects or arrays; ``memo`` keeps the gate-facing results.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        claims: Mapping[str, Any],
+        header: Mapping[str, Any],
+        source: str,
+        exp: float | None,
+        nbf: float | None,
+        salt: str | None = None,
+    ) -> DecodedToken:
+        frozen = freeze_claims(claims)
+        if not isinstance(header, MappingProxyType):
+            header = freeze_claims(MappingProxyType(header))
+        # tuple.__new__ directly: one frame less than the generated namedtuple constructor
+        fields: tuple[Any, ...] = (frozen, header, source, exp, nbf, salt, frozen is not claims, {})
+        return tuple.__new__(cls, fields)
+
+    def claims_copy(self) -> dict[str, Any]:
+        """A mutable copy of the claims that shares nothing with the cached record."""
+        claims = self.claims
+        if self.nested:
+            return thaw_claims(claims)
+        return claims.copy()  # type: ignore[attr-defined,no-any-return]  # MappingProxyType
 
     def as_verified(self, credential: CredentialKind, rules: ClaimRules | None = None) -> Verified:
         """The gate-facing result; kept so the gate can memoise the user built from it.
 
         With ``rules``, the result carries a ``recheck`` of ``exp``/``nbf`` (stateless token).
         """
-        memo = self._verified
-        if memo is None:
-            memo = self._verified = {}
+        memo = self.memo
         v = memo.get(credential)
         if v is None:
             recheck = None if rules is None else partial(rules.check_time, self.exp, self.nbf)
@@ -50,33 +87,34 @@ class DecodedToken:
 
 
 class TokenCache:
-    """LRU of ``key -> DecodedToken``; ``maxsize=0`` disables it."""
+    """LRU of ``key -> DecodedToken``; ``maxsize=0`` disables it.
 
-    __slots__ = ("_cache", "_lock", "enabled")
+    ``maxsize`` is the most entries kept; the estimated bytes are bounded by ``maxsize`` x 4 KiB
+    (a token larger than ~500 characters takes more than one entry's share of the budget).
+    """
+
+    __slots__ = ("_lru", "enabled")
 
     def __init__(self, maxsize: int) -> None:
         if maxsize < 0:
             raise ConfigurationError("cache_size must be >= 0")
-        self._cache: LRUCache[Hashable, DecodedToken] | None = (
-            LRUCache(maxsize=maxsize) if maxsize else None
+        self._lru: ByteBudgetLRU[Hashable, DecodedToken] | None = (
+            ByteBudgetLRU(maxsize) if maxsize else None
         )
-        self._lock = threading.Lock()
-        self.enabled = self._cache is not None
+        self.enabled = self._lru is not None
 
     def get(self, key: Hashable) -> DecodedToken | None:
-        cache = self._cache
-        if cache is None:
-            return None
-        with self._lock:
-            try:
-                return cache[key]
-            except KeyError:
-                return None
+        lru = self._lru
+        return None if lru is None else lru.get(key)
 
     def put(self, key: Hashable, value: DecodedToken) -> None:
-        if self._cache is not None:
-            with self._lock:
-                self._cache[key] = value
+        if self._lru is not None:
+            self._lru.put(key, value)
+
+    @property
+    def estimated_bytes(self) -> int:
+        """The estimated memory held by the cached entries."""
+        return 0 if self._lru is None else self._lru.estimated_bytes
 
     def __len__(self) -> int:
-        return 0 if self._cache is None else len(self._cache)
+        return 0 if self._lru is None else len(self._lru)

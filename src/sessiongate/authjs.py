@@ -9,6 +9,18 @@
   With several secrets the key is chosen by ``kid``; a token without ``kid`` is tried with the
   first secret only — exactly what ``@auth/core`` does.
 
+Which token is accepted where:
+
+* a v4 token has no salt, so it would decrypt under any cookie name; it is accepted only under a
+  v4 cookie name (``[__Secure-]next-auth.session-token``), a configured custom name, or as a
+  ``Bearer`` token — never under ``[__Secure-]authjs.session-token``, where ``@auth/core``
+  cannot read it either;
+* session cookies are looked up ``__Secure-`` first across every family: when any ``__Secure-``
+  session cookie is present, no plain one is read (:meth:`RequestCredentials.session_cookies`);
+* OAuth check values (``state``, PKCE ``code_verifier``, ``nonce``, the encoded ``state``
+  parameter, the WebAuthn challenge) are JWEs under keys from the same secret; next-auth before
+  4.24.5 sealed them with the session key itself. They are refused as ``not_a_session``.
+
 Keys are derived once, at construction (and once per extra cookie name), never per request.
 """
 
@@ -31,12 +43,14 @@ from .cookies import (
     NEXTAUTH_COOKIE,
     SECURE_PREFIX,
     RequestCredentials,
+    secure_first,
 )
 from .errors import (
     AuthenticationError,
     ConfigurationError,
     DecryptionFailedError,
     MalformedTokenError,
+    NotASessionError,
     UnknownKidError,
 )
 from .gate import Verified
@@ -55,6 +69,7 @@ __all__ = [
     "V4_INFO",
     "AuthJSToken",
     "Generation",
+    "refuse_check_value",
     "secrets_from_env",
     "v4_key",
     "v5_key",
@@ -71,6 +86,33 @@ DEFAULT_COOKIE_NAMES = (
 )
 _V5_DEFAULT_SALTS = (SECURE_PREFIX + AUTHJS_COOKIE, AUTHJS_COOKIE)
 _THUMB_HASH = {64: "sha512", 32: "sha256"}
+
+# What the JS libraries seal besides sessions, under keys from the same secret (claims other than
+# the iat/exp/jti that `encode` adds). next-auth@4 `checks.js` signCookie: {value} with the
+# session key itself (no salt) before 4.24.5, salted with the check cookie's name from 4.24.5,
+# {value, provider} by 4.24.15; @auth/core `checks.js` sealCookie: {value, provider}; the
+# encoded OAuth `state` parameter: {origin, random} (origin dropped when undefined); the
+# WebAuthn challenge: {challenge, registerData}.
+_CHECK_SHAPES = frozenset(
+    frozenset(shape)
+    for shape in (
+        ("value",),
+        ("value", "provider"),
+        ("random",),
+        ("origin", "random"),
+        ("challenge",),
+        ("challenge", "registerData"),
+    )
+)
+_ENCODE_CLAIMS = frozenset({"iat", "exp", "jti"})
+
+
+def refuse_check_value(claims: Mapping[str, Any]) -> None:
+    """Raise :class:`NotASessionError` when ``claims`` are those of an OAuth check value."""
+    if ("value" in claims or "random" in claims or "challenge" in claims) and frozenset(
+        claims.keys() - _ENCODE_CLAIMS
+    ) in _CHECK_SHAPES:
+        raise NotASessionError()
 
 
 def v4_key(secret: str | bytes) -> ContentKey:
@@ -125,13 +167,17 @@ class AuthJSToken:
         secret: the ``AUTH_SECRET``/``NEXTAUTH_SECRET`` string, or a list for rotation (current
             first, as ``secret: [new, old]`` in Auth.js). Used as UTF-8 bytes, never base64-decoded.
         cookie_names: extra session cookie names the Next.js app configures
-            (``cookies.sessionToken.name``). The four standard names are always understood.
-        accept_v4 / accept_v5: which generations to accept.
+            (``cookies.sessionToken.name``). The four standard names are always understood;
+            every ``__Secure-`` name is read before any plain one.
+        accept_v4 / accept_v5: which generations to accept. A v4 token is accepted under a v4
+            cookie name, a name from ``cookie_names`` or as a ``Bearer`` token, never under an
+            Auth.js v5 name.
         leeway: clock tolerance in seconds or a ``timedelta`` (default 15 s, as Auth.js).
         require_exp: reject tokens without ``exp`` (default ``True``).
         issuer / audience: optional ``iss``/``aud`` checks.
         cache_size: how many verified tokens to remember (0 disables). Expiry is re-checked on
-            every hit; a hit skips the decryption.
+            every hit; a hit skips the decryption. The cache's estimated memory is bounded by
+            ``cache_size`` x 4 KiB (16 MiB by default): large tokens take more of it.
         max_token_bytes: size cap, checked before any crypto.
         clock: returns UNIX time; injectable for tests.
     """
@@ -169,13 +215,21 @@ class AuthJSToken:
         )
         self.max_token_bytes = max_token_bytes
         self.clock = clock
-        # Families of cookie names, looked at in order; the __Secure- variant first.
+        # Families of cookie names; every __Secure- name is looked at before any plain one.
         bases: list[str] = []
         for n in (AUTHJS_COOKIE, NEXTAUTH_COOKIE, *extra):
             base = n.removeprefix(SECURE_PREFIX)
             if base not in bases:
                 bases.append(base)
         self.cookie_bases: tuple[str, ...] = tuple(bases)
+        self.cookie_names: tuple[str, ...] = secure_first(
+            name for base in bases for name in (SECURE_PREFIX + base, base)
+        )
+        # where a (salt-less) v4 token may arrive: the v4 names and the custom names, never the
+        # v5 names (their salt is the name; @auth/core cannot read a v4 token there either)
+        self._v4_salts = frozenset(
+            name for base in bases if base != AUTHJS_COOKIE for name in (SECURE_PREFIX + base, base)
+        )
         self._v4: tuple[_Key, ...] = tuple(
             _Key(v4_key(s), "nextauth-v4", None, i) for i, s in enumerate(self._secrets)
         )
@@ -243,7 +297,7 @@ class AuthJSToken:
         if memo is not None:
             return memo
         keys: list[_Key] = []
-        if enc == A256GCM and self.accept_v4:
+        if enc == A256GCM and self.accept_v4 and (salt is None or salt in self._v4_salts):
             keys.extend(self._v4)
         if self.accept_v5:
             salts = _V5_DEFAULT_SALTS if salt is None else (salt,)
@@ -259,7 +313,7 @@ class AuthJSToken:
 
     # ------------------------------------------------------------------ decoding
 
-    def _open(self, token: str, salt: str | None) -> tuple[dict[str, Any], dict[str, Any], _Key]:
+    def _open(self, token: str, salt: str | None) -> tuple[dict[str, Any], Mapping[str, Any], _Key]:
         """Parse, pick the key, decrypt, parse the claims: ``(claims, header, key)``.
 
         No claim checks and no cache. Kept to few frames: it runs for every new token.
@@ -286,6 +340,7 @@ class AuthJSToken:
                 return hit
         claims, header, key = self._open(token, salt)
         exp, nbf = self.rules.check_static(claims)
+        refuse_check_value(claims)
         decoded = DecodedToken(MappingProxyType(claims), header, key.generation, exp, nbf, key.salt)
         if cache is not None:
             cache.put((token, salt), decoded)
@@ -294,7 +349,10 @@ class AuthJSToken:
     def decode_full(
         self, token: str, *, cookie_name: str | None = None, now: float | None = None
     ) -> DecodedToken:
-        """Like :meth:`decode` but also returns the header and which generation matched."""
+        """Like :meth:`decode` but also returns the header and which generation matched.
+
+        The record is read-only (it may be the cached one); ``claims_copy()`` gives a mutable copy.
+        """
         if not isinstance(token, str) or not token:
             raise MalformedTokenError("the token is empty")
         decoded = self._verify(token, cookie_name)
@@ -318,45 +376,46 @@ class AuthJSToken:
             hit = cache.get((token, cookie_name))
             if hit is not None:  # the hot path: no parse, no crypto; time claims re-checked
                 rules.check_time(hit.exp, hit.nbf, self.clock() if now is None else now)
+                if hit.nested:
+                    return hit.claims_copy()
+                # MappingProxyType.copy() copies the dict underneath (C, ~10x cheaper than dict())
                 claims: dict[str, Any] = hit.claims.copy()  # type: ignore[attr-defined]
                 return claims
         else:
             # nothing else holds these claims: no read-only view, no record, no copy needed
             fresh = self._open(token, cookie_name)[0]
             rules.check(fresh, self.clock() if now is None else now)
+            refuse_check_value(fresh)
             return fresh
         decoded = self._verify(token, cookie_name)
         rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
-        kept = decoded.claims
-        # MappingProxyType.copy() copies the dict underneath (C, ~10x cheaper than dict(proxy))
-        return kept.copy() if isinstance(kept, MappingProxyType) else dict(kept)
+        return decoded.claims_copy()
 
     # ------------------------------------------------------------------ gate protocol
 
     def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
-        """Authenticator protocol: session cookies first, then a JWE ``Bearer`` token."""
-        first_error: AuthenticationError | None = None
-        saw_cookie = False
+        """Authenticator protocol: session cookies first, then a JWE ``Bearer`` token.
+
+        The first cookie that verifies wins; when cookies are present and none verifies, the
+        first error is raised. No downgrade: when any ``__Secure-`` session cookie is present,
+        plain ones are not read, whatever their family.
+        """
         if credentials.cookies:
-            for base in self.cookie_bases:
-                name = SECURE_PREFIX + base
-                values = credentials.session_cookie(name)
-                if not values:
-                    # No downgrade: the plain name is read only when no __Secure- cookie exists.
-                    name = base
-                    values = credentials.session_cookie(name)
-                for value in values:
-                    saw_cookie = True
-                    try:
-                        decoded = self._verify_cookie(value, name)
-                        self.rules.check_time(decoded.exp, decoded.nbf, now)
-                    except AuthenticationError as err:
-                        first_error = first_error or err
-                        continue
-                    return decoded.as_verified("cookie", self.rules)
-        if saw_cookie:
-            assert first_error is not None
-            raise first_error
+            first_error: AuthenticationError | None = None
+            try:
+                for name, values in credentials.session_cookies(self.cookie_names):
+                    for value in values:
+                        try:
+                            decoded = self._verify_cookie(value, name)
+                            self.rules.check_time(decoded.exp, decoded.nbf, now)
+                        except AuthenticationError as err:
+                            first_error = first_error or err
+                            continue
+                        return decoded.as_verified("cookie", self.rules)
+            except AuthenticationError as err:  # session_cookies reached a broken chunk set
+                first_error = first_error or err
+            if first_error is not None:
+                raise first_error
         token = credentials.bearer_token()
         if token is None or token.count(".") != 4:
             return None

@@ -20,6 +20,8 @@ __all__ = ["ClaimRules", "leeway_seconds"]
 
 def leeway_seconds(leeway: float | timedelta) -> float:
     """Normalise a leeway given as seconds or a ``timedelta``; negative values are refused."""
+    if isinstance(leeway, bool) or not isinstance(leeway, (int, float, timedelta)):
+        raise ConfigurationError("leeway must be a number of seconds or a timedelta")
     seconds = leeway.total_seconds() if isinstance(leeway, timedelta) else float(leeway)
     if not math.isfinite(seconds) or seconds < 0:
         raise ConfigurationError("leeway must be a finite, non-negative number of seconds")
@@ -46,27 +48,57 @@ def _numeric(claims: Mapping[str, Any], name: str) -> float | None:
     return number
 
 
-@dataclass(frozen=True, slots=True)
+def _accepted_values(value: str | Collection[str] | None, what: str) -> frozenset[str] | None:
+    """``None``, or a non-empty set of non-empty strings (one string is a set of one)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        values: frozenset[Any] = frozenset((value,))
+    elif isinstance(value, Collection) and not isinstance(value, (bytes, Mapping)):
+        values = frozenset(value)
+    else:
+        raise ConfigurationError(f"{what} must be a string or a collection of strings")
+    if not values or not all(isinstance(x, str) and x for x in values):
+        raise ConfigurationError(f"{what} must be non-empty strings")
+    return values
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class ClaimRules:
-    """How claims are checked.
+    """How claims are checked. Validated on construction, whichever way it is built.
 
     Args:
         leeway: clock skew tolerated, in seconds or as a ``timedelta`` (Auth.js uses 15 s).
         require_exp: reject tokens without ``exp`` (default ``True``; NextAuth always sets it).
-        issuer: accepted ``iss`` value(s); ``None`` skips the check.
+        issuer: accepted ``iss`` value(s); ``None`` skips the check. A string is one accepted
+            value (compared whole, never as a substring).
         audience: accepted ``aud`` value(s); the token's ``aud`` (string or list) must contain one.
     """
 
-    leeway: float = 15.0
-    require_exp: bool = True
-    issuer: frozenset[str] | None = None
-    audience: frozenset[str] | None = None
-    _leeway: float = field(init=False, repr=False, compare=False, default=0.0)
-    _plain: bool = field(init=False, repr=False, compare=False, default=True)
+    leeway: float
+    require_exp: bool
+    issuer: frozenset[str] | None
+    audience: frozenset[str] | None
+    _plain: bool = field(repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_leeway", leeway_seconds(self.leeway))
-        object.__setattr__(self, "_plain", self.issuer is None and self.audience is None)
+    def __init__(
+        self,
+        *,
+        leeway: float | timedelta = 15.0,
+        require_exp: bool = True,
+        issuer: str | Collection[str] | None = None,
+        audience: str | Collection[str] | None = None,
+    ) -> None:
+        if not isinstance(require_exp, bool):
+            raise ConfigurationError("require_exp must be True or False")
+        seconds = leeway_seconds(leeway)
+        issuers = _accepted_values(issuer, "issuer")
+        audiences = _accepted_values(audience, "audience")
+        object.__setattr__(self, "leeway", seconds)
+        object.__setattr__(self, "require_exp", require_exp)
+        object.__setattr__(self, "issuer", issuers)
+        object.__setattr__(self, "audience", audiences)
+        object.__setattr__(self, "_plain", issuers is None and audiences is None)
 
     @classmethod
     def build(
@@ -77,20 +109,8 @@ class ClaimRules:
         issuer: str | Collection[str] | None = None,
         audience: str | Collection[str] | None = None,
     ) -> ClaimRules:
-        def as_set(v: str | Collection[str] | None) -> frozenset[str] | None:
-            if v is None:
-                return None
-            values = frozenset((v,) if isinstance(v, str) else v)
-            if not values or not all(isinstance(x, str) and x for x in values):
-                raise ConfigurationError("issuer/audience must be non-empty strings")
-            return values
-
-        return cls(
-            leeway=leeway_seconds(leeway),
-            require_exp=require_exp,
-            issuer=as_set(issuer),
-            audience=as_set(audience),
-        )
+        """The same as the constructor (kept for existing callers)."""
+        return cls(leeway=leeway, require_exp=require_exp, issuer=issuer, audience=audience)
 
     def check_static(self, claims: Mapping[str, Any]) -> tuple[float | None, float | None]:
         """Check what does not depend on time and the claims' types. Returns ``(exp, nbf)``."""
@@ -115,7 +135,7 @@ class ClaimRules:
             and -_INT_LIMIT < exp_v < _INT_LIMIT
             and -_INT_LIMIT < iat_v < _INT_LIMIT
         ):
-            if now is not None and exp_v <= math.floor(now) - self._leeway:
+            if now is not None and exp_v <= math.floor(now) - self.leeway:
                 raise ExpiredTokenError()
             return float(exp_v), None
         exp, nbf = self._check_static_general(claims)
@@ -143,7 +163,7 @@ class ClaimRules:
     def check_time(self, exp: float | None, nbf: float | None, now: float) -> None:
         """Check ``exp``/``nbf`` against ``now`` (UNIX seconds). Cheap: run on every cache hit."""
         current = math.floor(now)
-        if exp is not None and exp <= current - self._leeway:
+        if exp is not None and exp <= current - self.leeway:
             raise ExpiredTokenError()
-        if nbf is not None and nbf > current + self._leeway:
+        if nbf is not None and nbf > current + self.leeway:
             raise NotYetValidError()

@@ -9,6 +9,10 @@ sees the same session Next.js sees:
   of a name wins.
 * Chunked cookies ``name.0``, ``name.1``, ... are joined in numeric order. A gap in the numbers
   is an error, not a silently shorter token.
+* No downgrade: when a request carries a ``__Secure-`` session cookie of *any* name an
+  authenticator reads, the plain names are not looked at
+  (:meth:`RequestCredentials.session_cookies`). A plain cookie can be planted by a sibling
+  subdomain or a plain-HTTP page; a ``__Secure-`` one only by a secure origin.
 * ``Authorization: Bearer <token>``: the value is percent-decoded like ``decodeURIComponent``.
 
 Size caps are checked before anything is parsed or decrypted.
@@ -17,7 +21,7 @@ Size caps are checked before anything is parsed or decrypted.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -35,6 +39,7 @@ __all__ = [
     "chunked_bases",
     "parse_cookie_header",
     "percent_decode",
+    "secure_first",
     "session_cookie_candidates",
 ]
 
@@ -153,6 +158,14 @@ def session_cookie_candidates(
     return candidates
 
 
+def secure_first(names: Iterable[str]) -> tuple[str, ...]:
+    """``names`` in lookup order: every ``__Secure-`` name, then every plain one (duplicates
+    dropped, order kept within each group)."""
+    ordered = list(dict.fromkeys(names))
+    secure = [n for n in ordered if n.startswith(SECURE_PREFIX)]
+    return (*secure, *(n for n in ordered if not n.startswith(SECURE_PREFIX)))
+
+
 class RequestCredentials:
     """What a request presents: its cookies and its ``Authorization`` header.
 
@@ -198,6 +211,26 @@ class RequestCredentials:
         return session_cookie_candidates(
             self.cookies, name, max_bytes=self.max_token_bytes, chunked=chunked
         )
+
+    def session_cookies(self, names: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
+        """The session cookies present under ``names`` (in :func:`secure_first` order), as
+        ``(name, candidates)`` pairs in that order, found lazily: a caller that stops at the
+        first cookie never looks at the others.
+
+        When any ``__Secure-`` name is present only ``__Secure-`` names are produced: a plain
+        cookie, of the same family or another one, never competes with a ``__Secure-`` one.
+        Raises like :func:`session_cookie_candidates` (chunk gap, too large) when it reaches a
+        broken cookie.
+        """
+        secure_found = False
+        for name in names:
+            secure = name.startswith(SECURE_PREFIX)
+            if secure_found and not secure:
+                return  # names are secure-first: no plain name once a __Secure- one is present
+            values = self.session_cookie(name)
+            if values:
+                secure_found = secure_found or secure
+                yield name, values
 
     @classmethod
     def from_headers(

@@ -23,7 +23,7 @@ from .cookies import (
     NEXTAUTH_COOKIE,
     SECURE_PREFIX,
     RequestCredentials,
-    session_cookie_candidates,
+    secure_first,
 )
 from .errors import (
     ConfigurationError,
@@ -35,6 +35,7 @@ from .gate import CredentialKind, Verified
 from .stores.base import SessionRecord, SessionStore
 from .stores.bridge import BackgroundLoop, default_loop
 from .stores.cache import CachedStore
+from .user import freeze_claims
 
 __all__ = ["DEFAULT_COOKIE_NAMES", "DatabaseSession", "claims_from_record"]
 
@@ -62,7 +63,8 @@ def claims_from_record(record: SessionRecord) -> Mapping[str, Any]:
     ``sub`` (and ``id``) is the user id; ``email``, ``name``, ``image``, ``emailVerified`` when
     present; extra user columns (``role``, ``permissions``...) under their claim names;
     ``session.expires`` as ISO-8601 and ``exp`` as UNIX seconds. The session token itself is
-    never part of the claims.
+    never part of the claims. Read-only all the way down: the record (and the claims built from
+    it) is cached and shared by the requests that present the same token.
     """
     claims: dict[str, Any] = {"sub": record.user_id, "id": record.user_id}
     claims.update(record.user)
@@ -70,14 +72,7 @@ def claims_from_record(record: SessionRecord) -> Mapping[str, Any]:
     expires = record.expires.isoformat().replace("+00:00", "Z")
     claims["session"] = MappingProxyType({"expires": expires})
     claims["exp"] = math.floor(record.expires_at)
-    return MappingProxyType(claims)
-
-
-def _split_secure(names: Iterable[str]) -> tuple[str, ...]:
-    ordered = list(dict.fromkeys(names))
-    secure = [n for n in ordered if n.startswith(SECURE_PREFIX)]
-    plain = [n for n in ordered if not n.startswith(SECURE_PREFIX)]
-    return tuple(secure + plain)
+    return freeze_claims(MappingProxyType(claims))
 
 
 class StoreBackedAuthenticator:
@@ -204,36 +199,23 @@ class DatabaseSession(StoreBackedAuthenticator):
         extra = () if cookie_names is None else tuple(cookie_names)
         if isinstance(cookie_names, str) or not all(isinstance(n, str) and n for n in extra):
             raise ConfigurationError("cookie_names must be a list of cookie names")
-        self.cookie_names = _split_secure((*DEFAULT_COOKIE_NAMES, *extra))
+        self.cookie_names = secure_first((*DEFAULT_COOKIE_NAMES, *extra))
         self.accept_bearer = accept_bearer
 
     def __repr__(self) -> str:
         return f"DatabaseSession({self.store.store!r})"
 
     def token(self, credentials: RequestCredentials) -> tuple[str, CredentialKind] | None:
-        """The session token this request presents, or ``None`` when it has none for us."""
-        cookies = credentials.cookies
-        found: str | None = None
-        for name in self.cookie_names:  # exact names first: the common, cheap case
-            value = cookies.get(name)
-            if value:
-                found = name
-                break
-        if found is None or not found.startswith(SECURE_PREFIX):
-            # chunked cookies (never written for database sessions, but read like Auth.js
-            # does); a chunked __Secure- cookie also outranks a plain exact one
-            for name in self.cookie_names:
-                if name == found:
-                    break
-                if any(key.startswith(name + ".") for key in cookies):
-                    found = name
-                    break
-        if found is not None:
-            value = cookies.get(found)
-            if not value:  # only chunks
-                value = session_cookie_candidates(
-                    cookies, found, max_bytes=credentials.max_token_bytes
-                )[0]
+        """The session token this request presents, or ``None`` when it has none for us.
+
+        The first session cookie present (``__Secure-`` names first, across every family)
+        decides; chunks are read like Auth.js does. A cookie holding a JWE belongs to the JWT
+        strategy: ``None``.
+        """
+        cookies = credentials.session_cookies(self.cookie_names) if credentials.cookies else None
+        first = None if cookies is None else next(cookies, None)
+        if first is not None:
+            value = first[1][0]
             if "." in value:
                 return None  # a JWE: the JWT strategy's cookie, not ours
             check_token_shape(value)

@@ -26,6 +26,7 @@ __all__ = [
     "InvalidSignatureError",
     "MalformedTokenError",
     "MissingCredentialsError",
+    "NotASessionError",
     "NotYetValidError",
     "ProviderUnavailableError",
     "SessionGateError",
@@ -134,6 +135,14 @@ class InvalidClaimError(AuthenticationError):
 
     code = "invalid_claim"
     default_message = "a token claim is not valid"
+
+
+class NotASessionError(InvalidClaimError):
+    """The token decrypts but is not a session: an OAuth check value (``state``, PKCE
+    ``code_verifier``, ``nonce``) that NextAuth / Auth.js seal with the same secret."""
+
+    code = "not_a_session"
+    default_message = "the token is an OAuth check value (state, PKCE or nonce), not a session"
 
 
 class SessionNotFoundError(AuthenticationError):

@@ -8,7 +8,10 @@ An authenticator answers ``None`` when the request carries nothing it understand
 :class:`Verified` when it proved a session, and raises an
 :class:`~sessiongate.errors.AuthenticationError` when its credential is present but bad, or
 :class:`~sessiongate.errors.ProviderUnavailableError` when it cannot decide (database/JWKS
-down). The gate's verdict when nobody succeeds:
+down). A proof that yields no usable identity (the user factory raises an
+``AuthenticationError``, e.g. ``invalid_claim`` for claims without a user id) counts as that
+authenticator's rejection: the next authenticator is still asked. The gate's verdict when
+nobody succeeds:
 
 * any ``ProviderUnavailableError`` -> that error (503: an outage never logs users out);
 * otherwise the first ``AuthenticationError`` raised (401, precise code);
@@ -21,14 +24,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from cachetools import LRUCache
-
+from ._lru import ByteBudgetLRU
 from .cookies import (
     DEFAULT_MAX_COOKIE_HEADER_BYTES,
     DEFAULT_MAX_TOKEN_BYTES,
@@ -140,7 +141,8 @@ class SessionGate:
             ``Cookie`` + ``Authorization`` bytes (0 disables). Only verdicts reached by stateless
             token checks are kept (never database sessions), only credential headers up to
             8 KiB, and a hit still re-checks ``exp``/``nbf``. A hit skips cookie parsing,
-            decryption and user building.
+            decryption and user building. The memo's estimated memory is bounded by
+            ``memo_size`` x 4 KiB: long credential headers take several entries' share.
     """
 
     def __init__(
@@ -162,10 +164,10 @@ class SessionGate:
             raise ConfigurationError("size caps must be positive")
         if memo_size < 0:
             raise ConfigurationError("memo_size must be >= 0")
-        self._memo: LRUCache[tuple[str | None, str | None], _MemoEntry] | None = (
-            LRUCache(maxsize=memo_size) if memo_size else None
+        self._memo: ByteBudgetLRU[tuple[str | None, str | None], _MemoEntry] | None = (
+            # the memo also keeps the built user (its roles and permissions sets): 10 B/char
+            ByteBudgetLRU(memo_size, bytes_per_char=10) if memo_size else None
         )
-        self._memo_lock = threading.Lock()
         self.authenticators: tuple[AnyAuthenticator, ...] = tuple(authenticators)
         self.claim_mapping = claim_mapping or ClaimMapping()
         self._build: UserFactory = user_factory or self.claim_mapping.build_user
@@ -260,16 +262,14 @@ class SessionGate:
 
     def _memo_get(self, key: tuple[str | None, str | None], now: float) -> AuthResult | None:
         assert self._memo is not None
-        with self._memo_lock:
-            entry = self._memo.get(key)
+        entry = self._memo.get(key)
         if entry is None:
             return None
         result, recheck = entry
         try:
             recheck(now)
         except SessionGateError:
-            with self._memo_lock:
-                self._memo.pop(key, None)
+            self._memo.pop(key)
             return None  # the full path reports the precise error
         return result
 
@@ -278,8 +278,7 @@ class SessionGate:
     ) -> None:
         assert self._memo is not None
         assert verified.recheck is not None
-        with self._memo_lock:
-            self._memo[key] = (result, verified.recheck)
+        self._memo.put(key, (result, verified.recheck))
 
     def _begin(
         self, headers: Headers
@@ -317,12 +316,12 @@ class SessionGate:
                     verified = await auth.authenticate_async(creds, now)  # type: ignore[union-attr]
                 else:
                     verified = auth.authenticate(creds, now)  # type: ignore[union-attr]
+                if verified is not None:
+                    # no usable identity (no id claim...) is this authenticator's rejection
+                    return self._accept(auth, verified, key, stateless)
             except (AuthenticationError, ProviderUnavailableError) as err:
                 self._log(auth, err)
                 errors.append(err)
-                continue
-            if verified is not None:
-                return self._accept(auth, verified, key, stateless)
         raise self._conclude(creds, errors)
 
     def authenticate_request_sync(self, headers: Headers) -> AuthResult:
@@ -339,12 +338,12 @@ class SessionGate:
                     verified = auth.authenticate_blocking(creds, now)  # type: ignore[union-attr]
                 else:
                     verified = auth.authenticate(creds, now)  # type: ignore[union-attr]
+                if verified is not None:
+                    # no usable identity (no id claim...) is this authenticator's rejection
+                    return self._accept(auth, verified, key, stateless)
             except (AuthenticationError, ProviderUnavailableError) as err:
                 self._log(auth, err)
                 errors.append(err)
-                continue
-            if verified is not None:
-                return self._accept(auth, verified, key, stateless)
         raise self._conclude(creds, errors)
 
     async def authenticate(self, headers: Headers) -> User:

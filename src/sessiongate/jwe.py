@@ -15,7 +15,9 @@ import hmac
 import os
 from binascii import Error as BinasciiError
 from binascii import a2b_base64
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -85,9 +87,9 @@ def oct_thumbprint(key: bytes, hash_name: str) -> str:
 
 @dataclass(slots=True)
 class CompactJWE:
-    """A parsed compact JWE (nothing decrypted yet)."""
+    """A parsed compact JWE (nothing decrypted yet). ``header`` is read-only (it is shared)."""
 
-    header: dict[str, Any]
+    header: Mapping[str, Any]
     protected: bytes
     iv: bytes
     ciphertext: bytes
@@ -104,11 +106,12 @@ class CompactJWE:
         return kid if isinstance(kid, str) else None
 
 
-# parsed headers by their encoded bytes (the AAD): the tokens of one app share a few headers
-_header_cache: dict[bytes, dict[str, Any]] = {}
+# parsed headers by their encoded bytes (the AAD): the tokens of one app share a few headers.
+# Every token with that header gets the same object, so it is a read-only view of string values.
+_header_cache: dict[bytes, Mapping[str, Any]] = {}
 
 
-def _parse_header(segment: bytes, allowed_enc: frozenset[str]) -> dict[str, Any]:
+def _parse_header(segment: bytes, allowed_enc: frozenset[str]) -> Mapping[str, Any]:
     cached = _header_cache.get(segment)
     if cached is None:
         if len(segment) > _MAX_HEADER_CHARS:
@@ -127,10 +130,11 @@ def _parse_header(segment: bytes, allowed_enc: frozenset[str]) -> dict[str, Any]
         kid = header.get("kid")
         if kid is not None and (not isinstance(kid, str) or not kid or len(kid) > 256):
             raise MalformedTokenError("the JWE 'kid' must be a non-empty string")
+        if not all(isinstance(header.get(p, ""), str) for p in ("typ", "cty")):
+            raise MalformedTokenError("the JWE 'typ' and 'cty' must be strings")
         if len(_header_cache) >= _HEADER_CACHE_MAX:
             _header_cache.clear()
-        _header_cache[segment] = header
-        cached = header
+        cached = _header_cache[segment] = MappingProxyType(header)
     if cached["enc"] not in allowed_enc:
         raise AlgorithmNotAllowedError("the JWE 'enc' is not accepted")
     return cached
@@ -141,7 +145,7 @@ _ALL_ENC = frozenset(KEY_LENGTHS)
 
 def split_compact(
     token: str, max_bytes: int, allowed_enc: frozenset[str] = _ALL_ENC
-) -> tuple[dict[str, Any], bytes, bytes, bytes, bytes]:
+) -> tuple[Mapping[str, Any], bytes, bytes, bytes, bytes]:
     """:func:`parse_compact` as a plain ``(header, protected, iv, ciphertext, tag)`` tuple.
 
     The hot path of every session cookie: one frame, no intermediate object.
@@ -241,10 +245,9 @@ class ContentKey:
             raise DecryptionFailedError()
         return padded[:-pad]
 
-    def encrypt(self, plaintext: bytes, header: dict[str, Any]) -> str:
+    def encrypt(self, plaintext: bytes, header: Mapping[str, Any]) -> str:
         """Produce a compact JWE (used by :mod:`sessiongate.testing` and the reverse interop)."""
-        header = {"alg": "dir", "enc": self.enc, **header}
-        protected = b64url_encode(json_compact(header))
+        protected = b64url_encode(json_compact({"alg": "dir", "enc": self.enc, **header}))
         aad = protected.encode("ascii")
         if self._gcm is not None:
             iv = os.urandom(12)

@@ -48,25 +48,30 @@ _HEADER_CACHE_MAX = 256
 # parameters (``jwk``, ``jku``, ``x5u``, ``x5c``) are refused: no verifier here trusts them.
 _REFUSED_HEADER_PARAMS = frozenset({"crit", "b64", "jwk", "jku", "x5u", "x5c", "enc", "zip"})
 
-_header_cache: dict[str, dict[str, Any]] = {}
+_header_cache: dict[str, Mapping[str, Any]] = {}
 
 
-def parse_jws_header(segment: str) -> dict[str, Any]:
-    """Decode and shape-check a JWS protected header (cached by its encoded form)."""
-    header = _header_cache.get(segment)
-    if header is not None:
-        return header
+def parse_jws_header(segment: str) -> Mapping[str, Any]:
+    """Decode and shape-check a JWS protected header (cached by its encoded form).
+
+    The result is a read-only view: it is shared by every later token with the same header
+    segment (and handed out in :attr:`DecodedToken.header`), so no caller may change it.
+    """
+    cached = _header_cache.get(segment)
+    if cached is not None:
+        return cached
     if len(segment) > _MAX_HEADER_CHARS:
         raise MalformedTokenError("the JWT header is too large")
-    header = json_object(b64url_decode(segment, "header"), "header")
-    alg = header.get("alg")
+    parsed = json_object(b64url_decode(segment, "header"), "header")
+    alg = parsed.get("alg")
     if not isinstance(alg, str):
         raise MalformedTokenError("the JWT header has no 'alg'")
-    if header.keys() & _REFUSED_HEADER_PARAMS:
+    if parsed.keys() & _REFUSED_HEADER_PARAMS:
         raise MalformedTokenError("the JWT header has parameters this verifier refuses")
-    kid = header.get("kid")
+    kid = parsed.get("kid")
     if kid is not None and (not isinstance(kid, str) or not kid or len(kid) > 256):
         raise MalformedTokenError("the JWT 'kid' must be a non-empty string")
+    header = MappingProxyType(parsed)
     if len(_header_cache) >= _HEADER_CACHE_MAX:
         _header_cache.clear()
     _header_cache[segment] = header

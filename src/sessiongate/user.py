@@ -9,13 +9,166 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import InvalidClaimError, SessionGateError
 
-__all__ = ["AnonymousUser", "ClaimMapping", "User", "UserFactory"]
+__all__ = [
+    "AnonymousUser",
+    "ClaimMapping",
+    "FrozenDict",
+    "FrozenList",
+    "User",
+    "UserFactory",
+    "freeze_claims",
+    "thaw_claims",
+]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+# ------------------------------------------------------------------------ read-only claims
+
+
+class FrozenDict(dict[str, Any]):
+    """A read-only ``dict``: a JSON object nested inside verified claims.
+
+    Verified claims are cached and handed to every request that presents the same credential,
+    so nothing handed out may be changed in place. A ``FrozenDict`` still is a ``dict`` for
+    ``isinstance`` checks and ``json.dumps``; ``dict(value)`` or :func:`thaw_claims` give a
+    mutable copy.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self) -> NoReturn:
+        raise TypeError("verified claims are read-only: copy them first (thaw_claims)")
+
+    def __setitem__(self, key: str, value: Any) -> NoReturn:
+        self._refuse()
+
+    def __delitem__(self, key: str) -> NoReturn:
+        self._refuse()
+
+    def __ior__(self, other: Any) -> NoReturn:  # type: ignore[misc]
+        self._refuse()
+
+    def clear(self) -> NoReturn:
+        self._refuse()
+
+    def pop(self, *args: Any) -> NoReturn:
+        self._refuse()
+
+    def popitem(self) -> NoReturn:
+        self._refuse()
+
+    def setdefault(self, *args: Any) -> NoReturn:
+        self._refuse()
+
+    def update(self, *args: Any, **kwargs: Any) -> NoReturn:
+        self._refuse()
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy.deepcopy and pickle rebuild, never mutate
+        return (FrozenDict, (dict(self),))
+
+
+class FrozenList(list[Any]):
+    """A read-only ``list``: a JSON array inside verified claims (see :class:`FrozenDict`).
+
+    Still a ``list`` for ``isinstance``, ``==`` and ``json.dumps``; ``list(value)`` or
+    :func:`thaw_claims` give a mutable copy.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self) -> NoReturn:
+        raise TypeError("verified claims are read-only: copy them first (thaw_claims)")
+
+    def __setitem__(self, index: Any, value: Any) -> NoReturn:
+        self._refuse()
+
+    def __delitem__(self, index: Any) -> NoReturn:
+        self._refuse()
+
+    def __iadd__(self, other: Any) -> NoReturn:  # type: ignore[misc]
+        self._refuse()
+
+    def __imul__(self, other: Any) -> NoReturn:  # type: ignore[misc]
+        self._refuse()
+
+    def append(self, value: Any) -> NoReturn:
+        self._refuse()
+
+    def extend(self, values: Any) -> NoReturn:
+        self._refuse()
+
+    def insert(self, index: Any, value: Any) -> NoReturn:
+        self._refuse()
+
+    def pop(self, *args: Any) -> NoReturn:
+        self._refuse()
+
+    def remove(self, value: Any) -> NoReturn:
+        self._refuse()
+
+    def clear(self) -> NoReturn:
+        self._refuse()
+
+    def sort(self, *args: Any, **kwargs: Any) -> NoReturn:
+        self._refuse()
+
+    def reverse(self) -> NoReturn:
+        self._refuse()
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy.deepcopy and pickle rebuild, never mutate
+        return (FrozenList, (list(self),))
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _is_container(value: object) -> bool:
+    return isinstance(value, (dict, list, tuple, Mapping)) and not isinstance(
+        value, (FrozenDict, FrozenList)
+    )
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, (FrozenDict, FrozenList)):
+        return value
+    if isinstance(value, Mapping):
+        return FrozenDict({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return FrozenList([_freeze(v) for v in value])
+    return value
+
+
+def freeze_claims(claims: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Claims no caller can change: a read-only mapping whose nested objects are
+    :class:`FrozenDict` and whose arrays are :class:`FrozenList`.
+
+    A ``MappingProxyType`` whose values are all scalars is returned as it is (no copy).
+    """
+    if isinstance(claims, MappingProxyType):
+        for value in claims.values():  # runs once per new token: the common scalar case first
+            if type(value) not in _SCALARS and _is_container(value):
+                break
+        else:
+            return claims
+    return MappingProxyType({k: _freeze(v) for k, v in claims.items()})
+
+
+def thaw_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
+    """A mutable deep copy of (frozen) claims: plain dicts and lists, as ``json.loads`` gives."""
+    return {k: _thaw(v) for k, v in claims.items()}
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_thaw(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -284,11 +284,14 @@ def open_fds() -> int:
 
 
 def test_sqlite_missing_file_is_503_then_recovers_when_it_appears(tmp_path):
-    path = tmp_path / "later.db"
+    # missing at start-up is a ConfigurationError (tests/security/test_db_urls.py); gone later
+    # (moved away before the first lookup opened it) is an outage
+    path = make_prisma_db(tmp_path / "later.db")
     app = make_asgi_app(db_gate(path))
+    moved = path.rename(tmp_path / "elsewhere.db")
     status, _, body = asgi_request(app, cookie())
     assert (status, json.loads(body)["error"]) == (503, "provider_unavailable")
-    make_prisma_db(path)
+    moved.rename(path)
     assert asgi_request(app, cookie())[0] == 200
 
 

@@ -328,9 +328,9 @@ class Gates:
         self.better_auth = SessionGate(
             BetterAuthSession(secret=BA_SECRET, store=SQLiteStore(ba, schema="better-auth"))
         )
-        self.outage = SessionGate(
-            DatabaseSession(SQLiteStore(tmp / "missing" / "nope.db", schema="authjs-prisma"))
-        )
+        gone = make_prisma_db(tmp / "gone.db")
+        self.outage = SessionGate(DatabaseSession(SQLiteStore(gone, schema="authjs-prisma")))
+        gone.unlink()  # gone after start-up: an outage (503); missing at start-up would not start
         self.jwks = SessionGate(
             JWKSBearer(JWKS_URL, algorithms=["ES256"], issuer=None, audience=None)
         )

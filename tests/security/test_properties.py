@@ -1,5 +1,7 @@
 """Property tests: random input never raises anything but a ``SessionGateError`` subclass, and
-the web entry points (ASGI middleware, sidecar) never answer 500.
+the web entry points (ASGI middleware, sidecar) never answer 500 — also for a gate that includes
+the database-backed authenticators (``DatabaseSession``, ``BetterAuthSession``), fed any Cookie
+header built from session cookie names with chunk-looking suffixes.
 
 Random bytes alone never get past a MAC, so the token properties also feed random *plaintext*
 through the real keys (random claims JSON encrypted under the configured secret, random
@@ -34,8 +36,9 @@ from sessiongate.cookies import (
 )
 from sessiongate.errors import SessionGateError
 from sessiongate.jwe import parse_compact
-from sessiongate.testing import mint_authjs_v5, mint_hs256
+from sessiongate.testing import mint_authjs_v5, mint_hs256, mint_nextauth_v4
 
+from test_sec_core_cookie_names import VALID, MemoryStore, full_gate  # isort: skip
 from sg_security_helpers import (  # isort: skip
     BA_SECRET,
     JWT_SECRET,
@@ -448,3 +451,85 @@ def test_sidecar_random_claims_never_500_and_headers_stay_clean(claims):
     assert len(names) == len(set(names))
     for name, value in raw:
         assert all(0x20 <= b < 0x7F for b in name + value)
+
+
+# ================================================================ any Cookie header, database gates
+
+FULL_SECRET = "cookie-names-secret-0123456789abcdef0123"  # test_sec_core_cookie_names.S
+SESSION_NAMES = [
+    "authjs.session-token",
+    "__Secure-authjs.session-token",
+    "next-auth.session-token",
+    "__Secure-next-auth.session-token",
+    "better-auth.session_token",
+    "__Secure-better-auth.session_token",
+    "better-auth.session_data",
+]
+SUFFIXES = ["", ".0", ".1", ".2", ".01", ".00", ".x", ".", "..0", ".-1", ".63", ".64", "._"]
+cookie_names = st.builds(
+    lambda n, s: n + s, st.sampled_from(SESSION_NAMES), st.sampled_from(SUFFIXES)
+) | st.text(alphabet=B64URL + ".-_", min_size=1, max_size=12)
+cookie_values = st.sampled_from(
+    [
+        "",
+        VALID,
+        "B" * 32,
+        quote(sign_cookie_value("B" * 32, FULL_SECRET), safe=""),
+        sign_cookie_value("B" * 32, "wrong-secret-0123456789abcdefghijk"),
+        mint_authjs_v5({"sub": "u"}, FULL_SECRET, now=NOW + 10**6),
+        mint_nextauth_v4({"sub": "u"}, FULL_SECRET, now=NOW + 10**6),
+        mint_authjs_v5({"name": "no id"}, FULL_SECRET, now=NOW + 10**6),
+        "a.b",
+        "%ZZ",
+        '"quoted"',
+    ]
+) | st.text(alphabet=B64URL + '.%=" ', max_size=40)
+cookie_headers = st.lists(st.tuples(cookie_names, cookie_values), min_size=1, max_size=6).map(
+    lambda pairs: "; ".join(f"{k}={v}" for k, v in pairs)
+)
+
+FULL_GATE = full_gate()
+FULL_APP = make_asgi_app(full_gate())
+
+
+@FAST
+@given(cookie_headers)
+@example("authjs.session-token.x=1")
+@example("authjs.session-token.0=")
+@example("authjs.session-token.01=abc")
+def test_full_gate_any_cookie_header_only_our_errors(header):
+    result = only_our_errors(asyncio.run, FULL_GATE.authenticate({"cookie": header}))
+    if isinstance(result, SessionGateError):
+        assert result.status_code in {401, 403, 503}
+    else:
+        assert isinstance(result.id, str) and result.id
+    result = only_our_errors(FULL_GATE.authenticate_sync, {"cookie": header})
+    assert not isinstance(result, SessionGateError) or result.status_code in {401, 403, 503}
+
+
+@SLOW
+@given(cookie_headers, st.sampled_from(["GET", "POST"]))
+@example("authjs.session-token.x=1", "GET")
+def test_asgi_middleware_with_database_authenticators_never_500(header, method):
+    status, _, body = asyncio.run(
+        asgi_request_async(FULL_APP, [(b"cookie", header.encode())], method=method)
+    )
+    assert status in {200, 401, 403, 503}, (status, body)
+
+
+@SLOW
+@given(cookie_headers)
+@example("authjs.session-token.01=abc")
+def test_sidecar_with_database_authenticators_never_500(header):
+    from sessiongate.sidecar import SidecarApp
+
+    app = SidecarApp(full_gate())
+    status, _, body = asyncio.run(_sidecar_call(app, [(b"cookie", header.encode())], b""))
+    assert status in {200, 401, 403, 503}, (status, body)
+    json.loads(body)
+
+
+def test_memory_store_is_a_session_store():
+    from sessiongate.stores.base import SessionStore
+
+    assert isinstance(MemoryStore(), SessionStore)

@@ -152,9 +152,7 @@ def test_invalidate():
     assert fake.calls == 3
 
 
-@pytest.mark.parametrize(
-    "kwargs", [{"ttl": -1}, {"negative_ttl": float("nan")}, {"maxsize": 0}]
-)
+@pytest.mark.parametrize("kwargs", [{"ttl": -1}, {"negative_ttl": float("nan")}, {"maxsize": 0}])
 def test_bad_config(kwargs):
     with pytest.raises(ConfigurationError):
         CachedStore(FakeStore(), **kwargs)

@@ -18,7 +18,7 @@ from sessiongate.errors import (
     SessionNotFoundError,
 )
 from sessiongate.gate import SessionGate
-from sessiongate.stores import PRESETS
+from sessiongate.stores import PRESETS, open_store
 from sessiongate.stores.postgres import PostgresStore
 
 from .helpers import creds
@@ -221,6 +221,50 @@ def test_naive_timestamps_ignore_session_time_zone(postgres_dsn, pg_schema):
     asyncio.run(main())
 
 
+def test_prisma_url_schema_parameter_reads_a_non_public_schema(postgres_dsn, pg_schema):
+    """Prisma's DATABASE_URL as written: ``?schema=`` picks the schema, pool parameters too."""
+    setup_case(postgres_dsn, pg_schema, "authjs-prisma")
+    url = (
+        f"{postgres_dsn}?schema={pg_schema}&connection_limit=3&pool_timeout=10"
+        "&connect_timeout=5&sslmode=disable"
+    )
+    store = open_store(url, schema=PRESETS["authjs-prisma"].with_extra(["role", "permissions"]))
+    assert isinstance(store, PostgresStore)
+    assert (store.max_size, store.connect_timeout) == (3, 5.0)
+    assert store.schema.db_schema == pg_schema
+    auth = DatabaseSession(store, cache_ttl=0, negative_cache_ttl=0)
+
+    async def main():
+        try:
+            now = time.time()
+            ok = await auth.authenticate_async(creds({"authjs.session-token": "tok-valid"}), now)
+            assert ok.claims["sub"] == "cuid1"
+            assert ok.claims["role"] == "admin"
+            assert ok.expires_at == FUTURE.timestamp()
+            with pytest.raises(ExpiredTokenError):
+                await auth.authenticate_async(creds({"authjs.session-token": "tok-expired"}), now)
+        finally:
+            await auth.aclose()
+
+    asyncio.run(main())
+
+
+def test_server_refusing_a_url_parameter_is_a_connection_error_not_a_schema_one(
+    postgres_dsn, pg_schema
+):
+    setup_case(postgres_dsn, pg_schema, "authjs-prisma")
+    # asyncpg sends parameters it does not know to the server, which refuses this one
+    store = PostgresStore(
+        f"{postgres_dsn}?sessiongate_no_such_setting=1", schema=mapping("authjs-prisma", pg_schema)
+    )
+    auth = DatabaseSession(store, cache_ttl=0, negative_cache_ttl=0)
+    with pytest.raises(ProviderUnavailableError) as info:
+        asyncio.run(auth.authenticate_async(creds({"authjs.session-token": "x"}), time.time()))
+    assert "refused the connection" in info.value.message
+    assert "schema mapping" not in info.value.message
+    asyncio.run(auth.aclose())
+
+
 def test_missing_table_is_503(postgres_dsn, pg_schema):
     auth = authenticator(postgres_dsn, mapping("better-auth", pg_schema))
     with pytest.raises(ProviderUnavailableError) as info:
@@ -279,9 +323,7 @@ def test_pool_exhaustion_is_503_not_a_queue(postgres_dsn, pg_schema):
     import asyncpg
 
     setup_case(postgres_dsn, pg_schema, "authjs-prisma")
-    auth = authenticator(
-        postgres_dsn, mapping("authjs-prisma", pg_schema), timeout=0.5, max_size=1
-    )
+    auth = authenticator(postgres_dsn, mapping("authjs-prisma", pg_schema), timeout=0.5, max_size=1)
 
     async def main():
         locker = await asyncpg.connect(postgres_dsn)
@@ -413,9 +455,7 @@ def test_restart_between_requests_is_invisible(pg_controllable, pg_schema):
 
     async def main():
         try:
-            await asyncio.gather(
-                *(auth.authenticate_async(cookie, time.time()) for _ in range(3))
-            )
+            await asyncio.gather(*(auth.authenticate_async(cookie, time.time()) for _ in range(3)))
             pg_control("restart")
             # the pooled connections are dead; the lookup retries on fresh ones
             results = await asyncio.gather(

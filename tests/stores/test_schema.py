@@ -47,7 +47,7 @@ def test_prisma_preset_sql_is_one_join_with_a_bind_parameter():
         'u."emailVerified" FROM "Session" AS s JOIN "User" AS u ON u."id" = s."userId" '
         'WHERE s."sessionToken" = $1 LIMIT 1'
     )
-    assert PRESETS["authjs-prisma"].select_sql("?").endswith('= ? LIMIT 1')
+    assert PRESETS["authjs-prisma"].select_sql("?").endswith("= ? LIMIT 1")
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ import json
 import logging
 import time
 import weakref
+from dataclasses import replace
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -30,6 +31,7 @@ import asyncpg  # type: ignore[import-untyped]
 from ..errors import ConfigurationError, ProviderUnavailableError
 from .base import SessionRecord
 from .schema import SchemaMapping, resolve_schema
+from .urls import parse_postgres_url
 
 __all__ = ["PostgresStore"]
 
@@ -58,16 +60,24 @@ class PostgresStore:
     """Look sessions up in PostgreSQL.
 
     Args:
-        dsn: ``postgresql://user:pass@host:port/db`` (never logged).
+        dsn: ``postgresql://user:pass@host:port/db`` (never logged), as the JS side writes it:
+            Prisma's parameters are taken out first (``?schema=`` picks the PostgreSQL schema
+            of the tables, ``connection_limit`` the pool size, ``pgbouncer=true`` turns the
+            statement cache off, pool timeouts are ignored with a log line; see :mod:`.urls`).
         schema: a :class:`~sessiongate.stores.schema.SchemaMapping` or a preset name
             (``authjs-prisma``, ``authjs-pg``, ``better-auth``...).
         min_size: connections :meth:`connect` opens ahead of the first request.
-        max_size: the most connections the pool (per event loop) ever holds.
+        max_size: the most connections the pool (per event loop) ever holds (default 10, or
+            the URL's ``connection_limit``).
         timeout: seconds for one lookup, waiting for a connection included.
-        connect_timeout: seconds to open one connection.
-        statement_cache_size: asyncpg's prepared-statement cache (0 for PgBouncer).
+        connect_timeout: seconds to open one connection (default 2, or the URL's).
+        statement_cache_size: asyncpg's prepared-statement cache (default 100; 0 for
+            PgBouncer, also set by the URL's ``pgbouncer=true``).
         server_settings: extra ``SET`` values per connection (``{"search_path": "auth"}``).
         max_inactive_connection_lifetime: seconds an idle connection is kept open.
+
+    Arguments given here win over the URL's parameters. A mapping with its own ``db_schema``
+    that differs from the URL's ``?schema=`` is refused (:class:`ConfigurationError`).
     """
 
     def __init__(
@@ -76,27 +86,51 @@ class PostgresStore:
         *,
         schema: SchemaMapping | str = "authjs-prisma",
         min_size: int = 1,
-        max_size: int = 10,
+        max_size: int | None = None,
         timeout: float = 2.0,
-        connect_timeout: float = 2.0,
-        statement_cache_size: int = 100,
+        connect_timeout: float | None = None,
+        statement_cache_size: int | None = None,
         server_settings: dict[str, str] | None = None,
         max_inactive_connection_lifetime: float = 300.0,
     ) -> None:
-        if not isinstance(dsn, str) or not dsn.startswith(("postgres://", "postgresql://")):
-            raise ConfigurationError("the database URL must start with postgresql://")
-        if not 0 <= min_size <= max_size or max_size < 1:
+        url = parse_postgres_url(dsn)
+        if url.ignored:
+            logger.info(
+                "database URL parameters ignored (sessiongate's per-lookup timeout bounds the "
+                "wait): %s",
+                ", ".join(url.ignored),
+            )
+        from_url = url.options
+        pool_size: int = max_size if max_size is not None else from_url.get("max_size", 10)
+        open_timeout: float = (
+            connect_timeout if connect_timeout is not None else from_url.get("connect_timeout", 2.0)
+        )
+        cache_size: int = (
+            statement_cache_size
+            if statement_cache_size is not None
+            else from_url.get("statement_cache_size", 100)
+        )
+        if not 0 <= min_size <= pool_size or pool_size < 1:
             raise ConfigurationError("pool sizes must satisfy 0 <= min_size <= max_size, max >= 1")
-        if not timeout > 0 or not connect_timeout > 0:
+        if not timeout > 0 or not open_timeout > 0:
             raise ConfigurationError("timeouts must be positive")
-        self._dsn = dsn
-        self.schema = resolve_schema(schema)
+        mapping = resolve_schema(schema)
+        if url.db_schema is not None:
+            if mapping.db_schema is None:
+                mapping = replace(mapping, db_schema=url.db_schema)
+            elif mapping.db_schema != url.db_schema:
+                raise ConfigurationError(
+                    f"the database URL reads schema {url.db_schema!r} but the schema mapping "
+                    f"names {mapping.db_schema!r}"
+                )
+        self._dsn = url.dsn
+        self.schema = mapping
         self.sql = self.schema.select_sql("$1")
         self.min_size = min_size
-        self.max_size = max_size
+        self.max_size = int(pool_size)
         self.timeout = float(timeout)
-        self.connect_timeout = float(connect_timeout)
-        self.statement_cache_size = statement_cache_size
+        self.connect_timeout = float(open_timeout)
+        self.statement_cache_size = int(cache_size)
         self.server_settings = dict(server_settings or {})
         self.max_inactive_connection_lifetime = float(max_inactive_connection_lifetime)
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Any]] = (
@@ -172,6 +206,16 @@ class PostgresStore:
         except TimeoutError:
             raise ProviderUnavailableError(
                 "no session database connection was free in time (pool exhausted)"
+            ) from None
+        except asyncpg.PostgresError as exc:
+            if isinstance(exc, asyncpg.exceptions.PostgresConnectionError):
+                raise
+            # refused while connecting (authentication, unknown database, a URL parameter the
+            # server does not accept as a setting): not a schema mapping problem
+            logger.error("session database refused the connection: %s", type(exc).__name__)
+            raise ProviderUnavailableError(
+                f"the session database refused the connection ({type(exc).__name__}; check "
+                "the database URL, its credentials and parameters)"
             ) from None
         try:
             remaining = max(deadline - time.monotonic(), 0.001)

@@ -18,13 +18,14 @@ preset               tables        session columns (token, user id, expiry)     
 ==================== ============= ============================================= ==============
 
 Naive timestamps (Prisma's ``timestamp(3)``, Drizzle's ``timestamp``) hold UTC wall time and are
-read as UTC.
+read as UTC. On SQLite the same presets read each row as the ORM wrote it (ISO-8601 text from
+Prisma 7, integer milliseconds from Prisma's native connector and Drizzle's ``timestamp_ms``; see
+:mod:`.timestamps`); Drizzle's seconds mode needs ``expires_format="epoch_s"``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,12 +35,19 @@ from typing import Any, Literal
 
 from ..errors import ConfigurationError, ProviderUnavailableError
 from .base import SessionRecord
+from .timestamps import decode_timestamp
 
 __all__ = ["PRESETS", "ExpiresFormat", "SchemaMapping", "quote_identifier", "resolve_schema"]
 
 ExpiresFormat = Literal["timestamp", "epoch_ms", "epoch_s"]
-"""How the expiry column is stored: a (naive-UTC or aware) timestamp or ISO text, epoch
-milliseconds (number or decimal text, TypeORM), or epoch seconds."""
+"""How the expiry column is stored (every format also reads native timestamps and ISO text):
+
+* ``timestamp``: a DateTime column as Prisma and Drizzle write it: a native timestamp, ISO-8601
+  text, or an integer of **milliseconds** (Prisma's native SQLite connector, Prisma 7's
+  ``timestampFormat: "unixepoch-ms"``, Drizzle's ``mode: "timestamp_ms"``);
+* ``epoch_ms``: the same, and decimal text of milliseconds too (TypeORM);
+* ``epoch_s``: integers (or decimal text) are **seconds** (Drizzle's ``mode: "timestamp"``).
+"""
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*\Z")
 _MAX_IDENT = 63  # PostgreSQL's NAMEDATALEN - 1
@@ -79,7 +87,8 @@ class SchemaMapping:
 
     Args:
         session_table / user_table: table names (quoted as given: case matters).
-        db_schema: optional PostgreSQL schema (``public``...); otherwise the search path decides.
+        db_schema: optional PostgreSQL schema (``public``...; on MySQL the database); otherwise
+            the search path (MySQL: the URL's database) decides.
         session_token / session_user_id / session_expires: session columns.
         user_id / user_name / user_email / user_image / user_email_verified: user columns;
             ``None`` for a column the table does not have.
@@ -171,11 +180,23 @@ class SchemaMapping:
             f"WHERE s.{q(self.session_token)} = {{param}} LIMIT 1"
         )
 
-    def select_sql(self, placeholder: str) -> str:
-        """The one lookup query, with ``placeholder`` (``$1`` or ``?``) for the token."""
-        if placeholder not in ("$1", "?"):
-            raise ConfigurationError("placeholder must be '$1' or '?'")
-        return self._select.replace("{param}", placeholder)
+    def select_sql(self, placeholder: str, *, dialect: Literal["ansi", "mysql"] = "ansi") -> str:
+        """The one lookup query, with ``placeholder`` (``$1``, ``?`` or ``%s``) for the token.
+
+        ``dialect="mysql"`` quotes identifiers with backticks (```userId```), which MySQL and
+        MariaDB read whatever the session's ``sql_mode``: double quotes name identifiers
+        there only under ``ANSI_QUOTES``.
+        """
+        if placeholder not in ("$1", "?", "%s"):
+            raise ConfigurationError("placeholder must be '$1', '?' or '%s'")
+        sql = self._select
+        if dialect == "mysql":
+            # the only double quotes in the query are identifier quotes: quote_identifier
+            # admits no quote character inside a name, and the query has no string literal
+            sql = sql.replace('"', "`")
+        elif dialect != "ansi":
+            raise ConfigurationError("dialect must be 'ansi' or 'mysql'")
+        return sql.replace("{param}", placeholder)
 
     # ------------------------------------------------------------------------------ rows
 
@@ -220,29 +241,30 @@ class SchemaMapping:
         )
 
     def parse_expires(self, value: Any) -> datetime:
-        """Read the expiry column as an aware UTC datetime (naive values are UTC)."""
+        """Read the expiry column as an aware UTC datetime, row by row (see :mod:`.timestamps`).
+
+        A value that is not a timestamp in this mapping's format raises
+        :class:`ProviderUnavailableError` (503): it is a mismatch between the mapping and the
+        data, not a bad credential.
+        """
         fmt = self.expires_format
-        try:
-            if fmt == "timestamp":
-                if isinstance(value, datetime):
-                    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-                if isinstance(value, str):
-                    parsed = datetime.fromisoformat(value.strip())
-                    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-            else:
-                if isinstance(value, (str, bytes)):
-                    number = float(value.strip())
-                elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                    number = float(value)
-                else:
-                    number = math.nan
-                if math.isfinite(number):
-                    seconds = number / 1000.0 if fmt == "epoch_ms" else number
-                    return datetime.fromtimestamp(seconds, tz=UTC)
-        except (ValueError, OverflowError, OSError):
-            pass
+        parsed = decode_timestamp(
+            value, unit="s" if fmt == "epoch_s" else "ms", numeric_text=fmt != "timestamp"
+        )
+        if parsed is not None:
+            return parsed
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            unit = "seconds" if fmt == "epoch_s" else "milliseconds"
+            other = "epoch_ms" if fmt == "epoch_s" else "epoch_s"
+            raise ProviderUnavailableError(
+                f"the session expiry column holds a number that is not a date in {unit} "
+                f"(schema {self.name!r}; if the JS side stores {other.replace('epoch_', '')} "
+                f"use expires_format={other!r})"
+            )
         raise ProviderUnavailableError(
-            f"the session expiry column does not hold a {fmt} value (check the schema mapping)"
+            f"the session expiry column holds a {type(value).__name__} that is not a "
+            f"timestamp (schema {self.name!r}: ISO-8601 text or an integer in "
+            f"{'seconds' if fmt == 'epoch_s' else 'milliseconds'} expected)"
         )
 
     # ------------------------------------------------------------------------------ variants

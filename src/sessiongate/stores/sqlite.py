@@ -4,9 +4,12 @@ Queries run in a small thread pool, off the event loop, one connection per worke
 lookup has a deadline enforced with SQLite's progress handler, so a query stuck behind a lock
 or a runaway view is interrupted and answered 503 like PostgreSQL's timeout.
 
-Timestamps in SQLite are whatever the JS side wrote: ISO-8601 text (read as UTC when it has no
-offset) with the default ``expires_format="timestamp"``, or integers with
-``expires_format="epoch_ms"`` (Drizzle's ``mode: "timestamp_ms"``) / ``"epoch_s"``.
+The file is named the way the JS side names it (``file:./dev.db``, ``sqlite:///app.db``, a
+path: see :mod:`.urls`), resolved against the working directory once, at construction, and
+opened **read-only** (``mode=ro``): a file that does not exist is a
+:class:`~sessiongate.errors.ConfigurationError` naming the absolute path, never an empty
+database created by mistake. Timestamps are read row by row in whatever form the JS side
+wrote them (see :mod:`.timestamps`).
 """
 
 from __future__ import annotations
@@ -19,25 +22,52 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote
 
 from ..errors import ConfigurationError, ProviderUnavailableError
 from .base import SessionRecord
 from .schema import SchemaMapping, resolve_schema
+from .urls import SQLiteURL, parse_sqlite_url
 
 __all__ = ["SQLiteStore"]
 
 logger = logging.getLogger("sessiongate")
 
 
+def _missing_file(target: SQLiteURL) -> ConfigurationError:
+    message = f"the SQLite database {target.path} does not exist"
+    if target.relative:
+        message += (
+            f" (the relative path {target.written!r} is resolved against the working directory)"
+        )
+        # Prisma 6 and older resolved file: URLs against the folder of prisma/schema.prisma
+        beside_schema = os.path.normpath(
+            os.path.join(os.path.dirname(target.path), "prisma", os.path.basename(target.path))
+        )
+        if os.path.isfile(beside_schema):
+            message += (
+                f"; {beside_schema} exists: Prisma 6 and older resolve a relative file: URL "
+                "against the folder of schema.prisma, so pass file:./prisma/"
+                f"{os.path.basename(target.path)} or an absolute path"
+            )
+    return ConfigurationError(message)
+
+
 class SQLiteStore:
     """Look sessions up in an SQLite database file.
 
     Args:
-        path: the database file, or a ``file:`` URI (``uri=True`` is implied for those).
-            The file is opened read-only unless ``read_only=False``.
+        path: the database file: a path, a ``file:`` URL (Prisma, Drizzle, libSQL) or an
+            ``sqlite:///`` URL (see :mod:`.urls`). Relative paths are resolved against the
+            working directory now; the file must exist.
         schema: a :class:`~sessiongate.stores.schema.SchemaMapping` or a preset name.
         timeout: seconds for one lookup (busy waits on a locked database included).
         max_workers: threads (and connections) used for lookups.
+        read_only: open with ``mode=ro`` (the default); ``False`` opens ``mode=rw``, which
+            still never creates the file.
+
+    Raises:
+        ConfigurationError: an unsupported URL, an in-memory database, or a missing file.
     """
 
     def __init__(
@@ -53,16 +83,23 @@ class SQLiteStore:
             raise ConfigurationError("timeout must be positive")
         if max_workers < 1:
             raise ConfigurationError("max_workers must be at least 1")
-        raw = os.fspath(path)
-        if raw in ("", ":memory:"):
-            raise ConfigurationError("SQLiteStore needs a database file (not :memory:)")
-        if raw.startswith("file:"):
-            self._target, self._uri = raw, True
-        elif read_only:
-            self._target, self._uri = Path(raw).resolve().as_uri() + "?mode=ro", True
-        else:
-            self._target, self._uri = raw, False
         self.schema = resolve_schema(schema)
+        target = parse_sqlite_url(os.fspath(path))
+        if not os.path.exists(target.path):
+            raise _missing_file(target)
+        if not os.path.isfile(target.path):
+            raise ConfigurationError(f"the SQLite database {target.path} is not a file")
+        if target.ignored:
+            logger.info(
+                "SQLite URL parameters ignored (the file is opened %s with sessiongate's own "
+                "timeout): %s",
+                "read-only" if read_only else "read-write",
+                ", ".join(target.ignored),
+            )
+        self.path = Path(target.path)
+        """The absolute path of the database file."""
+        mode = "ro" if read_only else "rw"
+        self._target = f"file:{quote(target.path)}?mode={mode}"
         self.sql = self.schema.select_sql("?")
         self.timeout = float(timeout)
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="sessiongate-sqlite")
@@ -78,7 +115,7 @@ class SQLiteStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(
-                self._target, timeout=self.timeout, uri=self._uri, check_same_thread=False
+                self._target, timeout=self.timeout, uri=True, check_same_thread=False
             )
             self._local.conn = conn
             with self._lock:

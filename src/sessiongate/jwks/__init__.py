@@ -1,0 +1,31 @@
+"""Asymmetric Bearer JWTs verified against a JSON Web Key Set: the key-set client and verifier.
+
+This package is the I/O side of token verification (it imports ``httpx`` and PyJWT, so
+``import sessiongate`` loads it only when one of its names is used). One module per concern:
+
+* :mod:`~sessiongate.jwks.keys` (pure): which JWKs are usable, the pinned algorithms, key
+  selection and the signature check;
+* :mod:`~sessiongate.jwks.cache` (pure): when keys are served, refetched or refused (TTL,
+  stale keys during outages, rate-limited refetch on an unknown ``kid``, 503 versus 401);
+* :mod:`~sessiongate.jwks.fetch`: the HTTP fetch (``https`` only, same-scheme redirects, size
+  and time caps, OpenID Connect discovery);
+* :mod:`~sessiongate.jwks.client`: :class:`JWKSClient`, one cache shared by async and sync
+  callers, single-flight refreshes, :meth:`JWKSClient.force_refresh`;
+* :mod:`~sessiongate.jwks.bearer`: :class:`JWKSBearer`, the authenticator (source ``"jwks"``);
+  :meth:`JWKSBearer.for_better_auth` configures it for Better Auth's ``jwt`` plugin.
+"""
+
+from __future__ import annotations
+
+from .bearer import JWKSBearer
+from .client import JWKSClient
+from .keys import ASYMMETRIC_ALGORITHMS, JWKSKey, KeySet, parse_jwk_set
+
+__all__ = [
+    "ASYMMETRIC_ALGORITHMS",
+    "JWKSBearer",
+    "JWKSClient",
+    "JWKSKey",
+    "KeySet",
+    "parse_jwk_set",
+]

@@ -1,0 +1,259 @@
+"""The ``JWKSBearer`` authenticator: asymmetric Bearer JWTs verified against a JWKS.
+
+This module owns the token side of the JWKS path, in this order, for each token:
+
+1. everything checkable before any I/O: size cap, three segments, strict base64url, the
+   protected header (:func:`sessiongate.jws.parse_jws_header`: key-carrying and ``crit``
+   parameters refused), ``alg`` in the configured list (never taken from the token);
+2. the keys for the token's ``kid`` from a :class:`~sessiongate.jwks.JWKSClient` (the only I/O);
+3. the signature, with a key whose type and curve fit the ``alg``
+   (:class:`~sessiongate.jwks.keys.SignatureVerifier`);
+4. ``iss``/``aud``/``exp``/``nbf`` through :class:`~sessiongate.claims.ClaimRules`.
+
+Verified tokens are remembered per key-set ``version``: when a fetch brings different keys (a
+key removed, for instance), every remembered verdict is dropped. A hit still re-checks
+``exp``/``nbf``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+from .._encoding import b64url_decode, json_object
+from .._tokencache import DecodedToken, TokenCache
+from ..claims import ClaimRules
+from ..cookies import DEFAULT_MAX_TOKEN_BYTES, RequestCredentials
+from ..errors import (
+    AlgorithmNotAllowedError,
+    ConfigurationError,
+    MalformedTokenError,
+    ProviderUnavailableError,
+    TokenTooLargeError,
+    UnknownKidError,
+)
+from ..gate import Verified
+from ..jws import parse_jws_header
+from .client import JWKSClient
+from .fetch import check_url, origin
+from .keys import JWKSKey, SignatureVerifier
+
+__all__ = ["JWKSBearer"]
+
+
+class _Parsed(NamedTuple):
+    header: Mapping[str, Any]
+    alg: str
+    kid: str | None
+    payload: bytes
+    signing_input: bytes
+    signature: bytes
+
+
+class JWKSBearer:
+    """Verify asymmetric Bearer JWTs against the keys of a JWKS (an async authenticator).
+
+    Args:
+        jwks_url: the JWKS URL; or pass a shared ``jwks=JWKSClient(...)`` instead.
+        jwks: a :class:`JWKSClient` (share one between verifiers of the same provider).
+        algorithms: the accepted algorithms, required and never taken from the token; any of
+            :data:`~sessiongate.jwks.ASYMMETRIC_ALGORITHMS`. HS* and ``none`` are refused (use
+            ``BearerJWT``).
+        issuer: accepted ``iss`` value(s). Required: pass ``None`` explicitly to skip the check.
+        audience: accepted ``aud`` value(s). Required: pass ``None`` explicitly to skip it
+            (without it, a token the same provider minted for another application passes).
+        leeway, require_exp: claim checks, see :class:`~sessiongate.claims.ClaimRules`.
+        cache_size: how many verified tokens to remember (0 disables); a hit re-checks
+            ``exp``/``nbf`` and is dropped when the key set changes.
+        max_token_bytes: size cap, checked before any parsing.
+        allow_http: with ``jwks_url``, accept an ``http`` URL (loopback, development).
+        clock: returns UNIX time for :meth:`decode`; injectable for tests.
+    """
+
+    name = "jwks"
+
+    def __init__(
+        self,
+        jwks_url: str | None = None,
+        *,
+        jwks: JWKSClient | None = None,
+        algorithms: Iterable[str],
+        issuer: str | Collection[str] | None,
+        audience: str | Collection[str] | None,
+        leeway: float | timedelta = 15,
+        require_exp: bool = True,
+        cache_size: int = 4096,
+        max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+        allow_http: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if (jwks_url is None) == (jwks is None):
+            raise ConfigurationError("JWKSBearer needs exactly one of jwks_url= or jwks=")
+        self._signatures = SignatureVerifier(algorithms)
+        if max_token_bytes <= 0:
+            raise ConfigurationError("max_token_bytes must be positive")
+        self.jwks = jwks if jwks is not None else JWKSClient(jwks_url, allow_http=allow_http)
+        self.algorithms = self._signatures.algorithms
+        self.rules = ClaimRules.build(
+            leeway=leeway, require_exp=require_exp, issuer=issuer, audience=audience
+        )
+        self.max_token_bytes = max_token_bytes
+        self.clock = clock
+        self._cache = TokenCache(cache_size)
+
+    def __repr__(self) -> str:
+        return f"JWKSBearer({self.jwks!r}, algorithms={list(self.algorithms)})"
+
+    @classmethod
+    def for_better_auth(
+        cls,
+        base_url: str,
+        *,
+        base_path: str = "/api/auth",
+        jwks_path: str = "/jwks",
+        algorithms: Iterable[str] = ("EdDSA",),
+        issuer: str | Collection[str] | None = None,
+        audience: str | Collection[str] | None = None,
+        allow_http: bool = False,
+        **options: Any,
+    ) -> JWKSBearer:
+        """A verifier for Better Auth's ``jwt`` plugin.
+
+        The JWKS is ``{base_url}{base_path}{jwks_path}`` (as Better Auth builds it, a
+        ``base_url`` that already has a path is used as is), the algorithm is ``EdDSA`` and
+        ``iss`` = ``aud`` = the origin of ``base_url`` unless ``issuer``/``audience`` say
+        otherwise (the plugin's ``jwt.issuer``/``jwt.audience``). ``options`` go to
+        :class:`JWKSBearer` (``leeway``, ``cache_size``, ...).
+        """
+        try:
+            check_url(base_url, allow_http, "base_url")
+        except ValueError as err:
+            raise ConfigurationError(str(err)) from None
+        base_origin = origin(base_url)
+        trimmed = base_url.rstrip("/")
+        if urlsplit(trimmed).path in ("", "/"):
+            path = "/" + base_path.strip("/") if base_path.strip("/") else ""
+            trimmed = base_origin + path
+        jwks_url = trimmed + "/" + jwks_path.lstrip("/")
+        return cls(
+            jwks_url,
+            algorithms=algorithms,
+            issuer=base_origin if issuer is None else issuer,
+            audience=base_origin if audience is None else audience,
+            allow_http=allow_http,
+            **options,
+        )
+
+    @classmethod
+    def from_oidc_issuer(
+        cls,
+        issuer: str,
+        *,
+        algorithms: Iterable[str],
+        audience: str | Collection[str] | None,
+        allow_http: bool = False,
+        **options: Any,
+    ) -> JWKSBearer:
+        """A verifier for an OpenID Connect provider: keys found through discovery, ``iss`` checked.
+
+        ``options`` go to :class:`JWKSBearer`.
+        """
+        client = JWKSClient(issuer=issuer, allow_http=allow_http)
+        return cls(jwks=client, algorithms=algorithms, issuer=issuer, audience=audience, **options)
+
+    # ------------------------------------------------------------------ verification
+
+    def _parse(self, token: str) -> _Parsed:
+        """Everything checkable before any I/O: size, shape, strict base64url, header, alg."""
+        if not isinstance(token, str) or not token:
+            raise MalformedTokenError("the token is empty")
+        if len(token) > self.max_token_bytes:
+            raise TokenTooLargeError()
+        first = token.find(".")
+        last = token.rfind(".")
+        if first <= 0 or token.count(".") != 2:
+            raise MalformedTokenError("a JWT has three dot-separated segments")
+        header = parse_jws_header(token[:first])
+        alg = header["alg"]
+        if alg not in self.algorithms:
+            raise AlgorithmNotAllowedError(f"the JWT algorithm {alg[:16]!r} is not allowed")
+        payload = b64url_decode(token[first + 1 : last], "payload")
+        signature = b64url_decode(token[last + 1 :], "signature")
+        if not signature:
+            raise MalformedTokenError("the JWT has an empty signature")
+        signing_input = token[:last].encode("ascii")
+        return _Parsed(header, alg, header.get("kid"), payload, signing_input, signature)
+
+    def _check(
+        self, token: str, parsed: _Parsed, keys: tuple[JWKSKey, ...], version: int
+    ) -> DecodedToken:
+        """Signature with the resolved key(s), then the claims."""
+        try:
+            self._signatures.verify(
+                parsed.alg, parsed.kid, keys, parsed.signing_input, parsed.signature
+            )
+        except UnknownKidError:
+            if self.jwks.failing:  # no cached key fits, and the cached set may be out of date
+                raise ProviderUnavailableError(
+                    "no cached key fits the token and the JWKS endpoint is unavailable"
+                ) from None
+            raise
+        claims = json_object(parsed.payload, "payload")
+        exp, nbf = self.rules.check_static(claims)
+        decoded = DecodedToken(MappingProxyType(claims), parsed.header, "jwks", exp, nbf)
+        self._cache.put((version, token), decoded)
+        return decoded
+
+    def _verify(self, token: str) -> DecodedToken:
+        version = self.jwks.version
+        hit = self._cache.get((version, token))
+        if hit is not None:
+            return hit
+        parsed = self._parse(token)
+        keys = self.jwks.get_signing_keys(parsed.kid)
+        return self._check(token, parsed, keys, self.jwks.version)
+
+    async def _verify_async(self, token: str) -> DecodedToken:
+        version = self.jwks.version
+        hit = self._cache.get((version, token))
+        if hit is not None:
+            return hit
+        parsed = self._parse(token)
+        keys = await self.jwks.get_signing_keys_async(parsed.kid)
+        return self._check(token, parsed, keys, self.jwks.version)
+
+    def decode(self, token: str, *, now: float | None = None) -> dict[str, Any]:
+        """Verify ``token`` (fetching keys synchronously if needed) and return its claims."""
+        decoded = self._verify(token)
+        self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
+        return dict(decoded.claims)
+
+    async def decode_async(self, token: str, *, now: float | None = None) -> dict[str, Any]:
+        """Verify ``token`` (awaiting the key fetch if needed) and return its claims."""
+        decoded = await self._verify_async(token)
+        self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
+        return dict(decoded.claims)
+
+    async def authenticate_async(
+        self, credentials: RequestCredentials, now: float
+    ) -> Verified | None:
+        """Authenticator protocol: a three-segment ``Bearer`` token, else ``None``."""
+        token = credentials.bearer_token()
+        if token is None or token.count(".") != 2:
+            return None
+        decoded = await self._verify_async(token)
+        self.rules.check_time(decoded.exp, decoded.nbf, now)
+        return decoded.as_verified("bearer")
+
+    def authenticate_blocking(self, credentials: RequestCredentials, now: float) -> Verified | None:
+        """Synchronous :meth:`authenticate_async` (WSGI); shares the key cache."""
+        token = credentials.bearer_token()
+        if token is None or token.count(".") != 2:
+            return None
+        decoded = self._verify(token)
+        self.rules.check_time(decoded.exp, decoded.nbf, now)
+        return decoded.as_verified("bearer")
