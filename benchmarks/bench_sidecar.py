@@ -425,7 +425,7 @@ def print_table(report: dict) -> None:
         f"{c['load_after']}"
     )
     print("versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
-    head = f"{'scenario':<24} {'target':<24} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
+    head = f"{'scenario':<24} {'target':<30} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
     print(head + f" {'cpu us/req':>10} {'vs no-op':>9} {'cpu vs no-op':>12} {'vs express':>10}")
     last = None
     for r in report["results"]:
@@ -435,7 +435,7 @@ def print_table(report: dict) -> None:
         cpu_vs = f"{r['cpu_vs_noop']:.1%}" if "cpu_vs_noop" in r else ""
         vs_ex = f"{r['vs_express']:.2f}x" if "vs_express" in r else ""
         print(
-            f"{scen:<24} {r['target']:<24} {r['rps']:>8.0f} {r['p50_ms']:>7.2f} "
+            f"{scen:<24} {r['target']:<30} {r['rps']:>8.0f} {r['p50_ms']:>7.2f} "
             f"{r['p99_ms']:>7.2f} {r['cpu_us_per_request']:>10.1f} {vs_noop:>9} {cpu_vs:>12} "
             f"{vs_ex:>10}"
         )

@@ -24,6 +24,7 @@ from sessiongate.observe import (
     CacheStats,
     DecisionStats,
     cache_stats_of,
+    credential_presented,
     presented_credential,
 )
 from sessiongate.readiness import ReadinessProbe
@@ -75,6 +76,13 @@ def test_decision_stats_refuses_bad_buckets(buckets):
 )
 def test_presented_credential(cookie, authorization, label):
     assert presented_credential(cookie, authorization) == label
+    pairs = [(b"Cookie", b"a=1")] * cookie + [(b"authorization", b"Bearer x")] * authorization
+    assert credential_presented([(b"host", b"h"), *pairs]) == label
+    mapping = {"COOKIE": "a=1"} if cookie else {}
+    assert (
+        credential_presented({**mapping, **({"Authorization": "x"} if authorization else {})})
+        == label
+    )
 
 
 def test_cached_store_counts_hits_misses_and_store_errors():

@@ -28,9 +28,9 @@ from __future__ import annotations
 import bisect
 import itertools
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "LATENCY_BUCKETS",
@@ -40,6 +40,7 @@ __all__ = [
     "DecisionStats",
     "StatsSnapshot",
     "cache_stats_of",
+    "credential_presented",
     "presented_credential",
 ]
 
@@ -121,6 +122,18 @@ def presented_credential(cookie: bool, authorization: bool) -> str:
     if cookie:
         return "both" if authorization else "cookie"
     return "bearer" if authorization else "none"
+
+
+def credential_presented(headers: Mapping[Any, Any] | Iterable[tuple[Any, Any]]) -> str:
+    """:func:`presented_credential` read from request headers (a mapping or ASGI pairs).
+
+    For an observer wired where only the headers are at hand (the gate's failure path).
+    """
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    names = {name.lower() for name, _ in pairs}
+    return presented_credential(
+        bool(names & {b"cookie", "cookie"}), bool(names & {b"authorization", "authorization"})
+    )
 
 
 @dataclass(frozen=True, slots=True)
