@@ -401,3 +401,24 @@ def test_workers_append_whole_audit_lines_to_one_file(tmp_path):
     records = [json.loads(line) for line in lines]  # every line is whole
     assert {r["outcome"] for r in records} == {"ok"}
     assert S not in path.read_text()
+
+
+# ------------------------------------------------------------------------------ the benchmark
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_benchmark_serves_its_no_op_ceiling_on_the_same_set_up(tmp_path, server):
+    """``bench_sidecar.py _serve``: the no-op app and the sidecar on the server ``serve`` uses."""
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_sidecar.py"
+    for app, expected in (("noop", b'{"status":"ok"}'), ("sidecar", b'"id":"user-1"')):
+        code = (
+            f"import runpy, sys; sys.argv = ['b', '_serve', '--app', '{app}', '--server', "
+            f"'{server}', '--workers', '2', '--port', 'PORT']; "
+            f"runpy.run_path({str(bench)!r}, run_name='__main__')"
+        )
+        sidecar = start(tmp_path, code=code)
+        try:
+            r = httpx.get(sidecar.base + "/verify", headers=cookie())
+            assert r.status_code == 200 and expected in r.content
+        finally:
+            assert sidecar.stop() == 0
