@@ -23,8 +23,13 @@ stays in one place, the gate.
 
 **Until the token expires.** An answer is replayed only while the clock is before the user's
 ``expires_at`` (the token's ``exp``, without the leeway): afterwards the full path decides
-again. Users without ``expires_at`` are never memoised. The memo is a bounded LRU used from one
-event loop (one per worker process); it is not thread-safe.
+again. Users without ``expires_at`` are never memoised.
+
+**Bounded by entries and bytes.** Keys and answers are partly client-chosen (a long
+``X-Original-URL``, an Envoy path), so besides ``maxsize`` entries the memo holds at most
+``maxsize`` x 4 KiB of them, least recently used out first, and never a request whose verdict
+inputs exceed :data:`MAX_KEY_BYTES`. It is used from one event loop (one per worker process) and
+is not thread-safe.
 """
 
 from __future__ import annotations
@@ -37,7 +42,16 @@ from typing import Any
 from .errors import ConfigurationError
 from .sidecar_request import REQUIRE_PREFIX, VERDICT_HEADERS
 
-__all__ = ["IGNORED_HEADERS", "VERDICT_HEADERS", "MemoKey", "Rendered", "ResponseMemo"]
+__all__ = [
+    "ENTRY_OVERHEAD",
+    "IGNORED_HEADERS",
+    "MAX_KEY_BYTES",
+    "SLOT_BYTES",
+    "VERDICT_HEADERS",
+    "MemoKey",
+    "Rendered",
+    "ResponseMemo",
+]
 
 IGNORED_HEADERS = frozenset(
     {
@@ -79,12 +93,38 @@ class Rendered:
     credential: str
     authenticator: str
 
+    @property
+    def size(self) -> int:
+        """Bytes of header values and body."""
+        return len(self.body) + sum(len(k) + len(v) for k, v in self.headers)
+
 
 @dataclass(slots=True)
 class _Entry:
     result: object
+    cost: int
     rendered: Rendered | None = None
     valid_until: float = 0.0
+
+
+SLOT_BYTES = 4096
+"""The memory one entry of ``maxsize`` stands for: the memo holds at most ``maxsize`` entries
+and ``maxsize * SLOT_BYTES`` bytes of keys and answers (plus :data:`ENTRY_OVERHEAD` each)."""
+ENTRY_OVERHEAD = 1024
+"""Estimated bytes of the objects around one entry (dict slot, key tuple, records)."""
+MAX_KEY_BYTES = 16 * 1024
+"""A request whose verdict headers, path and query are larger is never memoised (the gate's
+own memo stops at 8 KiB of credentials, so such a request could never be replayed anyway)."""
+
+
+def _key_bytes(key: MemoKey) -> int:
+    total = 0
+    for part in key:
+        if isinstance(part, tuple):
+            total += len(part[0]) + len(part[1])
+        elif part is not None:
+            total += len(part)
+    return total
 
 
 class ResponseMemo:
@@ -92,25 +132,34 @@ class ResponseMemo:
 
     Args:
         maxsize: most entries kept (least recently used first out); 0 disables the memo.
+            The entries also share a budget of ``maxsize`` x 4 KiB (:data:`SLOT_BYTES`): keys
+            and answers are client-influenced, so large ones leave room for fewer.
         max_header_bytes: the sidecar's cap on the request headers; a larger request is never
             looked up (the full path answers 431).
 
     ``hits`` and ``misses`` count lookups of memoisable requests.
     """
 
-    __slots__ = ("_entries", "hits", "max_header_bytes", "maxsize", "misses")
+    __slots__ = ("_entries", "_used", "hits", "max_bytes", "max_header_bytes", "maxsize", "misses")
 
     def __init__(self, maxsize: int, *, max_header_bytes: int) -> None:
         if maxsize < 0 or max_header_bytes <= 0:
             raise ConfigurationError("maxsize must be >= 0 and max_header_bytes positive")
         self.maxsize = maxsize
+        self.max_bytes = maxsize * SLOT_BYTES
         self.max_header_bytes = max_header_bytes
         self._entries: OrderedDict[MemoKey, _Entry] = OrderedDict()
+        self._used = 0
         self.hits = 0
         self.misses = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def estimated_bytes(self) -> int:
+        """The bytes the entries are estimated to hold (at most ``maxsize`` x 4 KiB)."""
+        return self._used
 
     def key(self, scope: MutableMapping[str, Any]) -> MemoKey | None:
         """The memo key of an ASGI ``http`` scope, or ``None`` when it must take the full path."""
@@ -161,13 +210,33 @@ class ResponseMemo:
             if expires_at is not None and entry.rendered is None:
                 entry.rendered = rendered
                 entry.valid_until = float(expires_at)
+                entry.cost += rendered.size
+                self._used += rendered.size
+                self._evict(keep=key)
             entries.move_to_end(key)
             return
-        entries[key] = _Entry(result)
+        cost = _key_bytes(key) + ENTRY_OVERHEAD
+        if cost - ENTRY_OVERHEAD > MAX_KEY_BYTES:
+            return
+        if entry is not None:
+            self._used -= entry.cost
+        entries[key] = _Entry(result, cost)
         entries.move_to_end(key)
-        if len(entries) > self.maxsize:
-            entries.popitem(last=False)
+        self._used += cost
+        self._evict(keep=key)
+
+    def _evict(self, keep: MemoKey) -> None:
+        """Drop the least recently used entries until the count and the bytes fit."""
+        entries = self._entries
+        while (len(entries) > self.maxsize or self._used > self.max_bytes) and len(entries) > 1:
+            oldest = next(iter(entries))
+            if oldest == keep:
+                break
+            self._used -= entries.pop(oldest).cost
+        if self._used > self.max_bytes and len(entries) == 1:  # one entry larger than it all
+            self._used -= entries.pop(keep).cost
 
     def clear(self) -> None:
         """Forget every entry."""
         self._entries.clear()
+        self._used = 0
