@@ -101,7 +101,8 @@ def test_cache_stats_of_finds_stores_behind_authenticators_once():
     with pytest.raises(SessionNotFoundError):
         asyncio.run(auth.authenticate_async(creds({"authjs.session-token": "tok-x"}), NOW_TS))
     found = cache_stats_of([auth, auth, auth.store, AuthJSToken(S)])
-    assert found == [CacheStats("session_store", 0, 1, 0)]
+    assert found == [CacheStats("database_session_store", 0, 1, 0)]
+    assert cache_stats_of([auth.store]) == [CacheStats("session_store", 0, 1, 0)]
 
 
 def _sidecar(**kw) -> tuple[SidecarApp, DecisionStats, SessionGateCollector]:

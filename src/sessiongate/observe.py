@@ -102,18 +102,22 @@ class CacheStatsSource(Protocol):
 def cache_stats_of(objects: Iterable[object]) -> list[CacheStats]:
     """The stats of every object (and every object's ``store``) that is a cache stats source.
 
-    Pass a gate's authenticators, the gate itself and the sidecar's own memo: a database
-    authenticator reports through the cached store it holds as ``store``.
+    Pass a gate's authenticators, the gate itself and the sidecar app: a database authenticator
+    reports through the cached store it holds as ``store``, named after the authenticator
+    (``database_session_store``, ``better-auth_session_store``). Each object is asked once.
     """
     out: list[CacheStats] = []
     seen: set[int] = set()
     for obj in objects:
-        for candidate in (obj, getattr(obj, "store", None)):
+        owner = getattr(obj, "name", None)
+        for candidate, prefix in ((obj, None), (getattr(obj, "store", None), owner)):
             if candidate is None or id(candidate) in seen:
                 continue
             seen.add(id(candidate))
             if isinstance(candidate, CacheStatsSource):
-                out.extend(candidate.cache_stats())
+                for stats in candidate.cache_stats():
+                    name = f"{prefix}_{stats.name}" if isinstance(prefix, str) else stats.name
+                    out.append(CacheStats(name, stats.hits, stats.misses, stats.errors))
     return out
 
 
