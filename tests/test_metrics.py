@@ -256,3 +256,34 @@ def test_snapshot_is_json():
     assert json.loads(json.dumps(snapshot(stats, [CacheStats("c", 1, 2, 3)])))["caches"] == [
         ["c", 1, 2, 3]
     ]
+
+
+def test_keyset_fetches_add_up_and_the_newest_state_wins(tmp_path):
+    import respx
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from jwt.algorithms import OKPAlgorithm
+
+    from sessiongate.jwks import JWKSBearer
+
+    key = OKPAlgorithm.to_jwk(ed25519.Ed25519PrivateKey.generate().public_key(), as_dict=True)
+    down, up = "https://down.example/jwks", "https://up.example/jwks"
+
+    def worker(url: str) -> tuple[JWKSBearer, SessionGateCollector]:
+        auth = JWKSBearer(url, algorithms=["EdDSA"], issuer="https://idp.example", audience="a")
+        return auth, SessionGateCollector(DecisionStats(), [auth], directory=str(tmp_path))
+
+    with respx.mock(assert_all_called=False) as router:
+        router.get(down).mock(return_value=httpx.Response(503))
+        router.get(up).mock(return_value=httpx.Response(200, json={"keys": [key]}))
+        failing_auth, failing = worker(down)
+        healthy_auth, healthy = worker(up)
+        asyncio.run(healthy_auth.jwks.get_signing_keys_async(None))
+        with pytest.raises(ProviderUnavailableError):
+            asyncio.run(failing_auth.jwks.get_signing_keys_async(None))
+    keyset = (("keyset", "jwks"),)
+    healthy.flush()
+    got = samples(failing.render()[0].decode())  # the failing worker wrote last
+    assert got[("sessiongate_keyset_fetches_total", keyset)] == 2
+    assert got[("sessiongate_keyset_failing", keyset)] == 1
+    got = samples(healthy.render()[0].decode())  # now the healthy one did
+    assert got[("sessiongate_keyset_failing", keyset)] == 0

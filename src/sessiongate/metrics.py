@@ -11,11 +11,15 @@ metric                                                      type       labels
                                                                        (``hit``/``miss``)
 ``sessiongate_cache_backend_errors_total``                  counter    ``cache``
 ``sessiongate_dependency_up``                               gauge      ``dependency``, ``kind``
+``sessiongate_keyset_fetches_total``                        counter    ``keyset``
+``sessiongate_keyset_failing``                              gauge      ``keyset``
 ==========================================================  =========  ==========================
 
 Label values come from small fixed sets (:mod:`sessiongate.observe`): never a user id, a token
 or a secret. ``sessiongate_dependency_up`` reports the latest readiness check (``/readyz``) of
-each store and key set: 1 up, 0 down.
+each store and key set: 1 up, 0 down. Store errors are ``sessiongate_cache_backend_errors_total``
+(lookups that failed in the database), key-set errors ``sessiongate_keyset_failing`` (the newest
+JWKS fetch failed) next to ``sessiongate_keyset_fetches_total``.
 
 **Cheap on the request path.** A verdict is counted in memory by
 :class:`~sessiongate.observe.DecisionStats` (~0.4 µs); caches keep plain integer counters. The
@@ -29,8 +33,8 @@ counters to its own file there (:class:`SnapshotFiles`: every second from the si
 each scrape and at shutdown) and a scrape sums the files of every process, including those that
 have exited, so totals never go backwards when a worker is replaced. A worker killed with
 ``SIGKILL`` loses at most its last second of counts; the other workers' counts lag by at most
-the flush interval. ``sessiongate serve`` creates the directory, points its workers at it
-(``SESSIONGATE_METRICS_DIR``) and removes it on exit.
+the flush interval. ``sessiongate serve`` creates a private directory, gives it to its workers
+and removes it on exit.
 
 In your own app, register a :class:`SessionGateCollector` with prometheus-client's registry and
 pass the same :class:`~sessiongate.observe.DecisionStats` to whatever reports verdicts.
@@ -43,6 +47,7 @@ import json
 import os
 import secrets
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -58,17 +63,13 @@ from .observe import CacheStats, DecisionStats, cache_stats_of
 from .readiness import Readiness, ReadinessProbe
 
 __all__ = [
-    "METRICS_DIR_ENV",
     "SessionGateCollector",
     "SnapshotFiles",
+    "keyset_stats_of",
     "merge_snapshots",
     "metric_families",
     "snapshot",
 ]
-
-METRICS_DIR_ENV = "SESSIONGATE_METRICS_DIR"
-"""The environment variable ``sessiongate serve`` sets for its workers: where their counter
-files go."""
 
 Snapshot = dict[str, Any]
 
@@ -79,8 +80,15 @@ def snapshot(
     stats: DecisionStats,
     caches: Iterable[CacheStats] = (),
     readiness: Readiness | None = None,
+    keysets: Iterable[tuple[str, int, bool]] = (),
+    *,
+    now: float = 0.0,
 ) -> Snapshot:
-    """One process's cumulative counters (and latest readiness) as a JSON-ready dict."""
+    """One process's cumulative counters (and latest states) as a JSON-ready dict.
+
+    ``keysets`` are ``(name, fetch attempts, failing)`` of the JWKS key sets; ``now`` (UNIX
+    time) orders the states of several processes.
+    """
     snap = stats.snapshot()
     return {
         "bounds": list(stats.bounds),
@@ -93,6 +101,7 @@ def snapshot(
             if readiness is not None
             else []
         ),
+        "keysets": [[name, fetches, failing, now] for name, fetches, failing in keysets],
     }
 
 
@@ -105,6 +114,7 @@ def merge_snapshots(snapshots: Iterable[Mapping[str, Any]]) -> Snapshot:
     decisions: dict[tuple[str, str, str], int] = {}
     caches: dict[str, list[int]] = {}
     dependencies: dict[str, tuple[str, bool, float]] = {}
+    keysets: dict[str, tuple[int, bool, float]] = {}
     bounds: list[float] | None = None
     buckets: list[int] = []
     latency_sum = 0.0
@@ -129,6 +139,11 @@ def merge_snapshots(snapshots: Iterable[Mapping[str, Any]]) -> Snapshot:
             known = dependencies.get(str(name))
             if known is None or float(checked_at) >= known[2]:
                 dependencies[str(name)] = (str(kind), bool(ok), float(checked_at))
+        for name, fetches, failing, at in snap.get("keysets", ()):
+            fetched, state, when = keysets.get(str(name), (0, False, -1.0))
+            if float(at) >= when:
+                state, when = bool(failing), float(at)
+            keysets[str(name)] = (fetched + int(fetches), state, when)
     return {
         "bounds": bounds or [],
         "decisions": [[*key, count] for key, count in sorted(decisions.items())],
@@ -138,6 +153,7 @@ def merge_snapshots(snapshots: Iterable[Mapping[str, Any]]) -> Snapshot:
         "dependencies": [
             [name, kind, ok, at] for name, (kind, ok, at) in sorted(dependencies.items())
         ],
+        "keysets": [[name, *values] for name, values in sorted(keysets.items())],
     }
 
 
@@ -187,7 +203,34 @@ def metric_families(merged: Mapping[str, Any]) -> list[Metric]:
     )
     for name, kind, ok, _ in merged["dependencies"]:
         up.add_metric((name, kind), 1.0 if ok else 0.0)
-    return [decisions, duration, lookups, errors, up]
+    fetches = CounterMetricFamily(
+        "sessiongate_keyset_fetches",
+        "JWKS fetch attempts (successful or not) by key set.",
+        labels=("keyset",),
+    )
+    failing = GaugeMetricFamily(
+        "sessiongate_keyset_failing",
+        "1 when the newest fetch of the key set failed (cached keys are served meanwhile).",
+        labels=("keyset",),
+    )
+    for name, count, state, _ in merged.get("keysets", ()):
+        fetches.add_metric((name,), count)
+        failing.add_metric((name,), 1.0 if state else 0.0)
+    return [decisions, duration, lookups, errors, up, fetches, failing]
+
+
+def keyset_stats_of(objects: Iterable[object]) -> list[tuple[str, int, bool]]:
+    """``(name, fetch attempts, failing)`` of the JWKS key sets behind ``objects``."""
+    from .jwks import JWKSBearer
+
+    out: list[tuple[str, int, bool]] = []
+    seen: set[int] = set()
+    for obj in objects:
+        if isinstance(obj, JWKSBearer) and id(obj.jwks) not in seen:
+            seen.add(id(obj.jwks))
+            name = obj.name if len(seen) == 1 else f"{obj.name}-{len(seen)}"
+            out.append((name, obj.jwks.fetch_count, obj.jwks.failing))
+    return out
 
 
 # ------------------------------------------------------------------------------ I/O part
@@ -280,7 +323,13 @@ class SessionGateCollector:
     def own_snapshot(self) -> Snapshot:
         """This process's counters."""
         last = self.readiness.last if self.readiness is not None else None
-        return snapshot(self.stats, cache_stats_of(self.sources), last)
+        return snapshot(
+            self.stats,
+            cache_stats_of(self.sources),
+            last,
+            keyset_stats_of(self.sources),
+            now=time.time(),
+        )
 
     def flush(self) -> None:
         """Write this process's counters to the shared directory (no-op without one)."""
