@@ -19,7 +19,15 @@ status    meaning
 Routes:
 
 * ``/verify`` (any method; ``/verify/<anything>`` too, for Envoy's ``path_prefix``);
-* ``/healthz`` (``{"status": "ok"}``).
+* ``/healthz``: liveness (``{"status": "ok"}``);
+* ``/readyz``: readiness, 503 while a session store or JWKS key set is down
+  (:mod:`sessiongate.readiness`);
+* ``/metrics``: Prometheus metrics, when a ``metrics`` endpoint is given
+  (:mod:`sessiongate.metrics`).
+
+A request that repeats one the gate answered from its memo is answered from the rendered
+``200`` it got then (:mod:`sessiongate.response_memo`); an ``observer`` and an ``audit_log``
+are told about every verdict (:mod:`sessiongate.observe`, :mod:`sessiongate.audit`).
 
 Requirements (set by the proxy; a client can only make them stricter)
 -------------------------------------------------------------------------
