@@ -425,3 +425,18 @@ def test_benchmark_serves_its_no_op_ceiling_on_the_same_set_up(tmp_path, server)
             assert r.status_code == 200 and expected in r.content
         finally:
             assert sidecar.stop() == 0
+
+
+def test_supervisor_gives_up_on_workers_that_fail_at_start_up():
+    """A worker that dies at once is replaced, but not forever: exit status 1 after a few."""
+    from sessiongate.serve.supervisor import Supervisor
+
+    before = signal.getsignal(signal.SIGTERM)
+    started = time.monotonic()
+    supervisor = Supervisor(
+        lambda: os._exit(3), workers=1, graceful_timeout=1, min_uptime=30, max_fast_failures=3
+    )
+    assert supervisor.run() == 1
+    assert supervisor.replaced == 2
+    assert time.monotonic() - started < 10
+    assert signal.getsignal(signal.SIGTERM) is before  # handlers restored

@@ -7,7 +7,8 @@ with ``workers`` processes, replace a worker that dies, and drain on ``SIGTERM``
   manager, with ``respawn_failed_workers`` and ``workers_kill_timeout`` = the graceful timeout.
   It always sends ``server: granian`` (it has no switch to omit it).
 * **uvicorn** (httptools and uvloop when installed, else h11 and asyncio): our
-  :class:`~.supervisor.Supervisor` over a socket from :func:`~.sockets.listen_socket`, which
+  :class:`~.supervisor.Supervisor` (with one worker too, so that a dead one is replaced, as
+  granian does) over a socket from :func:`~.sockets.listen_socket`, which
   carries ``TCP_NODELAY`` to every connection; ``uvicorn --workers`` binds a socket that does
   not, and its keep-alive requests then wait ~40 ms each for a delayed ACK.
 """
@@ -92,9 +93,6 @@ def run_uvicorn(options: ServeOptions, factory: AppFactory) -> int:
         uvicorn.Server(config).run(sockets=[sock])
 
     try:
-        if options.workers == 1:
-            worker()
-            return 0
         supervisor = Supervisor(
             worker, workers=options.workers, graceful_timeout=options.graceful_timeout + 1.0
         )
