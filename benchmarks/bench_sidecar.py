@@ -9,7 +9,9 @@ Every target is served on 127.0.0.1 and loaded with ``wrk`` (keep-alive, ``--con
 in interleaved rounds so that drift on a shared machine hits them alike:
 
 * **no-op ASGI app**: answers 200 at once, on the same server and worker count as the sidecar.
-  No verifier can be faster: it is the ceiling the sidecar is measured against.
+  No verifier can be faster: it is the ceiling the sidecar is measured against. A second no-op
+  app answers with the sidecar's own 200 (its ten headers and JSON body, captured once): the
+  difference between the two is what the server spends writing an answer of that size.
 * **sessiongate**: ``sessiongate serve`` as shipped (``sessiongate.serve.run``), and again with
   ``--metrics`` to show what counting costs.
 * **express + getToken**: ``benchmarks/express-getToken/server.js``, Express 5 verifying the
@@ -91,13 +93,51 @@ def _noop_factory():
     return noop_app
 
 
+def _same_response_factory():
+    """A no-op app that answers with the sidecar's own 200 (its ten headers and JSON body),
+    captured once from a real SidecarApp: the ceiling for an answer of that size."""
+    import asyncio
+
+    from sessiongate.config import GateConfig
+    from sessiongate.serve import AppSpec
+    from sessiongate.serve.app import build_app
+
+    app = build_app(AppSpec(gate=GateConfig.from_sources()))
+    cookie = cookie_header(mint_authjs_v5(CLAIMS, SECRET), COOKIE).encode()
+    sent: list[dict] = []
+
+    async def capture() -> None:
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "scheme": "http", "path": "/verify"}
+        scope |= {"query_string": b"", "headers": [(b"cookie", cookie)]}
+        await app(scope, receive, send)
+
+    asyncio.run(capture())
+    start, body = sent
+    assert start["status"] == 200
+
+    async def replay(scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            await noop_app(scope, receive, send)
+        elif scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": start["headers"]})
+            await send({"type": "http.response.body", "body": body["body"]})
+
+    return replay
+
+
 def serve_main(argv: Sequence[str]) -> int:
     """``bench_sidecar.py _serve``: one target, on the server set-up ``sessiongate serve`` uses."""
     from sessiongate.config import GateConfig
     from sessiongate.serve import AppSpec, ServeOptions, run, serve_app
 
     parser = argparse.ArgumentParser(prog="bench_sidecar.py _serve")
-    parser.add_argument("--app", choices=["noop", "sidecar"], required=True)
+    parser.add_argument("--app", choices=["noop", "same-response", "sidecar"], required=True)
     parser.add_argument("--server", default="granian")
     parser.add_argument("--loop", default="auto")
     parser.add_argument("--http", default="auto")
@@ -110,6 +150,8 @@ def serve_main(argv: Sequence[str]) -> int:
     )
     if args.app == "noop":
         return serve_app(options, _noop_factory)
+    if args.app == "same-response":
+        return serve_app(options, _same_response_factory)
     spec = AppSpec(gate=GateConfig.from_sources(), metrics=args.metrics)
     return run(options, spec)
 
@@ -166,7 +208,7 @@ class Target:
     cwd: Path = ROOT
     port: int = 0
     proc: subprocess.Popen | None = None
-    kind: str = "sessiongate"  # noop | sessiongate | express
+    kind: str = "sessiongate"  # noop | ceiling | sessiongate | express
 
     @property
     def url(self) -> str:
@@ -273,7 +315,7 @@ def lua_round_robin(cookies: Sequence[str], path: Path) -> str:
 
 def check_status(target: Target, scenario: Scenario, cookies: Sequence[str]) -> None:
     """Every target must answer the scenario as expected before it is timed."""
-    if target.kind == "noop":
+    if target.kind in ("noop", "ceiling"):
         return
     headers = {"Cookie": cookies[0]} if scenario.script else scenario.headers
     got = httpx.get(target.url, headers=headers).status_code
@@ -304,6 +346,7 @@ def measure(
                 runs[t.name].append(wrk(t, scenario, duration, connections))
             log(f"  {scenario.name}: round {r + 1}/{rounds} done")
         noop = next((t.name for t in targets if t.kind == "noop"), None)
+        ceiling = next((t.name for t in targets if t.kind == "ceiling"), None)
         express = next((t.name for t in targets if t.kind == "express"), None)
         for t in targets:
             rs = runs[t.name]
@@ -318,7 +361,11 @@ def measure(
                 "p99_ms": statistics.median(x.p99_ms or 0 for x in rs),
                 "cpu_us_per_request": statistics.median(x.cpu_us for x in rs),
             }
-            for label, other in (("vs_noop", noop), ("vs_express", express)):
+            for label, other in (
+                ("vs_noop", noop),
+                ("vs_same_response", ceiling),
+                ("vs_express", express),
+            ):
                 if other is not None and other != t.name:
                     row[label] = statistics.median(
                         a.rps / b.rps for a, b in zip(rs, runs[other], strict=True)
@@ -426,7 +473,10 @@ def print_table(report: dict) -> None:
     )
     print("versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
     head = f"{'scenario':<24} {'target':<30} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
-    print(head + f" {'cpu us/req':>10} {'vs no-op':>9} {'cpu vs no-op':>12} {'vs express':>10}")
+    print(
+        head + f" {'cpu us/req':>10} {'vs no-op':>9} {'cpu vs no-op':>12} {'vs same resp':>12}"
+        f" {'vs express':>10}"
+    )
     last = None
     for r in report["results"]:
         scen = r["scenario"] if r["scenario"] != last else ""
@@ -434,10 +484,11 @@ def print_table(report: dict) -> None:
         vs_noop = f"{r['vs_noop']:.1%}" if "vs_noop" in r else ""
         cpu_vs = f"{r['cpu_vs_noop']:.1%}" if "cpu_vs_noop" in r else ""
         vs_ex = f"{r['vs_express']:.2f}x" if "vs_express" in r else ""
+        vs_same = f"{r['vs_same_response']:.1%}" if "vs_same_response" in r else ""
         print(
             f"{scen:<24} {r['target']:<30} {r['rps']:>8.0f} {r['p50_ms']:>7.2f} "
             f"{r['p99_ms']:>7.2f} {r['cpu_us_per_request']:>10.1f} {vs_noop:>9} {cpu_vs:>12} "
-            f"{vs_ex:>10}"
+            f"{vs_same:>12} {vs_ex:>10}"
         )
 
 
@@ -506,6 +557,13 @@ def main() -> int:
         else:
             targets = [
                 serve_target("no-op ASGI app", "noop", "noop", args.workers, args.server),
+                serve_target(
+                    "no-op, sidecar's response",
+                    "same-response",
+                    "ceiling",
+                    args.workers,
+                    args.server,
+                ),
                 serve_target("sessiongate", "sidecar", "sessiongate", args.workers, args.server),
                 serve_target(
                     "sessiongate --metrics",
@@ -530,7 +588,13 @@ def main() -> int:
             script = lua_round_robin(cookies, tmp / "tokens.lua")
             scenarios = [
                 Scenario("v5 cookie, 1 token", 200, {"Cookie": cookie}),
-                Scenario(f"v5 cookie, {args.tokens:,} tokens", 200, script=script, warmup_s=6.0),
+                # every worker sees each session three times before its memo answers it
+                Scenario(
+                    f"v5 cookie, {args.tokens:,} tokens",
+                    200,
+                    script=script,
+                    warmup_s=4.0 + 1.5e-3 * args.tokens * args.workers,
+                ),
             ]
             with running(targets):
                 rows = measure(
@@ -551,7 +615,7 @@ def main() -> int:
                     Scenario("no credentials (401)", 401, {}),
                 ]
                 rows += measure(
-                    targets[:2],
+                    [t for t in targets if t.kind == "noop" or t.name == "sessiongate"],
                     extra,
                     duration=args.duration,
                     rounds=args.rounds,
