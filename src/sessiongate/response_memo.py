@@ -5,10 +5,11 @@ answer (``X-User-*`` headers, the JSON body) and reading the request facts cost 
 more: without this memo the sidecar served ~57 % of what a no-op ASGI app serves on the same
 server; with it, close to the no-op ceiling (``benchmarks/bench_sidecar.py``).
 
-**The same request.** A key is the method, scheme, path, query string and, in order and byte
-for byte, every header the verdict reads (:data:`VERDICT_HEADERS`: the credentials, the
-requirement headers and everything the CSRF check reads, defined next to the code that reads
-them in :mod:`sessiongate.sidecar_request`). Headers that change nothing
+**The same request.** A key is the method, scheme, path, query string and, byte for byte, every
+header the verdict reads (:data:`VERDICT_HEADERS`: the credentials, the requirement headers and
+everything the CSRF check reads, defined next to the code that reads them in
+:mod:`sessiongate.sidecar_request`), sorted by name: clients order headers freely, and only the
+order of the values of one name matters, which a stable sort keeps. Headers that change nothing
 (``User-Agent``, ``X-Request-Id``...) are left out, so they do not defeat the memo. A request is
 not memoised at all when a header name is a spelling of a verdict header other than the
 lower-case one ASGI servers send, when it carries any other ``X-Require-*`` header (the full
@@ -34,6 +35,7 @@ is not thread-safe.
 
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
@@ -78,6 +80,7 @@ lower-cased and compared with the verdict headers)."""
 
 
 MemoKey = tuple[Any, ...]
+_header_name = operator.itemgetter(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,25 +169,23 @@ class ResponseMemo:
         if not self.maxsize:
             return None
         size = 0
-        parts: list[Any] = [
-            scope["method"],
-            scope.get("scheme"),
-            scope["path"],
-            scope["query_string"],
-        ]
+        found: list[tuple[bytes, bytes]] = []
         headers: Iterable[tuple[bytes, bytes]] = scope["headers"]
         for header in headers:
             name = header[0]
             size += len(name) + len(header[1])
             if name in VERDICT_HEADERS:
-                parts.append(header)
+                found.append(header)
             elif name not in IGNORED_HEADERS:
                 lower = name.lower()
                 if lower in VERDICT_HEADERS or lower.startswith(REQUIRE_PREFIX):
                     return None  # another spelling, or a header the full path refuses
         if size > self.max_header_bytes:
             return None
-        return tuple(parts)
+        # clients and proxies order headers freely; the verdict depends on the order of the
+        # values of one name only (joined cookies, the last Host), which a stable sort keeps
+        found.sort(key=_header_name)
+        return (scope["method"], scope.get("scheme"), scope["path"], scope["query_string"], *found)
 
     def get(self, key: MemoKey, now: float) -> Rendered | None:
         """The answer memoised for ``key`` while ``now`` is before its expiry, else ``None``."""
