@@ -323,7 +323,7 @@ class SidecarApp:
             {"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body}
         )
 
-    def _readrequirements(
+    def _read_requirements(
         self, scope: Scope, facts: Facts, use_query: bool
     ) -> tuple[Requirement, ...]:
         if facts.refused_header:
@@ -409,7 +409,7 @@ class SidecarApp:
             self._record(scope, 431, "headers_too_large", presented, "none", None, started)
             return
         try:
-            requirements = self._readrequirements(scope, facts, use_query)
+            needed = self._read_requirements(scope, facts, use_query)
         except (BadRequest, ValueError) as err:
             message = str(err) if isinstance(err, BadRequest) else "malformed requirements"
             body = {"error": "invalid_request", "message": message}
@@ -421,7 +421,7 @@ class SidecarApp:
             user = result.user
             if result.credential == "cookie":
                 self._check_origin(scope, facts)
-            for requirement in requirements:
+            for requirement in needed:
                 requirement.check(user)
             rendered = self._render_ok(result)
         except SessionGateError as err:

@@ -107,6 +107,7 @@ class Facts:
 
     @classmethod
     def read(cls, headers: Iterable[tuple[bytes, bytes]]) -> Facts:
+        """The facts of one request's headers (names in any case), and their total size."""
         facts = cls()
         size = 0
         for name, raw in headers:
