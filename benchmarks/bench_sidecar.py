@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -208,6 +209,7 @@ class Target:
     cwd: Path = ROOT
     port: int = 0
     proc: subprocess.Popen | None = None
+    log: typing.IO[str] | None = None
     kind: str = "sessiongate"  # noop | ceiling | sessiongate | express
 
     @property
@@ -218,13 +220,10 @@ class Target:
         self.port = free_port()
         env = {**self.env, "PORT": str(self.port)}
         cmd = [part.replace("{port}", str(self.port)) for part in self.cmd]
+        # a file, never a pipe nobody drains; closed in stop()
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            cmd,
-            cwd=self.cwd,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            cmd, cwd=self.cwd, env=env, stdout=subprocess.DEVNULL, stderr=self.log, text=True
         )
         deadline = time.monotonic() + 30
         while True:
@@ -234,9 +233,14 @@ class Target:
             except httpx.HTTPError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                err = self.proc.stderr.read() if self.proc.stderr else ""
-                raise SystemExit(f"{self.name} did not start:\n{err[-2000:]}")
+                raise SystemExit(f"{self.name} did not start:\n{self.output()[-2000:]}")
             time.sleep(0.1)
+
+    def output(self) -> str:
+        if self.log is None:
+            return ""
+        self.log.seek(0)
+        return self.log.read()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -246,6 +250,9 @@ class Target:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
 
 @dataclass
@@ -281,10 +288,17 @@ def wrk(target: Target, scenario: Scenario, duration: float, connections: int) -
         cmd += ["-s", scenario.script]
     assert target.proc is not None
     before = cpu_seconds(target.proc.pid)
-    out = subprocess.run(
-        [*cmd, target.url], capture_output=True, text=True, timeout=duration + 60, check=True
-    ).stdout
+    done = subprocess.run(
+        [*cmd, target.url], capture_output=True, text=True, timeout=duration + 60, check=False
+    )
     after = cpu_seconds(target.proc.pid)
+    if done.returncode != 0:
+        state = "running" if target.proc.poll() is None else f"exited {target.proc.returncode}"
+        raise SystemExit(
+            f"wrk failed against {target.name} (server {state}): {done.stderr.strip()[-500:]}"
+            f"\n{target.output()[-2000:]}"
+        )
+    out = done.stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return Run(
