@@ -57,3 +57,12 @@ def nginx_bin() -> str:
     if nginx is None:
         missing("nginx (Debian package nginx-light)")
     return nginx
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The throwaway Redis/Valkey server ``scripts/test.sh`` starts (``scripts/redis.sh``)."""
+    url = os.environ.get("SESSIONGATE_TEST_REDIS_URL")
+    if not url:
+        missing("Redis (SESSIONGATE_TEST_REDIS_URL; `bash scripts/test.sh` starts redis-server)")
+    return url
