@@ -1,0 +1,198 @@
+"""The per-process mirror of the revocation list: checked on every request, no I/O on the way.
+
+A :class:`RevocationMirror` holds an immutable :class:`~.rules.RevocationSet` and answers
+:meth:`RevocationMirror.check` from memory. It is a listener subscriber
+(:mod:`sessiongate.stores.notify`): loaded when the listener connects (after ``LISTEN`` /
+``SUBSCRIBE``, so no record can fall between the load and the first event), updated by each
+revocation event, and *proven fresh* by the listener's pings.
+
+Freshness, and what happens without it:
+
+* loaded and proven within ``max_stale`` seconds (default 5, the session cache's TTL): checked
+  from memory;
+* never loaded (the revocation store unreachable at start): every check raises
+  :class:`~sessiongate.errors.ProviderUnavailableError` (503), fail closed;
+* not proven for longer than ``max_stale`` (the listener lost, the store unreachable): 503 by
+  default; with ``stale_grace=N`` the last mirror keeps being served for ``N`` more seconds
+  (a revocation written meanwhile is not seen on this process), then 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from ..errors import ConfigurationError, ProviderUnavailableError
+from ..user import ClaimMapping
+from .rules import Revocation, RevocationSet, decode_event
+
+__all__ = ["RevocationBackend", "RevocationMirror"]
+
+logger = logging.getLogger("sessiongate")
+
+
+@runtime_checkable
+class RevocationBackend(Protocol):
+    """Where revocation records live (PostgreSQL, Redis)."""
+
+    async def load(self) -> list[Revocation]:
+        """Every live record; raises :class:`ProviderUnavailableError` when unreachable."""
+        ...
+
+    async def write(self, record: Revocation) -> None:
+        """Store ``record`` (merged with an existing one) and announce it to every process."""
+        ...
+
+    async def remove(self, kind: str, subject: str) -> bool:
+        """Delete a record and announce it; ``True`` when there was one."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+class RevocationMirror:
+    """The local copy of the revocation list (a listener subscriber).
+
+    Args:
+        backend: where the records live (:class:`~.postgres.PostgresRevocations`,
+            :class:`~.redis.RedisRevocations`).
+        max_stale: seconds the mirror is trusted after the listener last proved its
+            connection (pings every second by default).
+        stale_grace: extra seconds to keep serving the last mirror once it is stale (0: fail
+            closed with 503 as soon as it is stale).
+        claim_mapping: which claim is the user id (the gate's mapping; default ``sub``, ``id``,
+            ``userId``...).
+        timer: monotonic clock (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        backend: RevocationBackend,
+        *,
+        max_stale: float = 5.0,
+        stale_grace: float = 0.0,
+        claim_mapping: ClaimMapping | None = None,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not isinstance(backend, RevocationBackend):
+            raise ConfigurationError(f"{backend!r} is not a revocation backend")
+        for label, value in (("max_stale", max_stale), ("stale_grace", stale_grace)):
+            if not math.isfinite(value) or value < 0:
+                raise ConfigurationError(f"{label} must be a finite number of seconds >= 0")
+        if max_stale <= 0:
+            raise ConfigurationError("max_stale must be positive")
+        self.backend = backend
+        self.max_stale = float(max_stale)
+        self.stale_grace = float(stale_grace)
+        self._user_id = (claim_mapping or ClaimMapping()).user_id
+        self._timer = timer
+        self._set = RevocationSet()
+        self._loaded = False
+        self._fresh_until = -math.inf
+        self._pending: list[tuple[Revocation, bool]] | None = None
+        self._warned_stale = False
+        self.loads = 0
+        self.listener: Any = None
+
+    def __repr__(self) -> str:
+        return f"RevocationMirror({self.backend!r}, records={len(self._set)})"
+
+    @property
+    def records(self) -> RevocationSet:
+        """The current snapshot."""
+        return self._set
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the mirror was loaded at least once."""
+        return self._loaded
+
+    # ---------------------------------------------------------------- the hot path
+
+    def check(self, claims: Mapping[str, Any]) -> None:
+        """Raise :class:`SessionRevokedError` for revoked claims, 503 when the mirror cannot be
+        trusted; return ``None`` otherwise. No I/O."""
+        if self._timer() > self._fresh_until:
+            self._stale()
+        revoked = self._set
+        if revoked.records:
+            revoked.check(claims, self._user_id(claims) if revoked.users else None)
+
+    def _stale(self) -> None:
+        listener = self.listener
+        if listener is not None:
+            listener.ensure_started()  # a forked child, or a listener never started
+        if not self._loaded:
+            raise ProviderUnavailableError("the revocation list is not loaded yet")
+        if self._timer() <= self._fresh_until + self.stale_grace:
+            if not self._warned_stale:
+                self._warned_stale = True
+                logger.warning("serving the last revocation list while its store is unreachable")
+            return
+        raise ProviderUnavailableError("the revocation list could not be refreshed in time")
+
+    # ---------------------------------------------------------------- updates
+
+    async def reload(self) -> None:
+        """Load every record from the backend and replace the mirror (events that arrive
+        meanwhile are applied on top)."""
+        self._pending = []
+        try:
+            records = await self.backend.load()
+        except BaseException:
+            self._pending = None
+            raise
+        pending, self._pending = self._pending, None
+        snapshot = RevocationSet.of(records, now_ms=int(time.time() * 1000))
+        for record, removed in pending:
+            snapshot = snapshot.with_record(record, removed=removed)
+        self._set = snapshot
+        self._loaded = True
+        self.loads += 1
+        self._prove(self._timer())
+
+    def apply(self, record: Revocation, *, removed: bool = False) -> None:
+        """Apply one record to the mirror (what an event does; also for tests)."""
+        if self._pending is not None:
+            self._pending.append((record, removed))
+        self._set = self._set.with_record(record, removed=removed)
+
+    def _prove(self, at: float) -> None:
+        if self._loaded:
+            self._fresh_until = at + self.max_stale
+            self._warned_stale = False
+
+    # ---------------------------------------------------------------- listener subscriber
+
+    async def on_connected(self) -> None:
+        await self.reload()
+
+    def on_lost(self) -> None:
+        return None  # freshness runs out by itself after max_stale
+
+    def on_event(self, event: Mapping[str, Any]) -> None:
+        try:
+            decoded = decode_event(event)
+        except (ValueError, ConfigurationError):
+            logger.error("malformed revocation event ignored")
+            return
+        if decoded is not None:
+            self.apply(decoded[0], removed=decoded[1])
+
+    def on_alive(self, at: float) -> None:
+        self._prove(at)
+
+    async def wait_loaded(self, timeout: float) -> bool:
+        """Wait until the first load; ``False`` on timeout."""
+        deadline = time.monotonic() + timeout
+        while not self._loaded:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
