@@ -515,6 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-color", action="store_true", help="never colour the output")
     demo.set_defaults(handler=_cmd_demo)
+    from .cli_db import add_commands
+
+    add_commands(sub)
     return parser
 
 

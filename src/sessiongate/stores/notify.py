@@ -383,7 +383,11 @@ class PostgresListener(Listener):
         import asyncpg  # type: ignore[import-untyped]
 
         self._gone = asyncio.Event()
-        conn = await asyncpg.connect(self._dsn, timeout=self.ping_timeout)
+        conn = await asyncpg.connect(
+            self._dsn,
+            timeout=self.ping_timeout,
+            server_settings={"application_name": "sessiongate-listener"},
+        )
         self._conn = conn
         gone = self._gone
         conn.add_termination_listener(lambda _conn: gone.set())
@@ -456,7 +460,7 @@ CREATE TRIGGER sessiongate_revocation_changed AFTER INSERT OR UPDATE OR DELETE O
 
 
 def install_sql(
-    schema: SchemaMapping | str,
+    schema: SchemaMapping | str | None,
     *,
     channel: str = DEFAULT_CHANNEL,
     db_schema: str | None = None,
@@ -464,7 +468,11 @@ def install_sql(
     """The SQL ``sessiongate db install-notify`` prints: ``NOTIFY`` triggers on the session and
     user tables of ``schema`` (a preset name or mapping) and the revocation table. Idempotent
     (``CREATE … IF NOT EXISTS``, ``CREATE OR REPLACE``, ``DROP TRIGGER IF EXISTS``), one
-    transaction. Every identifier is validated and quoted."""
+    transaction. Every identifier is validated and quoted. ``schema=None``: the revocation table
+    only (an app whose sessions are all JWE / JWT)."""
+    if schema is None:
+        quote_identifier(channel)
+        return f"BEGIN;\n{revocation_table_sql(db_schema, channel=channel)}COMMIT;\n"
     mapping = resolve_schema(schema)
     target_schema = db_schema or mapping.db_schema
     quote_identifier(channel)
@@ -503,8 +511,10 @@ CREATE TRIGGER sessiongate_user_changed AFTER UPDATE OR DELETE ON {user}
 """
 
 
-def describe_install(schema: SchemaMapping | str, *, db_schema: str | None = None) -> str:
+def describe_install(schema: SchemaMapping | str | None, *, db_schema: str | None = None) -> str:
     """One line saying what :func:`install_sql` touches (for the CLI)."""
+    if schema is None:
+        return f"table {REVOCATION_TABLE}" + (f" in schema {db_schema}" if db_schema else "")
     mapping = resolve_schema(schema)
     target = db_schema or mapping.db_schema
     where = f" in schema {target}" if target else ""
