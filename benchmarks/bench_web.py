@@ -223,12 +223,12 @@ async def _python_load(
     elapsed = time.monotonic() - start
     if failures:
         raise SystemExit(f"python load generator saw {failures} non-200 responses")
-    return done / elapsed
+    return done / elapsed, done
 
 
 def run_python(
     port: int, cookie: str, duration: float, connections: int, max_requests: int
-) -> float:
+) -> tuple[float, int]:
     return asyncio.run(_python_load(port, cookie, duration, connections, max_requests))
 
 

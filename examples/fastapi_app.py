@@ -21,7 +21,10 @@ DEV_SECRET = "sessiongate-dev-secret-do-not-deploy-0123456789"
 SECRET = os.environ.get("AUTH_SECRET", DEV_SECRET)
 
 gate = SessionGate(AuthJSToken(secret=SECRET), BearerJWT(secret=SECRET))
-auth = SessionGateAuth(gate, role_hierarchy={"admin": ["moderator"], "moderator": ["user"]})
+ROLES = {"admin": ["moderator"], "moderator": ["user"]}
+FRONTEND = [os.environ.get("FRONTEND_ORIGIN", "http://localhost:3000")]
+# the dependency applies its own CSRF/Origin policy too: give it the same trusted origins
+auth = SessionGateAuth(gate, role_hierarchy=ROLES, trusted_origins=FRONTEND)
 
 app = FastAPI(title="sessiongate FastAPI example")
 install_error_handlers(app)  # {"error", "message"} bodies; real 401/403 on refused WebSockets
@@ -29,8 +32,8 @@ install_error_handlers(app)  # {"error", "message"} bodies; real 401/403 on refu
 app.add_middleware(
     SessionGateMiddleware,
     gate=gate,
-    role_hierarchy={"admin": ["moderator"], "moderator": ["user"]},
-    trusted_origins=[os.environ.get("FRONTEND_ORIGIN", "http://localhost:3000")],
+    role_hierarchy=ROLES,
+    trusted_origins=FRONTEND,
 )
 
 

@@ -8,7 +8,10 @@ The middleware runs the gate once per HTTP request or WebSocket handshake and se
 user's roles, expanded through the role hierarchy, plus permissions). ``request.user``,
 ``request.auth.scopes`` and Starlette's own ``requires()`` therefore work unchanged.
 
-It never blocks a request by itself, except:
+Options live in one :class:`~sessiongate.policy.WebPolicy` (``policy=``, or the same options
+as keywords) and every decision is :func:`sessiongate.policy.decide`'s; this module only
+extracts the request facts and renders the decision. The middleware never blocks a request by
+itself, except:
 
 * **CSRF** (on by default): a *cookie*-authenticated POST/PUT/PATCH/DELETE whose ``Origin`` (or
   ``Referer``) is neither the request's own origin nor in ``trusted_origins`` gets 403
@@ -33,11 +36,11 @@ extension when the server offers it (uvicorn, Starlette's TestClient), otherwise
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
-from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar, cast
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from typing import Any, ParamSpec, TypeVar, Unpack, cast
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
@@ -45,31 +48,33 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from .errors import ConfigurationError, ProviderUnavailableError, SessionGateError
+from .errors import ConfigurationError, SessionGateError
 from .gate import SessionGate
 from .guards import Mode, Requirement, RoleHierarchy, effective_scopes
-from .origins import CSRFError, OriginPolicy, is_unsafe_method
-from .responses import (
-    ErrorRenderer,
-    ErrorResponse,
-    default_renderer,
-    error_response,
-    websocket_close_code,
+from .policy import (
+    Decision,
+    RequestFacts,
+    Verdict,
+    WebOptions,
+    WebPolicy,
+    build_policy,
+    decide,
+    refuse,
 )
-from .user import AnonymousUser, User
+from .responses import ErrorRenderer, websocket_close_code
+from .user import User
 
 __all__ = [
     "WEBSOCKET_SUBPROTOCOL",
-    "ConnectionSettings",
-    "Resolution",
     "SessionGateBackend",
     "SessionGateCredentials",
     "SessionGateMiddleware",
-    "build_settings",
+    "authenticate_connection",
+    "connection_facts",
+    "credentials",
     "guard_accept",
     "requires",
-    "resolve_connection",
-    "send_error",
+    "send_decision",
 ]
 
 WEBSOCKET_SUBPROTOCOL = "sessiongate.bearer"
@@ -84,6 +89,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 P = ParamSpec("P")
 R = TypeVar("R")
 
+_DEFAULT_POLICY = WebPolicy()
+
 
 class SessionGateCredentials(AuthCredentials):
     """``scope["auth"]``: Starlette ``AuthCredentials`` plus how the request was authenticated.
@@ -94,7 +101,10 @@ class SessionGateCredentials(AuthCredentials):
         authenticator: name of the authenticator that proved the session, if any.
         error: why the request is anonymous, if it is.
         credential_sent: whether the request carried any cookie or bearer credential.
-        gate / hierarchy: the gate and role hierarchy that produced this (adapters reuse them).
+        gate / hierarchy: the gate and role hierarchy that produced this.
+        verdict: the :class:`~sessiongate.policy.Verdict` (outcome, request facts and the
+            policy it was decided under) that later layers reuse instead of verifying again;
+            they decide again under their own policy.
     """
 
     def __init__(
@@ -107,6 +117,7 @@ class SessionGateCredentials(AuthCredentials):
         credential_sent: bool = False,
         gate: SessionGate | None = None,
         hierarchy: RoleHierarchy | None = None,
+        verdict: Verdict | None = None,
     ) -> None:
         super().__init__(scopes)
         self.credential = credential
@@ -115,6 +126,12 @@ class SessionGateCredentials(AuthCredentials):
         self.credential_sent = credential_sent
         self.gate = gate
         self.hierarchy = hierarchy
+        self.verdict = verdict
+
+    @property
+    def policy(self) -> WebPolicy | None:
+        """The policy this verdict was decided under."""
+        return self.verdict.policy if self.verdict is not None else None
 
     def __repr__(self) -> str:
         return (
@@ -124,34 +141,48 @@ class SessionGateCredentials(AuthCredentials):
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionSettings:
-    """Per-application settings shared by the middleware and the FastAPI dependency."""
+# ------------------------------------------------------------------------------ facts in
 
-    gate: SessionGate
-    origin_policy: OriginPolicy
-    csrf: bool = True
-    websocket_origin_check: bool = True
-    allow_query_token: bool = False
-    query_param: str = "access_token"
-    hierarchy: RoleHierarchy | None = None
-    block_on_outage: bool = True
+_FACT_HEADERS = {
+    b"origin": 0,
+    b"referer": 1,
+    b"host": 2,
+    b"x-forwarded-host": 3,
+    b"x-forwarded-proto": 4,
+    b"cookie": 5,
+    b"authorization": 5,
+}
 
 
-@dataclass(slots=True)
-class Resolution:
-    """The outcome of authenticating one connection (see :func:`resolve_connection`).
+def connection_facts(
+    scope: Scope,
+    headers: Iterable[tuple[bytes, bytes]] | None = None,
+    *,
+    query_token: bool = False,
+) -> RequestFacts:
+    """The :class:`~sessiongate.policy.RequestFacts` of an HTTP or WebSocket scope.
 
-    ``reject`` is set when the connection must be refused before the application runs (CSRF,
-    foreign WebSocket origin, provider outage when blocking). ``ws_token`` is the token taken
-    from the subprotocol list (never to be echoed).
+    ``headers`` defaults to the scope's; the first occurrence of each header counts.
+    ``query_token``: the bearer token was taken from the query string.
     """
-
-    user: Any
-    auth: SessionGateCredentials
-    reject: SessionGateError | None = None
-    ws_token: str | None = None
-    ws_marker_offered: bool = False
+    found: list[bytes | None] = [None] * 6
+    for key, value in scope.get("headers") or () if headers is None else headers:
+        slot = _FACT_HEADERS.get(key.lower())
+        if slot is not None and found[slot] is None:
+            found[slot] = value
+    origin, referer, host, forwarded_host, forwarded_proto, credential = found
+    return RequestFacts(
+        scope.get("method", "GET"),
+        scope.get("scheme", "http"),
+        None if host is None else host.decode("latin-1"),
+        None if origin is None else origin.decode("latin-1"),
+        None if referer is None else referer.decode("latin-1"),
+        None if forwarded_host is None else forwarded_host.decode("latin-1"),
+        None if forwarded_proto is None else forwarded_proto.decode("latin-1"),
+        scope["type"] == "websocket",
+        credential is not None,
+        query_token,
+    )
 
 
 def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
@@ -162,9 +193,14 @@ def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
 
 
 def _websocket_token(
-    scope: Scope, settings: ConnectionSettings
-) -> tuple[str | None, bool, list[tuple[bytes, bytes]]]:
-    """Take the token from the subprotocols (or query); strip it from the app's view."""
+    scope: Scope, policy: WebPolicy
+) -> tuple[str | None, bool, list[tuple[bytes, bytes]], bool]:
+    """Take the token from the subprotocols (or query); strip it from the app's view.
+
+    Returns the token, whether ``sessiongate.bearer`` was offered, the headers to authenticate
+    with (an ``Authorization`` header made from the token when there is none) and whether the
+    token used came from the query string.
+    """
     headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or ())
     offered: list[str] = list(scope.get("subprotocols") or ())
     token: str | None = None
@@ -178,101 +214,104 @@ def _websocket_token(
             headers = [(k, v) for k, v in headers if k.lower() != b"sec-websocket-protocol"]
             headers.append((b"sec-websocket-protocol", ", ".join(remaining).encode("latin-1")))
             scope["headers"] = headers
-    if settings.allow_query_token and scope.get("query_string"):
+    from_query = False
+    if policy.allow_query_token and scope.get("query_string"):
         query = scope["query_string"].decode("latin-1")
         pairs = parse_qsl(query, keep_blank_values=True)
-        found = [v for k, v in pairs if k == settings.query_param]
+        found = [v for k, v in pairs if k == policy.query_param]
         if found:
             if token is None:
                 token = found[0]
-            rest = [(k, v) for k, v in pairs if k != settings.query_param]
+                from_query = True
+            rest = [(k, v) for k, v in pairs if k != policy.query_param]
             scope["query_string"] = urlencode(rest).encode("latin-1")
     auth_headers = headers
     if token and _header(headers, b"authorization") is None:
         auth_headers = [*headers, (b"authorization", ("Bearer " + token).encode("latin-1"))]
-    return token, marker, auth_headers
+    else:
+        from_query = False
+    return token, marker, auth_headers, from_query
 
 
-async def resolve_connection(scope: Scope, settings: ConnectionSettings) -> Resolution:
-    """Authenticate an HTTP or WebSocket scope and apply the CSRF / origin policy.
+async def authenticate_connection(
+    scope: Scope, gate: SessionGate, policy: WebPolicy
+) -> tuple[Verdict, str | None, bool]:
+    """Authenticate an HTTP or WebSocket scope: ``(verdict, websocket token, marker offered)``.
 
     Mutates ``scope`` only to strip a WebSocket token from ``subprotocols``, the
-    ``Sec-WebSocket-Protocol`` header and (when enabled) the query string.
+    ``Sec-WebSocket-Protocol`` header and (when ``policy`` allows query tokens) the query
+    string. Nothing is decided here: pass the verdict to :func:`~sessiongate.policy.decide`.
     """
-    is_ws = scope["type"] == "websocket"
     token: str | None = None
-    marker = False
-    if is_ws:
-        token, marker, headers = _websocket_token(scope, settings)
+    marker = from_query = False
+    headers: Iterable[tuple[bytes, bytes]]
+    if scope["type"] == "websocket":
+        token, marker, headers, from_query = _websocket_token(scope, policy)
     else:
-        headers = scope.get("headers") or []
-    hierarchy = settings.hierarchy
+        headers = scope.get("headers") or ()
+    facts = connection_facts(scope, headers, query_token=from_query)
     try:
-        result = await settings.gate.authenticate_request(headers)
+        outcome: Any = await gate.authenticate_request(headers)
     except SessionGateError as err:
-        credential_sent = token is not None or any(
-            k.lower() in (b"cookie", b"authorization") for k, _ in headers
-        )
-        blocked: SessionGateError | None = None
-        if settings.block_on_outage and isinstance(err, ProviderUnavailableError):
-            blocked = err
-        auth = SessionGateCredentials(
-            error=err,
-            credential_sent=credential_sent,
-            gate=settings.gate,
-            hierarchy=hierarchy,
-        )
-        return Resolution(AnonymousUser(error=err), auth, blocked, token, marker)
-    user = result.user
+        outcome = err
+    return Verdict(gate, outcome, facts, policy), token, marker
+
+
+def _held_scopes(user: Any, hierarchy: RoleHierarchy | None) -> list[str]:
     if type(user) is User:
+        if not user.roles:
+            return sorted(user.permissions)
         held = user.roles | user.permissions
-        if hierarchy is not None and user.roles:
+        if hierarchy is not None:
             held = held | hierarchy.expand(user.roles)
-    else:
-        held = effective_scopes(user, hierarchy)
-    auth = SessionGateCredentials(
-        sorted(held),
-        credential=result.credential,
-        authenticator=result.authenticator,
-        credential_sent=True,
-        gate=settings.gate,
-        hierarchy=hierarchy,
-    )
-    reject: SessionGateError | None = None
-    if result.credential == "cookie":
-        check = (
-            settings.websocket_origin_check
-            if is_ws
-            else (settings.csrf and is_unsafe_method(scope.get("method", "GET")))
+        return sorted(held)
+    return sorted(effective_scopes(user, hierarchy))
+
+
+def credentials(verdict: Verdict) -> SessionGateCredentials:
+    """``scope["auth"]`` for ``verdict``: the scopes of its user, and the verdict itself."""
+    hierarchy = verdict.policy.hierarchy
+    outcome = verdict.outcome
+    if isinstance(outcome, SessionGateError):
+        return SessionGateCredentials(
+            error=outcome,
+            credential_sent=verdict.facts.credential_sent,
+            gate=verdict.gate,
+            hierarchy=hierarchy,
+            verdict=verdict,
         )
-        if check:
-            try:
-                settings.origin_policy.check(
-                    origin=_header(headers, b"origin"),
-                    referer=None if is_ws else _header(headers, b"referer"),
-                    scheme=scope.get("scheme", "http"),
-                    host=_header(headers, b"host"),
-                    forwarded_host=_header(headers, b"x-forwarded-host"),
-                    forwarded_proto=_header(headers, b"x-forwarded-proto"),
-                    allow_referer=not is_ws,
-                )
-            except CSRFError as err:
-                reject = err
-    return Resolution(user, auth, reject, token, marker)
+    return SessionGateCredentials(
+        _held_scopes(outcome.user, hierarchy),
+        credential=outcome.credential,
+        authenticator=outcome.authenticator,
+        credential_sent=True,
+        gate=verdict.gate,
+        hierarchy=hierarchy,
+        verdict=verdict,
+    )
 
 
-async def send_error(
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    response: ErrorResponse,
-    error: SessionGateError,
-) -> None:
-    """Send ``response`` on an HTTP scope, or refuse a WebSocket handshake with it.
+# ------------------------------------------------------------------------------ decision out
 
-    WebSocket: the denial extension when offered, else ``websocket.close`` with 1008 (1013 for
-    an outage).
+
+def _response(decision: Decision, sent: bool, error_renderer: ErrorRenderer | None) -> Response:
+    rendered = decision.response
+    if error_renderer is not None and decision.error is not None:
+        rendered = error_renderer(decision.error, sent)
+    if rendered is None:
+        raise ValueError("only a refused decision has a response")
+    return Response(rendered.body, status_code=rendered.status, headers=dict(rendered.headers))
+
+
+async def send_decision(scope: Scope, receive: Receive, send: Send, decision: Decision) -> None:
+    """Send a refused ``decision`` on an HTTP scope, or refuse a WebSocket handshake with it.
+
+    WebSocket: the denial-response extension when offered, else ``websocket.close`` with the
+    decision's close code (1008, 1013 for an outage).
     """
+    response, error = decision.response, decision.error
+    if response is None or error is None:
+        raise ValueError("only a refused decision can be sent")
     if scope["type"] == "websocket":
         message = await receive()
         if message.get("type") != "websocket.connect":
@@ -287,13 +326,8 @@ async def send_error(
             )
             await send({"type": "websocket.http.response.body", "body": response.body})
         else:
-            await send(
-                {
-                    "type": "websocket.close",
-                    "code": websocket_close_code(error),
-                    "reason": error.code,
-                }
-            )
+            code = decision.close_code or websocket_close_code(error)
+            await send({"type": "websocket.close", "code": code, "reason": error.code})
         return
     await send(
         {
@@ -329,26 +363,25 @@ def guard_accept(send: Send, token: str | None, offered: Sequence[str]) -> Send:
     return guarded
 
 
+def _check_gate(gate: object) -> SessionGate:
+    if not isinstance(gate, SessionGate):
+        raise ConfigurationError("gate must be a SessionGate")
+    return gate
+
+
 class SessionGateMiddleware:
     """Pure ASGI middleware authenticating every HTTP request and WebSocket handshake.
 
     Args:
         app: the ASGI application.
         gate: the :class:`~sessiongate.gate.SessionGate`.
-        csrf: check ``Origin``/``Referer`` on cookie-authenticated unsafe methods (default on).
-        websocket_origin_check: check ``Origin`` on cookie-authenticated handshakes (default on).
-        trusted_origins: origins allowed besides the request's own (both checks), e.g. the
-            Next.js front end ``"https://app.example.com"``; ``"https://*.example.com"`` allowed.
-        trust_forwarded: take host and scheme from ``X-Forwarded-Host``/``-Proto``.
-        allow_query_token: accept ``?access_token=`` on WebSocket handshakes (off: URLs leak
-            into logs).
-        query_param: the query parameter name for that token.
-        role_hierarchy: ``RoleHierarchy`` or a plain mapping; expands ``scope["auth"].scopes``.
-        block_on_outage: answer 503 when the provider is down (default). With ``False`` the
-            request continues anonymous and protected routes answer 503 themselves.
-        retry_after: seconds for ``Retry-After`` on 503 responses.
-        realm: optional ``realm`` in ``WWW-Authenticate``.
-        error_renderer: ``(error, credential_sent) -> ErrorResponse`` to customise responses.
+        policy: a :class:`~sessiongate.policy.WebPolicy` (share it with
+            :class:`~sessiongate.fastapi.SessionGateAuth`).
+        **options: or the policy's options one by one (``csrf``, ``websocket_origin_check``,
+            ``trusted_origins``, ``trust_forwarded``, ``allow_query_token``, ``query_param``,
+            ``role_hierarchy``, ``block_on_outage``, ``retry_after``, ``realm``,
+            ``error_renderer``; see :class:`~sessiongate.policy.WebPolicy`); given with
+            ``policy``, they override its fields.
     """
 
     def __init__(
@@ -356,116 +389,63 @@ class SessionGateMiddleware:
         app: ASGIApp,
         *,
         gate: SessionGate,
-        csrf: bool = True,
-        websocket_origin_check: bool = True,
-        trusted_origins: Iterable[str] = (),
-        trust_forwarded: bool = False,
-        allow_query_token: bool = False,
-        query_param: str = "access_token",
-        role_hierarchy: RoleHierarchy | dict[str, list[str]] | None = None,
-        block_on_outage: bool = True,
-        retry_after: int | None = None,
-        realm: str | None = None,
-        error_renderer: ErrorRenderer | None = None,
+        policy: WebPolicy | None = None,
+        **options: Unpack[WebOptions],
     ) -> None:
         self.app = app
-        self.settings = build_settings(
-            gate,
-            csrf=csrf,
-            websocket_origin_check=websocket_origin_check,
-            trusted_origins=trusted_origins,
-            trust_forwarded=trust_forwarded,
-            allow_query_token=allow_query_token,
-            query_param=query_param,
-            role_hierarchy=role_hierarchy,
-            block_on_outage=block_on_outage,
-        )
-        self.render: ErrorRenderer = default_renderer(
-            error_renderer, realm=realm, retry_after=retry_after
-        )
+        self.gate = _check_gate(gate)
+        self.policy = build_policy(policy, options)
 
     def __repr__(self) -> str:
-        return f"SessionGateMiddleware(gate={self.settings.gate!r}, csrf={self.settings.csrf})"
+        return f"SessionGateMiddleware(gate={self.gate!r}, policy={self.policy!r})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        resolution = await resolve_connection(scope, self.settings)
-        if resolution.reject is not None:
-            error = resolution.reject
-            response = self.render(error, resolution.auth.credential_sent)
-            await send_error(scope, receive, send, response, error)
+        verdict, token, marker = await authenticate_connection(scope, self.gate, self.policy)
+        decision = decide(verdict.outcome, verdict.facts, self.policy)
+        if decision.error is not None:
+            await send_decision(scope, receive, send, decision)
             return
-        scope["user"] = resolution.user
-        scope["auth"] = resolution.auth
-        if resolution.ws_marker_offered:
-            send = guard_accept(send, resolution.ws_token, scope.get("subprotocols") or ())
+        scope["user"] = decision.user
+        scope["auth"] = credentials(verdict)
+        if marker:
+            send = guard_accept(send, token, scope.get("subprotocols") or ())
         await self.app(scope, receive, send)
-
-
-def build_settings(
-    gate: SessionGate,
-    *,
-    csrf: bool = True,
-    websocket_origin_check: bool = True,
-    trusted_origins: Iterable[str] = (),
-    trust_forwarded: bool = False,
-    allow_query_token: bool = False,
-    query_param: str = "access_token",
-    role_hierarchy: RoleHierarchy | dict[str, list[str]] | None = None,
-    block_on_outage: bool = True,
-) -> ConnectionSettings:
-    """Validate adapter options once, at construction time."""
-    if not isinstance(gate, SessionGate):
-        raise ConfigurationError("gate must be a SessionGate")
-    if not isinstance(query_param, str) or not query_param:
-        raise ConfigurationError("query_param must be a non-empty string")
-    hierarchy = (
-        role_hierarchy
-        if role_hierarchy is None or isinstance(role_hierarchy, RoleHierarchy)
-        else RoleHierarchy(role_hierarchy)
-    )
-    return ConnectionSettings(
-        gate=gate,
-        origin_policy=OriginPolicy(trusted_origins, trust_forwarded=trust_forwarded),
-        csrf=csrf,
-        websocket_origin_check=websocket_origin_check,
-        allow_query_token=allow_query_token,
-        query_param=query_param,
-        hierarchy=hierarchy,
-        block_on_outage=block_on_outage,
-    )
 
 
 class SessionGateBackend(AuthenticationBackend):
     """A Starlette ``AuthenticationBackend`` on a gate, for ``AuthenticationMiddleware``.
 
-    Never raises (Starlette would answer 400): a missing or bad credential yields an
-    ``AnonymousUser`` carrying the reason. It reads the ``Cookie`` and ``Authorization``
-    headers only and does no CSRF or WebSocket origin checks; prefer
-    :class:`SessionGateMiddleware`, which does.
+    Never refuses (Starlette would answer 400): a missing or bad credential yields an
+    ``AnonymousUser`` carrying the reason, and no CSRF or WebSocket Origin check is made (its
+    verdict records them as off, so a FastAPI dependency after it applies its own). Prefer
+    :class:`SessionGateMiddleware`, which checks. ``policy``/``**options`` as there; only the
+    role hierarchy and the WebSocket query-token options matter here.
     """
 
     def __init__(
         self,
         gate: SessionGate,
         *,
-        role_hierarchy: RoleHierarchy | dict[str, list[str]] | None = None,
+        policy: WebPolicy | None = None,
+        **options: Unpack[WebOptions],
     ) -> None:
-        self.settings = build_settings(
-            gate,
+        self.gate = _check_gate(gate)
+        self.policy = dataclasses.replace(
+            build_policy(policy, options),
             csrf=False,
             websocket_origin_check=False,
-            role_hierarchy=role_hierarchy,
             block_on_outage=False,
         )
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser]:
         """Return ``(SessionGateCredentials, user)``; anonymous users keep the error."""
-        resolution = await resolve_connection(conn.scope, self.settings)
-        user: BaseUser = resolution.user
-        return resolution.auth, user
+        verdict, _token, _marker = await authenticate_connection(conn.scope, self.gate, self.policy)
+        decision = decide(verdict.outcome, verdict.facts, self.policy)
+        user: BaseUser = decision.user
+        return credentials(verdict), user
 
 
 def requires(
@@ -474,7 +454,7 @@ def requires(
     *,
     mode: Mode = "all",
     permissions_mode: Mode | None = None,
-    role_hierarchy: RoleHierarchy | None = None,
+    role_hierarchy: RoleHierarchy | Mapping[str, Iterable[str]] | None = None,
     error_renderer: ErrorRenderer | None = None,
 ) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
     """Starlette endpoint decorator: require authentication and, optionally, roles/permissions.
@@ -483,39 +463,39 @@ def requires(
     ``websocket`` parameter) but answers 401 with the precise reason, 403 ``insufficient_scope``
     or 503, with the standard JSON body; refused WebSockets get a denial response or close 1008.
     ``mode`` applies to ``roles``; ``permissions_mode`` defaults to ``mode``. The role hierarchy
-    defaults to the middleware's.
+    and the error responses default to the middleware's policy.
     """
+    hierarchy = (
+        RoleHierarchy(role_hierarchy)
+        if role_hierarchy is not None and not isinstance(role_hierarchy, RoleHierarchy)
+        else role_hierarchy
+    )
     requirement = Requirement(
         roles=(roles,) if isinstance(roles, str) else tuple(roles),
         permissions=(permissions,) if isinstance(permissions, str) else tuple(permissions),
         roles_mode=mode,
         permissions_mode=permissions_mode or mode,
-        hierarchy=role_hierarchy,
+        hierarchy=hierarchy,
     )
-    render: ErrorRenderer = error_renderer or error_response
 
-    def check(conn: HTTPConnection) -> SessionGateError | None:
-        auth = conn.scope.get("auth")
-        if "user" not in conn.scope:
-            return ConfigurationError("SessionGateMiddleware is not installed")
-        req = requirement
-        if req.hierarchy is None and isinstance(auth, SessionGateCredentials) and auth.hierarchy:
-            req = Requirement(
-                req.roles, req.permissions, req.roles_mode, req.permissions_mode, auth.hierarchy
+    def judge(conn: HTTPConnection) -> tuple[Decision, bool] | None:
+        """``None`` when the route may run, else the refusal and whether a credential was sent."""
+        scope = conn.scope
+        auth = scope.get("auth")
+        verdict = auth.verdict if isinstance(auth, SessionGateCredentials) else None
+        # the middleware already decided the request under its policy: the route adds its
+        # requirement, judged with that policy's hierarchy and rendered by it
+        policy = _DEFAULT_POLICY if verdict is None else verdict.policy
+        facts = connection_facts(scope) if verdict is None else verdict.facts
+        if "user" not in scope:
+            error: SessionGateError | None = ConfigurationError(
+                "SessionGateMiddleware is not installed"
             )
-        try:
-            req.check(conn.scope["user"])
-        except SessionGateError as err:
-            return err
-        return None
-
-    def sent(conn: HTTPConnection) -> bool:
-        auth = conn.scope.get("auth")
-        return bool(getattr(auth, "credential_sent", False))
-
-    def to_response(error: SessionGateError, conn: HTTPConnection) -> Response:
-        rendered = render(error, sent(conn))
-        return Response(rendered.body, status_code=rendered.status, headers=dict(rendered.headers))
+        else:
+            error = requirement.unmet(scope["user"], policy.hierarchy)
+        if error is None:
+            return None
+        return refuse(error, facts, policy), facts.credential_sent
 
     def decorator(func: Callable[P, Any]) -> Callable[P, Any]:
         params = list(inspect.signature(func).parameters)
@@ -535,14 +515,16 @@ def requires(
             @functools.wraps(func)
             async def ws_wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
                 websocket = cast(WebSocket, conn_of(args, kwargs))
-                error = check(websocket)
-                if error is None:
+                refusal = judge(websocket)
+                if refusal is None:
                     await func(*args, **kwargs)
                     return
+                decision, sent = refusal
                 if "websocket.http.response" in (websocket.scope.get("extensions") or {}):
-                    await websocket.send_denial_response(to_response(error, websocket))
-                else:
-                    await websocket.close(websocket_close_code(error), error.code)
+                    await websocket.send_denial_response(_response(decision, sent, error_renderer))
+                elif decision.error is not None:
+                    code = decision.close_code or websocket_close_code(decision.error)
+                    await websocket.close(code, decision.error.code)
 
             return ws_wrapper
 
@@ -550,20 +532,18 @@ def requires(
 
             @functools.wraps(func)
             async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                request = conn_of(args, kwargs)
-                error = check(request)
-                if error is not None:
-                    return to_response(error, request)
+                refusal = judge(conn_of(args, kwargs))
+                if refusal is not None:
+                    return _response(*refusal, error_renderer)
                 return await func(*args, **kwargs)
 
             return async_wrapper
 
         @functools.wraps(func)
         def sync_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-            request = conn_of(args, kwargs)
-            error = check(request)
-            if error is not None:
-                return to_response(error, request)
+            refusal = judge(conn_of(args, kwargs))
+            if refusal is not None:
+                return _response(*refusal, error_renderer)
             return func(*args, **kwargs)
 
         return sync_wrapper

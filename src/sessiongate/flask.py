@@ -15,26 +15,28 @@
     def delete_post(pid): ...
 
 Each request is authenticated once, before the view (or reused from
-:class:`~sessiongate.wsgi.SessionGateWSGIMiddleware` with the same gate). Failures are answered
-as JSON ``{"error": code, "message": ...}`` with 401 (+ ``WWW-Authenticate``), 403 or 503. The
-CSRF policy of :mod:`sessiongate.origins` applies to cookie-authenticated writes.
+:class:`~sessiongate.wsgi.SessionGateWSGIMiddleware` with the same gate, and then judged again
+under the extension's own policy). Failures are answered as JSON ``{"error": code, "message":
+...}`` with 401 (+ ``WWW-Authenticate``), 403 or 503. The CSRF policy applies to
+cookie-authenticated writes (see :mod:`sessiongate.policy`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar, Unpack
 
 from flask import Flask, Response, current_app, request
 from werkzeug.local import LocalProxy
 
 from .errors import ConfigurationError, SessionGateError
 from .gate import SessionGate
-from .guards import Mode, Requirement, RoleHierarchy
-from .responses import ErrorRenderer, default_renderer
+from .guards import AUTHENTICATED, Mode, Requirement, RoleHierarchy
+from .policy import Verdict, WebOptions, WebPolicy, build_policy, decide
+from .responses import ErrorResponse
 from .user import AnonymousUser
-from .wsgi import ENVIRON_USER, WSGISettings, resolve_environ
+from .wsgi import ENVIRON_USER, ENVIRON_VERDICT, authenticate_environ, environ_facts
 
 __all__ = [
     "SessionGateFlask",
@@ -55,10 +57,11 @@ class SessionGateFlask:
     Args:
         app: the Flask app (or call :meth:`init_app` later).
         gate: the :class:`~sessiongate.gate.SessionGate`.
-        csrf, trusted_origins, trust_forwarded: CSRF policy for cookie-authenticated writes.
-        role_hierarchy: used by :func:`roles_required`.
-        block_on_outage: answer 503 before the view when the provider is down (default).
-        retry_after, realm, error_renderer: response options.
+        policy: a :class:`~sessiongate.policy.WebPolicy` (share it with a
+            :class:`~sessiongate.wsgi.SessionGateWSGIMiddleware`, if any); or its options one
+            by one as keywords (``csrf``, ``trusted_origins``, ``trust_forwarded``,
+            ``role_hierarchy`` for :func:`roles_required`, ``block_on_outage``,
+            ``retry_after``, ``realm``, ``error_renderer``), which also override ``policy``'s.
     """
 
     def __init__(
@@ -66,38 +69,23 @@ class SessionGateFlask:
         app: Flask | None = None,
         gate: SessionGate | None = None,
         *,
-        csrf: bool = True,
-        trusted_origins: Iterable[str] = (),
-        trust_forwarded: bool = False,
-        role_hierarchy: RoleHierarchy | Mapping[str, Iterable[str]] | None = None,
-        block_on_outage: bool = True,
-        retry_after: int | None = None,
-        realm: str | None = None,
-        error_renderer: ErrorRenderer | None = None,
+        policy: WebPolicy | None = None,
+        **options: Unpack[WebOptions],
     ) -> None:
-        if gate is None:
+        if not isinstance(gate, SessionGate):
             raise ConfigurationError("SessionGateFlask needs a gate")
-        self.settings = WSGISettings.build(
-            gate,
-            csrf=csrf,
-            trusted_origins=trusted_origins,
-            trust_forwarded=trust_forwarded,
-            role_hierarchy=role_hierarchy,
-            block_on_outage=block_on_outage,
-        )
-        self.render: ErrorRenderer = default_renderer(
-            error_renderer, realm=realm, retry_after=retry_after
-        )
+        self.gate = gate
+        self.policy = build_policy(policy, options)
         if app is not None:
             self.init_app(app)
 
     @property
     def hierarchy(self) -> RoleHierarchy | None:
         """The role hierarchy used by :func:`roles_required`."""
-        return self.settings.hierarchy
+        return self.policy.hierarchy
 
     def __repr__(self) -> str:
-        return f"SessionGateFlask(gate={self.settings.gate!r})"
+        return f"SessionGateFlask(gate={self.gate!r})"
 
     def init_app(self, app: Flask) -> None:
         """Register the before-request hook and the JSON error handler on ``app``."""
@@ -105,16 +93,23 @@ class SessionGateFlask:
         app.before_request(self._before_request)
         app.register_error_handler(SessionGateError, self._handle_error)
 
-    def _before_request(self) -> None:
-        resolution = resolve_environ(request.environ, self.settings)
-        if resolution.reject is not None:
-            raise resolution.reject
+    def _before_request(self) -> Response | None:
+        # a WSGI middleware's verdict is reused (no second verification) but judged again
+        # under this extension's policy: a csrf=False middleware never lowers it
+        verdict = authenticate_environ(request.environ, self.gate, self.policy)
+        decision = decide(verdict.outcome, verdict.facts, self.policy)
+        if decision.response is None:
+            return None
+        return _flask_response(decision.response)
 
     def _handle_error(self, error: SessionGateError) -> Response:
-        state = request.environ.get("sessiongate.state")
-        sent = bool(getattr(state, "credential_sent", False))
-        rendered = self.render(error, sent)
-        return Response(rendered.body, status=rendered.status, headers=list(rendered.headers))
+        verdict = request.environ.get(ENVIRON_VERDICT)
+        facts = verdict.facts if isinstance(verdict, Verdict) else environ_facts(request.environ)
+        return _flask_response(self.policy.render(error, facts.credential_sent))
+
+
+def _flask_response(rendered: ErrorResponse) -> Response:
+    return Response(rendered.body, status=rendered.status, headers=list(rendered.headers))
 
 
 def _extension() -> SessionGateFlask:
@@ -135,17 +130,13 @@ current_user: Any = LocalProxy(_get_user)
 """The request's user: a ``User`` or an ``AnonymousUser`` (``is_authenticated`` is ``False``)."""
 
 
-def _guarded(requirement: Requirement | None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def _guarded(requirement: Requirement) -> Callable[[Callable[P, R]], Callable[P, R]]:
     def decorator(view: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            ext = _extension()
-            req = requirement or Requirement()
-            if req.roles and req.hierarchy is None and ext.hierarchy is not None:
-                req = Requirement(
-                    req.roles, req.permissions, req.roles_mode, req.permissions_mode, ext.hierarchy
-                )
-            req.check(_get_user())
+            error = requirement.unmet(_get_user(), _extension().policy.hierarchy)
+            if error is not None:
+                raise error
             return view(*args, **kwargs)
 
         return wrapper
@@ -155,7 +146,7 @@ def _guarded(requirement: Requirement | None) -> Callable[[Callable[P, R]], Call
 
 def login_required(view: Callable[P, R]) -> Callable[P, R]:
     """Require an authenticated user (401 with the precise reason otherwise)."""
-    return _guarded(None)(view)
+    return _guarded(AUTHENTICATED)(view)
 
 
 def roles_required(*roles: str, mode: Mode = "all") -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -27,6 +27,7 @@ from .errors import (
 )
 
 __all__ = [
+    "AUTHENTICATED",
     "Mode",
     "Requirement",
     "RoleHierarchy",
@@ -93,6 +94,14 @@ class RoleHierarchy:
             held |= self._closure.get(role, frozenset())
         return frozenset(held)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RoleHierarchy):
+            return NotImplemented
+        return self._closure == other._closure
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._closure.items()))
+
     def __repr__(self) -> str:
         pairs = ", ".join(f"{k!r}: {sorted(v)!r}" for k, v in sorted(self._closure.items()))
         return f"RoleHierarchy({{{pairs}}})"
@@ -138,6 +147,94 @@ def _satisfied(held: frozenset[str], wanted: tuple[str, ...], mode: Mode) -> boo
     return all(w in held for w in wanted)
 
 
+def _missing_message(kind: str, wanted: tuple[str, ...], mode: Mode) -> str:
+    listed = ", ".join(sorted(wanted))
+    if mode == "any" and len(wanted) > 1:
+        return f"one of these {kind} is required: {listed}"
+    return f"required {kind}: {listed}"
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """What a route demands of its user, validated once at construction.
+
+    ``Requirement()`` only demands an authenticated user. ``roles`` (all, or ``roles_mode="any"``)
+    are compared after expanding the user's roles through the role hierarchy; ``permissions``
+    as given; every one of ``scopes`` must be a role (expanded) or a permission of the user,
+    which is what FastAPI's ``Security(..., scopes=[...])`` and Starlette's ``requires()`` mean.
+    ``hierarchy``, when set, takes precedence over the one :meth:`check` is given.
+
+    :meth:`check` is the one role/permission/scope check of sessiongate: every adapter and the
+    ``require_*`` / ``has_*`` helpers below go through it.
+    """
+
+    roles: tuple[str, ...] = ()
+    permissions: tuple[str, ...] = ()
+    roles_mode: Mode = "all"
+    permissions_mode: Mode = "all"
+    hierarchy: RoleHierarchy | None = None
+    scopes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_mode(self.roles_mode)
+        _check_mode(self.permissions_mode)
+        for name in ("roles", "permissions", "scopes"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = (value,)
+            value = tuple(value)
+            if value:
+                _names(value, name)
+            object.__setattr__(self, name, value)
+        if self.hierarchy is not None and not isinstance(self.hierarchy, RoleHierarchy):
+            raise ConfigurationError("Requirement.hierarchy must be a RoleHierarchy")
+
+    def unmet(self, user: Any, hierarchy: RoleHierarchy | None = None) -> SessionGateError | None:
+        """Why ``user`` fails this requirement (the error to answer), or ``None`` if it passes.
+
+        An anonymous user fails with the error it carries (``expired``, ``provider_unavailable``
+        ...) or :class:`MissingCredentialsError`; an authenticated one lacking a role,
+        permission or scope with :class:`AuthorizationError` (403 ``insufficient_scope``).
+        """
+        if getattr(user, "is_authenticated", False) is not True:
+            error = getattr(user, "error", None)
+            return error if isinstance(error, SessionGateError) else MissingCredentialsError()
+        if self.hierarchy is not None:
+            hierarchy = self.hierarchy
+        if self.roles and not _satisfied(
+            effective_roles(user, hierarchy), self.roles, self.roles_mode
+        ):
+            return AuthorizationError(_missing_message("role(s)", self.roles, self.roles_mode))
+        if self.permissions and not _satisfied(
+            _attr_set(user, "permissions"), self.permissions, self.permissions_mode
+        ):
+            return AuthorizationError(
+                _missing_message("permission(s)", self.permissions, self.permissions_mode)
+            )
+        if self.scopes:
+            held = effective_scopes(user, hierarchy)
+            missing = tuple(s for s in self.scopes if s not in held)
+            if missing:
+                return AuthorizationError(_missing_message("scope(s)", missing, "all"))
+        return None
+
+    def check(self, user: U, hierarchy: RoleHierarchy | None = None) -> U:
+        """Return ``user`` when it satisfies every requirement; raise 401/403/503 otherwise."""
+        error = self.unmet(user, hierarchy)
+        if error is not None:
+            raise error
+        return user
+
+
+AUTHENTICATED = Requirement()
+"""The requirement of a route that only needs a signed-in user."""
+
+
+def require_authenticated(user: U) -> U:
+    """Return ``user`` if authenticated; otherwise raise why not (401, or 503 on an outage)."""
+    return AUTHENTICATED.check(user)
+
+
 def has_roles(
     user: Any,
     roles: Iterable[str],
@@ -146,37 +243,14 @@ def has_roles(
     hierarchy: RoleHierarchy | None = None,
 ) -> bool:
     """Whether an *authenticated* user holds the roles (``False`` for anonymous users)."""
-    _check_mode(mode)
-    wanted = _names(roles, "roles")
-    if not getattr(user, "is_authenticated", False):
-        return False
-    return _satisfied(effective_roles(user, hierarchy), wanted, mode)
+    requirement = Requirement(roles=_names(roles, "roles"), roles_mode=mode)
+    return requirement.unmet(user, hierarchy) is None
 
 
 def has_permissions(user: Any, permissions: Iterable[str], *, mode: Mode = "all") -> bool:
     """Whether an *authenticated* user holds the permissions (``False`` for anonymous users)."""
-    _check_mode(mode)
-    wanted = _names(permissions, "permissions")
-    if not getattr(user, "is_authenticated", False):
-        return False
-    return _satisfied(_attr_set(user, "permissions"), wanted, mode)
-
-
-def require_authenticated(user: U) -> U:
-    """Return ``user`` if authenticated; otherwise raise why not (401, or 503 on an outage)."""
-    if getattr(user, "is_authenticated", False) is True:
-        return user
-    error = getattr(user, "error", None)
-    if isinstance(error, SessionGateError):
-        raise error
-    raise MissingCredentialsError()
-
-
-def _missing_message(kind: str, wanted: tuple[str, ...], mode: Mode) -> str:
-    listed = ", ".join(sorted(wanted))
-    if mode == "any" and len(wanted) > 1:
-        return f"one of these {kind} is required: {listed}"
-    return f"required {kind}: {listed}"
+    requirement = Requirement(permissions=_names(permissions, "permissions"), permissions_mode=mode)
+    return requirement.unmet(user) is None
 
 
 def require_roles(
@@ -187,22 +261,13 @@ def require_roles(
     hierarchy: RoleHierarchy | None = None,
 ) -> U:
     """Return ``user`` if it holds ``roles`` (all or any); raise 401/403 otherwise."""
-    _check_mode(mode)
-    wanted = _names(roles, "roles")
-    require_authenticated(user)
-    if not _satisfied(effective_roles(user, hierarchy), wanted, mode):
-        raise AuthorizationError(_missing_message("role(s)", wanted, mode))
-    return user
+    return Requirement(roles=_names(roles, "roles"), roles_mode=mode).check(user, hierarchy)
 
 
 def require_permissions(user: U, permissions: Iterable[str], *, mode: Mode = "all") -> U:
     """Return ``user`` if it holds ``permissions`` (all or any); raise 401/403 otherwise."""
-    _check_mode(mode)
-    wanted = _names(permissions, "permissions")
-    require_authenticated(user)
-    if not _satisfied(_attr_set(user, "permissions"), wanted, mode):
-        raise AuthorizationError(_missing_message("permission(s)", wanted, mode))
-    return user
+    requirement = Requirement(permissions=_names(permissions, "permissions"), permissions_mode=mode)
+    return requirement.check(user)
 
 
 def require_scopes(
@@ -216,46 +281,4 @@ def require_scopes(
     This is what FastAPI's ``Security(..., scopes=[...])`` and Starlette's ``requires()`` mean.
     An empty ``scopes`` only requires authentication.
     """
-    wanted = tuple(scopes)
-    require_authenticated(user)
-    if wanted:
-        held = effective_scopes(user, hierarchy)
-        missing = [s for s in wanted if s not in held]
-        if missing:
-            raise AuthorizationError(_missing_message("scope(s)", tuple(missing), "all"))
-    return user
-
-
-@dataclass(frozen=True, slots=True)
-class Requirement:
-    """A bundle of role and permission requirements, validated once at construction.
-
-    Adapters build one per decorated route: ``Requirement(roles=("admin",))``.
-    """
-
-    roles: tuple[str, ...] = ()
-    permissions: tuple[str, ...] = ()
-    roles_mode: Mode = "all"
-    permissions_mode: Mode = "all"
-    hierarchy: RoleHierarchy | None = None
-
-    def __post_init__(self) -> None:
-        _check_mode(self.roles_mode)
-        _check_mode(self.permissions_mode)
-        for name in ("roles", "permissions"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                value = (value,)
-            value = tuple(value)
-            if value:
-                _names(value, name)
-            object.__setattr__(self, name, value)
-
-    def check(self, user: U) -> U:
-        """Return ``user`` when it satisfies every requirement; raise 401/403 otherwise."""
-        require_authenticated(user)
-        if self.roles:
-            require_roles(user, self.roles, mode=self.roles_mode, hierarchy=self.hierarchy)
-        if self.permissions:
-            require_permissions(user, self.permissions, mode=self.permissions_mode)
-        return user
+    return Requirement(scopes=tuple(scopes)).check(user, hierarchy)

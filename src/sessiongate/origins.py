@@ -126,9 +126,13 @@ class OriginPolicy:
         self.trust_forwarded = trust_forwarded
         self.same_origin = same_origin
 
+    @property
+    def trusted(self) -> tuple[str, ...]:
+        """The trusted origins, normalised and sorted (wildcards as ``https://*.example.com``)."""
+        return tuple(sorted(self._exact) + sorted(f"{s}://*{r}" for s, r in self._suffixes))
+
     def __repr__(self) -> str:
-        listed = sorted(self._exact) + sorted(f"{s}://*{r}" for s, r in self._suffixes)
-        return f"OriginPolicy({listed!r}, trust_forwarded={self.trust_forwarded})"
+        return f"OriginPolicy({list(self.trusted)!r}, trust_forwarded={self.trust_forwarded})"
 
     def own_origin(
         self,

@@ -5,42 +5,44 @@ For each request it runs the gate on the synchronous path and stores:
 * ``environ["sessiongate.user"]``: the :class:`~sessiongate.user.User`, or an
   :class:`~sessiongate.user.AnonymousUser` carrying the reason;
 * ``environ["sessiongate.error"]``: that reason (a ``SessionGateError``) or ``None``;
-* ``environ["sessiongate.credential"]``: ``"cookie"``, ``"bearer"`` or ``None``.
+* ``environ["sessiongate.credential"]``: ``"cookie"``, ``"bearer"`` or ``None``;
+* ``environ["sessiongate.verdict"]``: the :class:`~sessiongate.policy.Verdict`, which the Flask
+  extension reuses (no second verification) while deciding under its own policy.
 
 Like the ASGI middleware it never blocks a request by itself, except for CSRF (a
 cookie-authenticated POST/PUT/PATCH/DELETE from a foreign ``Origin``/``Referer`` gets 403
-``csrf_failed``) and provider outages (503, never 401) when ``block_on_outage=True``.
+``csrf_failed``) and provider outages (503, never 401) when ``block_on_outage=True``; both are
+decided by :func:`sessiongate.policy.decide`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, MutableMapping
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
-from .errors import ConfigurationError, ProviderUnavailableError, SessionGateError
+from .errors import ConfigurationError, SessionGateError
 from .gate import SessionGate
-from .guards import RoleHierarchy
-from .origins import CSRFError, OriginPolicy, is_unsafe_method
-from .responses import ErrorRenderer, ErrorResponse, default_renderer
-from .user import AnonymousUser
+from .policy import RequestFacts, Verdict, WebOptions, WebPolicy, build_policy, decide
+from .responses import ErrorResponse
 
 __all__ = [
     "ENVIRON_CREDENTIAL",
     "ENVIRON_ERROR",
     "ENVIRON_USER",
-    "EnvironResolution",
+    "ENVIRON_VERDICT",
     "SessionGateWSGIMiddleware",
-    "WSGISettings",
-    "resolve_environ",
+    "authenticate_environ",
+    "environ_facts",
+    "send_wsgi_error",
+    "status_line",
 ]
 
 ENVIRON_USER = "sessiongate.user"
 ENVIRON_ERROR = "sessiongate.error"
 ENVIRON_CREDENTIAL = "sessiongate.credential"
-_ENVIRON_STATE = "sessiongate.state"
+ENVIRON_VERDICT = "sessiongate.verdict"
 
 Environ = MutableMapping[str, Any]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -60,101 +62,46 @@ class StartResponse(Protocol):
 
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
-_HEADERS = {
-    "HTTP_COOKIE": "cookie",
-    "HTTP_AUTHORIZATION": "authorization",
-}
+
+def environ_facts(environ: Environ) -> RequestFacts:
+    """The :class:`~sessiongate.policy.RequestFacts` of a WSGI request."""
+    return RequestFacts(
+        method=str(environ.get("REQUEST_METHOD", "GET")),
+        scheme=str(environ.get("wsgi.url_scheme", "http")),
+        host=environ.get("HTTP_HOST") or environ.get("SERVER_NAME"),
+        origin=environ.get("HTTP_ORIGIN"),
+        referer=environ.get("HTTP_REFERER"),
+        forwarded_host=environ.get("HTTP_X_FORWARDED_HOST"),
+        forwarded_proto=environ.get("HTTP_X_FORWARDED_PROTO"),
+        credential_sent=bool(environ.get("HTTP_COOKIE") or environ.get("HTTP_AUTHORIZATION")),
+    )
 
 
-@dataclass(frozen=True, slots=True)
-class WSGISettings:
-    """Validated adapter options shared by the WSGI middleware and the Flask extension."""
+def authenticate_environ(environ: Environ, gate: SessionGate, policy: WebPolicy) -> Verdict:
+    """The request's verdict: the one already in ``environ`` from ``gate``, or a new one.
 
-    gate: SessionGate
-    origin_policy: OriginPolicy
-    csrf: bool = True
-    hierarchy: RoleHierarchy | None = None
-    block_on_outage: bool = True
-
-    @classmethod
-    def build(
-        cls,
-        gate: SessionGate,
-        *,
-        csrf: bool = True,
-        trusted_origins: Iterable[str] = (),
-        trust_forwarded: bool = False,
-        role_hierarchy: RoleHierarchy | Mapping[str, Iterable[str]] | None = None,
-        block_on_outage: bool = True,
-    ) -> WSGISettings:
-        """Validate options once, at construction time."""
-        if not isinstance(gate, SessionGate):
-            raise ConfigurationError("gate must be a SessionGate")
-        hierarchy = (
-            role_hierarchy
-            if role_hierarchy is None or isinstance(role_hierarchy, RoleHierarchy)
-            else RoleHierarchy(role_hierarchy)
-        )
-        return cls(
-            gate=gate,
-            origin_policy=OriginPolicy(trusted_origins, trust_forwarded=trust_forwarded),
-            csrf=csrf,
-            hierarchy=hierarchy,
-            block_on_outage=block_on_outage,
-        )
-
-
-@dataclass(slots=True)
-class EnvironResolution:
-    """The outcome for one request; ``reject`` is set when it must be refused outright."""
-
-    user: Any
-    error: SessionGateError | None
-    credential: str | None
-    credential_sent: bool
-    reject: SessionGateError | None
-    gate: SessionGate
-
-
-def resolve_environ(environ: Environ, settings: WSGISettings) -> EnvironResolution:
-    """Authenticate a WSGI request (cached in ``environ``) and apply the CSRF policy."""
-    cached = environ.get(_ENVIRON_STATE)
-    if isinstance(cached, EnvironResolution) and cached.gate is settings.gate:
+    A new verdict is stored in ``environ`` (with the user, error and credential keys). Nothing
+    is decided here: pass the verdict to :func:`~sessiongate.policy.decide`, under your policy.
+    """
+    cached = environ.get(ENVIRON_VERDICT)
+    if isinstance(cached, Verdict) and cached.gate is gate:
         return cached
-    headers = {name: environ[key] for key, name in _HEADERS.items() if environ.get(key)}
-    credential_sent = bool(headers)
+    headers = {
+        name: value
+        for key, name in (("HTTP_COOKIE", "cookie"), ("HTTP_AUTHORIZATION", "authorization"))
+        if (value := environ.get(key))
+    }
     try:
-        result = settings.gate.authenticate_request_sync(headers)
+        outcome: Any = gate.authenticate_request_sync(headers)
     except SessionGateError as err:
-        blocked = (
-            err if settings.block_on_outage and isinstance(err, ProviderUnavailableError) else None
-        )
-        resolution = EnvironResolution(
-            AnonymousUser(error=err), err, None, credential_sent, blocked, settings.gate
-        )
-    else:
-        reject: SessionGateError | None = None
-        method = str(environ.get("REQUEST_METHOD", "GET"))
-        if result.credential == "cookie" and settings.csrf and is_unsafe_method(method):
-            try:
-                settings.origin_policy.check(
-                    origin=environ.get("HTTP_ORIGIN"),
-                    referer=environ.get("HTTP_REFERER"),
-                    scheme=str(environ.get("wsgi.url_scheme", "http")),
-                    host=environ.get("HTTP_HOST") or environ.get("SERVER_NAME"),
-                    forwarded_host=environ.get("HTTP_X_FORWARDED_HOST"),
-                    forwarded_proto=environ.get("HTTP_X_FORWARDED_PROTO"),
-                )
-            except CSRFError as err:
-                reject = err
-        resolution = EnvironResolution(
-            result.user, None, result.credential, True, reject, settings.gate
-        )
-    environ[_ENVIRON_STATE] = resolution
-    environ[ENVIRON_USER] = resolution.user
-    environ[ENVIRON_ERROR] = resolution.error
-    environ[ENVIRON_CREDENTIAL] = resolution.credential
-    return resolution
+        outcome = err
+    verdict = Verdict(gate, outcome, environ_facts(environ), policy)
+    environ[ENVIRON_VERDICT] = verdict
+    environ[ENVIRON_USER] = verdict.user
+    failed = isinstance(outcome, SessionGateError)
+    environ[ENVIRON_ERROR] = outcome if failed else None
+    environ[ENVIRON_CREDENTIAL] = None if failed else outcome.credential
+    return verdict
 
 
 def status_line(status: int) -> str:
@@ -165,6 +112,13 @@ def status_line(status: int) -> str:
         return f"{status} Error"
 
 
+def send_wsgi_error(response: ErrorResponse, start_response: StartResponse) -> list[bytes]:
+    """Start an error response and return its body."""
+    headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+    start_response(status_line(response.status), headers)
+    return [response.body]
+
+
 class SessionGateWSGIMiddleware:
     """WSGI middleware authenticating every request with a gate.
 
@@ -172,11 +126,10 @@ class SessionGateWSGIMiddleware:
         app: the WSGI application.
         gate: the :class:`~sessiongate.gate.SessionGate` (sync path; database stores run their
             I/O on a background loop).
-        csrf, trusted_origins, trust_forwarded: the CSRF policy (see
-            :mod:`sessiongate.origins`); on by default.
-        role_hierarchy: kept for the Flask decorators.
-        block_on_outage: answer 503 when the session provider is down (default).
-        retry_after, realm, error_renderer: response options (see :mod:`sessiongate.responses`).
+        policy: a :class:`~sessiongate.policy.WebPolicy` (share it with the Flask extension);
+            or its options one by one as keywords (``csrf``, ``trusted_origins``,
+            ``trust_forwarded``, ``role_hierarchy``, ``block_on_outage``, ``retry_after``,
+            ``realm``, ``error_renderer``...), which also override ``policy``'s fields.
     """
 
     def __init__(
@@ -184,41 +137,21 @@ class SessionGateWSGIMiddleware:
         app: WSGIApp,
         *,
         gate: SessionGate,
-        csrf: bool = True,
-        trusted_origins: Iterable[str] = (),
-        trust_forwarded: bool = False,
-        role_hierarchy: RoleHierarchy | Mapping[str, Iterable[str]] | None = None,
-        block_on_outage: bool = True,
-        retry_after: int | None = None,
-        realm: str | None = None,
-        error_renderer: ErrorRenderer | None = None,
+        policy: WebPolicy | None = None,
+        **options: Unpack[WebOptions],
     ) -> None:
+        if not isinstance(gate, SessionGate):
+            raise ConfigurationError("gate must be a SessionGate")
         self.app = app
-        self.settings = WSGISettings.build(
-            gate,
-            csrf=csrf,
-            trusted_origins=trusted_origins,
-            trust_forwarded=trust_forwarded,
-            role_hierarchy=role_hierarchy,
-            block_on_outage=block_on_outage,
-        )
-        self.render: ErrorRenderer = default_renderer(
-            error_renderer, realm=realm, retry_after=retry_after
-        )
+        self.gate = gate
+        self.policy = build_policy(policy, options)
 
     def __repr__(self) -> str:
-        return f"SessionGateWSGIMiddleware(gate={self.settings.gate!r}, csrf={self.settings.csrf})"
+        return f"SessionGateWSGIMiddleware(gate={self.gate!r}, policy={self.policy!r})"
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        resolution = resolve_environ(environ, self.settings)
-        if resolution.reject is not None:
-            response = self.render(resolution.reject, resolution.credential_sent)
-            return send_wsgi_error(response, start_response)
+        verdict = authenticate_environ(environ, self.gate, self.policy)
+        decision = decide(verdict.outcome, verdict.facts, self.policy)
+        if decision.response is not None:
+            return send_wsgi_error(decision.response, start_response)
         return self.app(environ, start_response)
-
-
-def send_wsgi_error(response: ErrorResponse, start_response: StartResponse) -> list[bytes]:
-    """Start an error response and return its body."""
-    headers = [*response.headers, ("Content-Length", str(len(response.body)))]
-    start_response(status_line(response.status), headers)
-    return [response.body]

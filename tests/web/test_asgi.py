@@ -603,4 +603,4 @@ def test_middleware_validates_options():
 def test_repr_shows_no_secret():
     mw = SessionGateMiddleware(make_app(), gate=make_gate())
     assert "web-test-secret" not in repr(mw)
-    assert "web-test-secret" not in repr(mw.settings)
+    assert "web-test-secret" not in repr(mw.policy)

@@ -226,3 +226,14 @@ def test_flask_reuses_wsgi_middleware_result():
         "/me", headers=build_valid_cookie()
     ).get_json() == {"id": "u1"}
     assert counter.calls == 1
+
+
+def test_flask_blocks_outage_even_when_wsgi_middleware_lets_it_through():
+    gate = SessionGate(OutageAuthenticator())
+    app = build_flask(gate)
+    app.wsgi_app = SessionGateWSGIMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, gate=gate, block_on_outage=False
+    )
+    r = app.test_client(use_cookies=False).get("/public", headers={"Cookie": "a=b"})
+    assert r.status_code == 503
+    assert r.get_json()["error"] == "provider_unavailable"
