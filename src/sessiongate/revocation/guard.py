@@ -37,7 +37,7 @@ class _Wrapping:
         self.mirror = mirror
         self.name: str = inner.name
         # inner Verified (by identity) -> ours; the inner object is kept so its id stays unique
-        self._wrapped: dict[int, tuple[Verified, Verified]] = {}
+        self._wrapped: dict[int, tuple[Verified, Verified, tuple[Any, ...]]] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"
@@ -45,31 +45,36 @@ class _Wrapping:
     def _guard(self, verified: Verified | None) -> Verified | None:
         if verified is None:
             return None
-        self.mirror.check(verified.claims)
         entry = self._wrapped.get(id(verified))
         if entry is not None and entry[0] is verified:
+            self.mirror.check_keys(*entry[2])
             return entry[1]
+        keys = self.mirror.keys(verified.claims)  # read-only claims: extracted once
+        self.mirror.check_keys(*keys)
         ours = Verified(
             claims=verified.claims,
             source=verified.source,
             credential=verified.credential,
             expires_at=verified.expires_at,
-            recheck=self._recheck(verified),
+            recheck=self._recheck(verified, keys),
         )
         if len(self._wrapped) >= _WRAPPED_MAX:
             self._wrapped.clear()
-        self._wrapped[id(verified)] = (verified, ours)
+        self._wrapped[id(verified)] = (verified, ours, keys)
         return ours
 
-    def _recheck(self, verified: Verified) -> Callable[[float], None] | None:
+    def _recheck(
+        self, verified: Verified, keys: tuple[str | None, str | None, float | None]
+    ) -> Callable[[float], None] | None:
         inner = verified.recheck
         if inner is None:
             return None
-        check, claims = self.mirror.check, verified.claims
+        check = self.mirror.check_keys
+        user_id, jti, iat = keys
 
         def recheck(now: float) -> None:
             inner(now)
-            check(claims)
+            check(user_id, jti, iat)
 
         return recheck
 

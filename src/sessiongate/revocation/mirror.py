@@ -28,7 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ConfigurationError, ProviderUnavailableError
 from ..user import ClaimMapping
-from .rules import Revocation, RevocationSet, decode_event
+from .rules import Revocation, RevocationSet, decode_event, token_keys
 
 __all__ = ["RevocationBackend", "RevocationMirror"]
 
@@ -118,11 +118,18 @@ class RevocationMirror:
     def check(self, claims: Mapping[str, Any]) -> None:
         """Raise :class:`SessionRevokedError` for revoked claims, 503 when the mirror cannot be
         trusted; return ``None`` otherwise. No I/O."""
+        self.check_keys(*self.keys(claims))
+
+    def keys(self, claims: Mapping[str, Any]) -> tuple[str | None, str | None, float | None]:
+        """``(user id, jti, iat)`` of verified claims: what :meth:`check_keys` compares. The
+        claims of a verdict are read-only, so a caller may compute this once per verdict."""
+        return (self._user_id(claims), *token_keys(claims))
+
+    def check_keys(self, user_id: str | None, jti: str | None, iat: float | None) -> None:
+        """:meth:`check` with the keys extracted beforehand (the per-request hot path)."""
         if self._timer() > self._fresh_until:
             self._stale()
-        revoked = self._set
-        if revoked.records:
-            revoked.check(claims, self._user_id(claims) if revoked.users else None)
+        self._set.check_keys(user_id, jti, iat)
 
     def _stale(self) -> None:
         listener = self.listener

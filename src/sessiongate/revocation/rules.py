@@ -36,6 +36,7 @@ __all__ = [
     "RevocationSet",
     "decode_event",
     "encode_event",
+    "token_keys",
 ]
 
 RevocationKind = Literal["user", "jti"]
@@ -127,10 +128,13 @@ class RevocationSet:
     Attributes:
         users: user id -> revoked-before, in **seconds** (compared with ``iat``).
         jtis: revoked ``jti`` values -> when the record expires (seconds).
+
+    Built only by :meth:`of` / :meth:`with_record`, never changed afterwards (``users`` and
+    ``jtis`` are plain dictionaries for lookup speed: treat them as read-only).
     """
 
-    users: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
-    jtis: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    users: dict[str, float] = field(default_factory=dict)
+    jtis: dict[str, float] = field(default_factory=dict)
     records: Mapping[tuple[str, str], Revocation] = field(
         default_factory=lambda: MappingProxyType({}), repr=False
     )
@@ -156,7 +160,7 @@ class RevocationSet:
             if r.kind == "user" and r.before_ms is not None
         }
         jtis = {r.subject: r.expires_ms / 1000.0 for r in merged.values() if r.kind == "jti"}
-        return cls(MappingProxyType(users), MappingProxyType(jtis), MappingProxyType(merged))
+        return cls(users, jtis, MappingProxyType(merged))
 
     def with_record(self, record: Revocation, *, removed: bool = False) -> RevocationSet:
         """A new snapshot with ``record`` added (merged) or removed."""
@@ -173,18 +177,27 @@ class RevocationSet:
         return len(self.records)
 
     def check(self, claims: Mapping[str, Any], user_id: str | None) -> None:
-        """Raise :class:`SessionRevokedError` when these claims are revoked (the hot path)."""
-        if self.jtis:
-            jti = claims.get("jti")
-            if jti is not None and type(jti) is str and jti in self.jtis:
+        """Raise :class:`SessionRevokedError` when these claims are revoked."""
+        self.check_keys(user_id, *token_keys(claims))
+
+    def check_keys(self, user_id: str | None, jti: str | None, iat: float | None) -> None:
+        """The same from the keys :func:`token_keys` extracted once (the hot path)."""
+        if jti is not None and jti in self.jtis:
+            raise _revoked()
+        if user_id is not None:
+            before = self.users.get(user_id)
+            if before is not None and (iat is None or iat < before):
                 raise _revoked()
-        users = self.users
-        if users and user_id is not None:
-            before = users.get(user_id)
-            if before is not None:
-                iat = claims.get("iat")
-                if type(iat) not in _NUMBERS or cast(float, iat) < before:
-                    raise _revoked()
+
+
+def token_keys(claims: Mapping[str, Any]) -> tuple[str | None, float | None]:
+    """``(jti, iat)`` as the check reads them: a non-string ``jti`` names nothing, a ``iat`` that
+    is not a number (a bool, a string) is no time."""
+    jti, iat = claims.get("jti"), claims.get("iat")
+    return (
+        jti if type(jti) is str else None,
+        cast(float, iat) if type(iat) in _NUMBERS else None,
+    )
 
 
 def _revoked() -> SessionRevokedError:
