@@ -40,9 +40,18 @@ class PostgresRevocations:
         db_schema: the PostgreSQL schema of the table (default: the URL's, else the search
             path).
         timeout: seconds for one load or write, connecting included.
+        required: a missing table is an outage (503, the default); ``False``: it means no
+            records (what start-up detection uses when the database could not be inspected).
     """
 
-    def __init__(self, dsn: str, *, db_schema: str | None = None, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        db_schema: str | None = None,
+        timeout: float = 5.0,
+        required: bool = True,
+    ) -> None:
         url = parse_postgres_url(dsn)
         self._dsn = url.dsn
         self.db_schema = db_schema or url.db_schema
@@ -51,6 +60,7 @@ class PostgresRevocations:
         if not timeout > 0:
             raise ConfigurationError("timeout must be positive")
         self.timeout = float(timeout)
+        self.required = required
         table = _table(self.db_schema, REVOCATION_TABLE)
         self._select = (
             f"SELECT kind, subject, revoked_before, expires_at FROM {table} "  # noqa: S608
@@ -105,6 +115,9 @@ class PostgresRevocations:
         """Every record that has not expired."""
 
         async def query(conn: Any) -> list[Revocation]:
+            if not self.required and not await conn.fetchval(self._exists, self.table):
+                logger.warning("the revocation table %s does not exist: no records", self.table)
+                return []
             rows = await conn.fetch(self._select)
             return [
                 Revocation(row[0], row[1], _ms(row[3]) or 0, _ms(row[2]))

@@ -1,0 +1,113 @@
+"""Start-up detection: what attach_replicas finds in PostgreSQL and Redis, and wires."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from sessiongate.authjs import AuthJSToken
+from sessiongate.betterauth import BetterAuthSession
+from sessiongate.dbsession import DatabaseSession
+from sessiongate.errors import ProviderUnavailableError, SessionRevokedError
+from sessiongate.gate import SessionGate
+from sessiongate.jws import BearerJWT
+from sessiongate.replicas import attach_replicas
+from sessiongate.revocation import Revocable, revoke_user
+from sessiongate.revocation.redis import RedisRevocations
+from sessiongate.stores.notify import PostgresListener, install_sql
+from sessiongate.stores.postgres import PostgresStore
+from sessiongate.stores.redis import RedisStore
+from sessiongate.stores.redis_notify import RedisListener
+from sessiongate.testing import mint_authjs_v5
+from stores.pg import execute
+
+SECRET = "replicas-setup-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def schema(postgres_dsn: str) -> Iterator[str]:
+    name = "sg_" + uuid.uuid4().hex[:12]
+    execute(postgres_dsn, f'CREATE SCHEMA "{name}"')
+    try:
+        yield name
+    finally:
+        execute(postgres_dsn, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def test_nothing_installed_means_nothing_attached(postgres_dsn: str, schema: str) -> None:
+    setup = attach_replicas(
+        [AuthJSToken(SECRET)], database_url=f"{postgres_dsn}?schema={schema}", redis_url=None
+    )
+    assert setup.listeners == []
+    assert not isinstance(setup.authenticators[0], Revocable)
+    assert setup.describe() == []
+
+
+def test_installed_table_makes_tokens_revocable_and_caches_listen(
+    postgres_dsn: str, schema: str
+) -> None:
+    execute(postgres_dsn, install_sql(None, db_schema=schema))
+    url = f"{postgres_dsn}?schema={schema}"
+    database = DatabaseSession(PostgresStore(url, schema="authjs-prisma"))
+    setup = attach_replicas([AuthJSToken(SECRET), database], database_url=url, redis_url=None)
+    assert isinstance(setup.authenticators[0], Revocable)
+    assert setup.authenticators[1] is database
+    (listener,) = setup.listeners
+    assert isinstance(listener, PostgresListener)
+    assert setup.describe() == [
+        "cross-replica invalidation: PostgreSQL NOTIFY "
+        "(no triggers yet: sessiongate db install-notify; TTL-bounded until then)",
+        "revocation: PostgreSQL table sessiongate_revocation",
+    ]
+    gate = SessionGate(*setup.authenticators)
+    token = mint_authjs_v5({"sub": "u1"}, SECRET, now=time.time() - 5)
+    headers = {"cookie": f"authjs.session-token={token}"}
+    try:
+        assert setup.start(wait=10)
+        assert gate.authenticate_sync(headers).id == "u1"
+        import asyncio
+
+        from sessiongate.revocation.postgres import PostgresRevocations
+
+        asyncio.run(revoke_user(PostgresRevocations(url), "u1"))
+        deadline = time.monotonic() + 3
+        while True:
+            try:
+                gate.authenticate_sync(headers)
+            except SessionRevokedError:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        listener.close()
+
+
+def test_unreachable_database_at_start_fails_closed() -> None:
+    url = "postgresql://postgres@127.0.0.1:1/none"
+    setup = attach_replicas([AuthJSToken(SECRET)], database_url=url, redis_url=None)
+    assert isinstance(setup.authenticators[0], Revocable)
+    assert "unreachable at start" in setup.describe()[0]
+    gate = SessionGate(*setup.authenticators)
+    token = mint_authjs_v5({"sub": "u1"}, SECRET)
+    with pytest.raises(ProviderUnavailableError):  # never loaded: 503, not a silent pass
+        gate.authenticate_sync({"cookie": f"authjs.session-token={token}"})
+
+
+def test_redis_url_attaches_keyspace_and_revocation(redis_url: str) -> None:
+    store = RedisStore(redis_url, layout="better-auth")
+    better_auth = BetterAuthSession(secret=SECRET, store=store)
+    setup = attach_replicas(
+        [BearerJWT(SECRET + "-jwt"), better_auth], database_url=None, redis_url=redis_url
+    )
+    (listener,) = setup.listeners
+    assert isinstance(listener, RedisListener)
+    assert listener.layouts == (store.layout,)
+    assert listener.revocation_channel == RedisRevocations(redis_url).channel
+    assert isinstance(setup.authenticators[0], Revocable)
+    assert setup.describe() == [
+        "cross-replica invalidation: Redis keyspace notifications",
+        "revocation: Redis hashes sessiongate:revoked-users / -tokens",
+    ]
