@@ -10,10 +10,15 @@
 #        SESSIONGATE_TEST_DATABASE_URL  postgresql://postgres@127.0.0.1:PORT/sessiongate_test
 #        SESSIONGATE_TEST_PG_CONTROL    executable: start | stop [fast|immediate|smart] |
 #                                       restart [MODE] | status (exit 0 running, 3 stopped) | dsn
+#   4b. a throwaway MariaDB on 127.0.0.1 (scripts/mariadb.sh; Debian's mariadb-server, installed
+#      when missing and we are root), exported as
+#        SESSIONGATE_TEST_MYSQL_URL      mysql://sessiongate:…@127.0.0.1:PORT/sessiongate_test
+#        SESSIONGATE_TEST_MYSQL_CONTROL  executable: start | stop [fast|immediate] | restart |
+#                                        status | dsn
 #   5. python -m pytest "$@"; exit code 5 (no tests collected) is reported as a failure
 # Everything started is stopped on exit, including on failure and Ctrl-C.
 #
-# Environment: CI=true makes Node.js, npm packages and PostgreSQL mandatory.
+# Environment: CI=true makes Node.js, npm packages, PostgreSQL and MariaDB mandatory.
 # Outside CI only: SESSIONGATE_NO_PG=1 skips PostgreSQL, SESSIONGATE_SKIP_LINT=1 skips ruff/mypy.
 set -euo pipefail
 
@@ -33,12 +38,20 @@ fail() { echo "==> FAILED: $*" >&2; exit 1; }
 
 PG_DIR=""
 WATCH_PID=""
+MYSQL_DIR=""
+MYSQL_WATCH_PID=""
 # shellcheck disable=SC2317  # invoked via trap
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM HUP
     if [[ -n "$WATCH_PID" ]]; then
         kill "$WATCH_PID" 2>/dev/null || true
+    fi
+    if [[ -n "$MYSQL_WATCH_PID" ]]; then
+        kill "$MYSQL_WATCH_PID" 2>/dev/null || true
+    fi
+    if [[ -n "$MYSQL_DIR" && -d "$MYSQL_DIR" ]]; then
+        bash "$ROOT/scripts/mariadb.sh" teardown "$MYSQL_DIR" || warn "could not clean up $MYSQL_DIR"
     fi
     if [[ -n "$PG_DIR" && -d "$PG_DIR" ]]; then
         bash "$ROOT/scripts/pg.sh" teardown "$PG_DIR" || warn "could not clean up $PG_DIR"
@@ -128,6 +141,9 @@ if [[ -f tests/interop/package-lock.json ]]; then
 elif [[ -d tests/interop ]]; then
     say "npm ci (tests/interop): skipped, no package-lock.json yet"
 fi
+if [[ -f tests/interop/db/mysql/package-lock.json ]]; then
+    npm_install tests/interop/db/mysql
+fi
 for lock in examples/*/package-lock.json; do
     [[ -f "$lock" ]] || continue
     npm_install "$(dirname "$lock")"
@@ -205,6 +221,35 @@ else
     SESSIONGATE_TEST_PG_CONTROL="$PG_DIR/control"
     export SESSIONGATE_TEST_DATABASE_URL SESSIONGATE_TEST_PG_CONTROL
     say "postgres on 127.0.0.1:$PG_PORT (${PG_RUN_AS:+user $PG_RUN_AS, }data in $PG_DIR)"
+fi
+
+# --- 4b. MariaDB ---------------------------------------------------------------------------
+unset SESSIONGATE_TEST_MYSQL_CONTROL
+if [[ -n "${SESSIONGATE_NO_PG:-}" ]] && ! in_ci; then
+    warn "SESSIONGATE_NO_PG set: not starting MariaDB either (mysql tests will skip)"
+    unset SESSIONGATE_TEST_MYSQL_URL
+else
+    if ! bash scripts/mariadb.sh find-bin >/dev/null 2>&1 && [[ "$(id -u)" -eq 0 ]]; then
+        say "apt-get install mariadb-server"
+        bash scripts/mariadb.sh install || warn "could not install mariadb-server"
+    fi
+    if ! bash scripts/mariadb.sh find-bin >/dev/null 2>&1; then
+        if in_ci; then
+            fail "MariaDB (mariadbd) not found and not installable (CI=true)"
+        fi
+        warn "MariaDB not installed (apt-get install mariadb-server): mysql tests will skip"
+        unset SESSIONGATE_TEST_MYSQL_URL
+    else
+        MYSQL_DIR="$(mktemp -d /tmp/sessiongate-mariadb.XXXXXX)"  # reachable by its own user
+        setsid bash scripts/mariadb.sh watch "$MYSQL_DIR" "$$" </dev/null >/dev/null 2>&1 &
+        MYSQL_WATCH_PID=$!
+        bash scripts/mariadb.sh setup "$MYSQL_DIR" || fail "could not start MariaDB"
+        SESSIONGATE_TEST_MYSQL_URL="$(bash scripts/mariadb.sh ctl "$MYSQL_DIR" dsn)"
+        SESSIONGATE_TEST_MYSQL_CONTROL="$MYSQL_DIR/control"
+        export SESSIONGATE_TEST_MYSQL_URL SESSIONGATE_TEST_MYSQL_CONTROL
+        # shellcheck source=/dev/null
+        say "mariadb on 127.0.0.1:$(source "$MYSQL_DIR/mariadb.env" && echo "$DB_PORT") (data in $MYSQL_DIR)"
+    fi
 fi
 
 # --- 5. pytest -----------------------------------------------------------------------------

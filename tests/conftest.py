@@ -52,6 +52,15 @@ def postgres_dsn() -> str:
 
 
 @pytest.fixture(scope="session")
+def mysql_url() -> str:
+    """The throwaway MariaDB's URL (``mysql://…``, a password that needs percent-decoding)."""
+    url = os.environ.get("SESSIONGATE_TEST_MYSQL_URL")
+    if not url:
+        missing("MariaDB (SESSIONGATE_TEST_MYSQL_URL; `bash scripts/test.sh` starts one)")
+    return url
+
+
+@pytest.fixture(scope="session")
 def nginx_bin() -> str:
     """The nginx binary (``scripts/test.sh`` installs Debian's nginx-light under CI)."""
     nginx = shutil.which("nginx") or next(

@@ -58,7 +58,7 @@ def test_prisma_file_url_never_creates_or_writes_the_session_database(tmp_path, 
 @pytest.mark.parametrize(
     "url",
     [
-        "mysql://app:hunter2@db.internal:3306/app",
+        "sqlserver://db.internal:1433;database=app;user=app;password=hunter2",
         "mongodb://app:hunter2@db.internal:27017/app",
         "mongodb+srv://app:hunter2@cluster0.example.net/app",
     ],

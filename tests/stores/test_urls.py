@@ -102,7 +102,6 @@ def test_sqlite_urls_that_name_no_shared_file_are_refused(url):
 @pytest.mark.parametrize(
     "url",
     [
-        "mysql://root:hunter2@localhost:3306/app",
         "mongodb://root:hunter2@localhost:27017/app",
         "mongodb+srv://root:hunter2@cluster0.example.net/app",
         "redis://:hunter2@localhost:6379/0",

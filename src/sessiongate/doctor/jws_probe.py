@@ -9,6 +9,8 @@ Nothing here computes or compares a MAC itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .._tokencache import DecodedToken
 from ..claims import ClaimRules
 from ..errors import MalformedTokenError, SessionGateError
@@ -163,7 +165,7 @@ def _jws_refusal(
         )
 
 
-def _asymmetric(ctx: Context, subject: str, token: str, header: dict[str, object]) -> None:
+def _asymmetric(ctx: Context, subject: str, token: str, header: Mapping[str, object]) -> None:
     payload = peek_header(token.split(".", 1)[1]) or {}
     ctx.add(
         "info",

@@ -1,6 +1,7 @@
 """Database session stores: where Auth.js database sessions and Better Auth sessions live.
 
-* :class:`PostgresStore` (asyncpg pool) and :class:`SQLiteStore` (stdlib, embedded default);
+* :class:`PostgresStore` (asyncpg pool), :class:`MySQLStore` (asyncmy pool, MySQL and
+  MariaDB) and :class:`SQLiteStore` (stdlib, embedded default);
 * :class:`SchemaMapping` and the presets for the tables the JS side creates;
 * :class:`CachedStore` (TTL cache, negative cache, single-flight) in front of either;
 * :class:`BackgroundLoop` so synchronous (WSGI) code uses the same async stores;
@@ -16,13 +17,14 @@ from .bridge import BackgroundLoop, default_loop
 from .cache import CachedStore
 from .schema import PRESETS, SchemaMapping, quote_identifier, resolve_schema
 from .sqlite import SQLiteStore
-from .urls import SUPPORTED_SCHEMES, SQLiteURL, parse_database_url
+from .urls import SUPPORTED_SCHEMES, MySQLURL, SQLiteURL, parse_database_url
 
 __all__ = [
     "PRESETS",
     "SUPPORTED_SCHEMES",
     "BackgroundLoop",
     "CachedStore",
+    "MySQLStore",
     "PostgresStore",
     "SQLiteStore",
     "SchemaMapping",
@@ -37,11 +39,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # asyncpg is imported only when PostgreSQL is used
+    # asyncpg / asyncmy are imported only when PostgreSQL / MySQL is used
     if name == "PostgresStore":
         from .postgres import PostgresStore
 
         return PostgresStore
+    if name == "MySQLStore":
+        from .mysql import MySQLStore
+
+        return MySQLStore
     raise AttributeError(name)
 
 
@@ -49,15 +55,20 @@ def open_store(url: str, *, schema: SchemaMapping | str, **options: Any) -> Sess
     """The store for a database URL exactly as the JavaScript app's ``DATABASE_URL`` has it.
 
     ``postgresql://…`` / ``postgres://…`` (Prisma's ``?schema=``, ``connection_limit``... are
-    honoured or ignored with a log line) open a :class:`PostgresStore`; ``file:./dev.db``,
+    honoured or ignored with a log line) open a :class:`PostgresStore`; ``mysql://…`` /
+    ``mariadb://…`` (Prisma's and mysql2's parameters) a :class:`MySQLStore`; ``file:./dev.db``,
     ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a plain path open a read-only
     :class:`SQLiteStore` (relative to the working directory; the file must exist). Any other
-    scheme (``mysql://``, ``mongodb://``, ``prisma://``...) raises :class:`ConfigurationError`
+    scheme (``mongodb://``, ``prisma://``...) raises :class:`ConfigurationError`
     naming the supported ones, here, at construction. See :mod:`sessiongate.stores.urls`.
     """
     target = parse_database_url(url)
     if isinstance(target, SQLiteURL):
         return SQLiteStore(url, schema=schema, **options)
+    if isinstance(target, MySQLURL):
+        from .mysql import MySQLStore
+
+        return MySQLStore(url, schema=schema, **options)
     from .postgres import PostgresStore
 
     return PostgresStore(url, schema=schema, **options)

@@ -87,7 +87,8 @@ class SchemaMapping:
 
     Args:
         session_table / user_table: table names (quoted as given: case matters).
-        db_schema: optional PostgreSQL schema (``public``...); otherwise the search path decides.
+        db_schema: optional PostgreSQL schema (``public``...; on MySQL the database); otherwise
+            the search path (MySQL: the URL's database) decides.
         session_token / session_user_id / session_expires: session columns.
         user_id / user_name / user_email / user_image / user_email_verified: user columns;
             ``None`` for a column the table does not have.
@@ -179,11 +180,23 @@ class SchemaMapping:
             f"WHERE s.{q(self.session_token)} = {{param}} LIMIT 1"
         )
 
-    def select_sql(self, placeholder: str) -> str:
-        """The one lookup query, with ``placeholder`` (``$1`` or ``?``) for the token."""
-        if placeholder not in ("$1", "?"):
-            raise ConfigurationError("placeholder must be '$1' or '?'")
-        return self._select.replace("{param}", placeholder)
+    def select_sql(self, placeholder: str, *, dialect: Literal["ansi", "mysql"] = "ansi") -> str:
+        """The one lookup query, with ``placeholder`` (``$1``, ``?`` or ``%s``) for the token.
+
+        ``dialect="mysql"`` quotes identifiers with backticks (```userId```), which MySQL and
+        MariaDB read whatever the session's ``sql_mode``: double quotes name identifiers
+        there only under ``ANSI_QUOTES``.
+        """
+        if placeholder not in ("$1", "?", "%s"):
+            raise ConfigurationError("placeholder must be '$1', '?' or '%s'")
+        sql = self._select
+        if dialect == "mysql":
+            # the only double quotes in the query are identifier quotes: quote_identifier
+            # admits no quote character inside a name, and the query has no string literal
+            sql = sql.replace('"', "`")
+        elif dialect != "ansi":
+            raise ConfigurationError("dialect must be 'ansi' or 'mysql'")
+        return sql.replace("{param}", placeholder)
 
     # ------------------------------------------------------------------------------ rows
 

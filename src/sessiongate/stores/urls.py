@@ -3,7 +3,7 @@
 One function per kind, and one dispatcher:
 
 * :func:`parse_database_url` picks the kind from the scheme and refuses every scheme we cannot
-  read (``mysql://``, ``mongodb://``, ``prisma://``...) with a :class:`ConfigurationError` that
+  read (``mongodb://``, ``prisma://``, ``sqlserver://``...) with a :class:`ConfigurationError` that
   names the supported ones, so a wrong ``DATABASE_URL`` stops the process at start-up instead of
   answering 503 on every request.
 * :func:`parse_sqlite_url` reads every spelling of an SQLite file:
@@ -52,39 +52,76 @@ One function per kind, and one dispatcher:
   ========================= ===============================================================
 
   Every other parameter (``sslmode``, ``sslrootcert``, ``host``, ``application_name``,
-  ``options``...) is passed to asyncpg unchanged. Nothing here ever puts a password or a whole
-  URL into a message: messages name schemes, parameter names and file paths only.
+  ``options``...) is passed to asyncpg unchanged.
+
+* :func:`parse_mysql_url` reads ``mysql://user:pass@host:3306/db`` (also ``mariadb://`` and
+  SQLAlchemy's ``mysql+<driver>://``) as Prisma and the Node drivers (mysql2 for Drizzle and
+  Better Auth, the ``mariadb`` connector under ``@prisma/adapter-mariadb``) write it. User,
+  password and database are percent-decoded (``decodeURIComponent``); the port defaults to
+  3306. Parameters:
+
+  =================================== ======================================================
+  parameter                           what it becomes
+  =================================== ======================================================
+  ``connection_limit`` (Prisma),      the pool's ``max_size``
+  ``connectionLimit`` (mysql2,
+  mariadb)
+  ``connect_timeout`` (Prisma, s),    seconds to open one connection (``0`` is ignored: the
+  ``connectTimeout`` (mysql2, ms)     store's own default applies)
+  ``socket`` (Prisma),                a Unix socket path instead of host and port
+  ``socketPath`` (mysql2)
+  ``sslaccept=strict`` (Prisma)       TLS, certificate and host name verified
+  ``sslaccept=accept_invalid_certs``  TLS without certificate verification (logged)
+  ``sslcert`` (Prisma)                the CA file that verifies the server (TLS, verified)
+  ``ssl={"rejectUnauthorized":true}`` TLS, verified; ``false``: TLS without verification;
+  (mysql2, JSON), ``ssl=true``        a profile name (``Amazon RDS``): TLS verified with the
+  (mariadb)                           system's CAs
+  ``ssl-mode``/``sslmode``            ``DISABLED``, ``PREFERRED``/``REQUIRED`` (TLS, not
+  (MySQL client, PlanetScale)         verified), ``VERIFY_CA``, ``VERIFY_IDENTITY``
+  ``sslidentity``, other ``ssl*``     refused: never a TLS setting silently dropped
+  every other parameter               ignored and reported (``pool_timeout``, ``charset``,
+  (``pool_timeout``, ``timezone``...) ``timezone``...: the store's per-lookup ``timeout``
+                                      bounds the wait; it always reads utf8mb4, in UTC)
+  =================================== ======================================================
+
+Nothing here ever puts a password or a whole URL into a message: messages name schemes,
+parameter names and file paths only.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from typing import Any, Literal
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from ..errors import ConfigurationError
 
 __all__ = [
     "SUPPORTED_SCHEMES",
+    "MySQLURL",
     "PostgresURL",
     "SQLiteURL",
     "parse_database_url",
+    "parse_mysql_url",
     "parse_postgres_url",
     "parse_sqlite_url",
 ]
 
 SUPPORTED_SCHEMES = (
-    "postgresql://, postgres://, file: (SQLite, as Prisma and Drizzle write it), "
+    "postgresql://, postgres://, mysql://, mariadb://, "
+    "file: (SQLite, as Prisma and Drizzle write it), "
     "sqlite:///relative or sqlite:////absolute (SQLAlchemy style), or a path to an SQLite file"
 )
 """What :func:`parse_database_url` accepts, for error messages and documentation."""
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
+_MYSQL_SCHEMES = frozenset({"mysql", "mariadb"})
 _HINTS: Mapping[str, str] = MappingProxyType(
     {
         "prisma": "a Prisma Accelerate URL points at a proxy; give the direct database URL "
@@ -299,16 +336,165 @@ def parse_postgres_url(url: str) -> PostgresURL:
     )
 
 
+# ----------------------------------------------------------------------------- MySQL/MariaDB
+
+TLSMode = Literal["off", "unverified", "verify-ca", "verify-full"]
+"""TLS towards MySQL: none, encrypted only, CA checked, CA and host name checked."""
+
+_TLS_STRENGTH: Mapping[TLSMode, int] = MappingProxyType(
+    {"off": 0, "unverified": 1, "verify-ca": 2, "verify-full": 3}
+)
+_SSL_MODES: Mapping[str, TLSMode] = MappingProxyType(
+    {
+        "disabled": "off",
+        "preferred": "unverified",
+        "required": "unverified",
+        "verify_ca": "verify-ca",
+        "verify_identity": "verify-full",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MySQLURL:
+    """A ``mysql://`` URL as :class:`~sessiongate.stores.mysql.MySQLStore` needs it.
+
+    Attributes:
+        host / port / user / database: where to connect (percent-decoded).
+        password: the password (never logged, not in ``repr``).
+        unix_socket: a socket path (``socket=``/``socketPath=``) used instead of host and port.
+        tls: see :data:`TLSMode`.
+        ssl_ca: a CA file that verifies the server (Prisma's ``sslcert``).
+        options: store keyword arguments the URL set (``max_size``, ``connect_timeout``).
+        ignored: names of the parameters that were ignored.
+    """
+
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    database: str | None
+    unix_socket: str | None = None
+    tls: TLSMode = "off"
+    ssl_ca: str | None = None
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    ignored: tuple[str, ...] = ()
+
+
+def _stricter(current: TLSMode, wanted: TLSMode) -> TLSMode:
+    return wanted if _TLS_STRENGTH[wanted] > _TLS_STRENGTH[current] else current
+
+
+def _mysql2_ssl(value: str) -> TLSMode:
+    """mysql2 JSON-parses every parameter: ``ssl={"rejectUnauthorized":false}``, ``true``, or a
+    profile name such as ``Amazon RDS`` (verified here with the system's CAs)."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = value
+    if isinstance(parsed, dict):
+        verify = parsed.get("rejectUnauthorized", True)
+        return "verify-full" if verify is not False else "unverified"
+    if parsed is False or parsed in ("", "false", "0"):
+        return "off"
+    return "verify-full"
+
+
+def parse_mysql_url(url: str) -> MySQLURL:
+    """Read a ``mysql://``/``mariadb://`` URL (see the module docstring)."""
+    scheme = _scheme(url.strip()) if isinstance(url, str) else None
+    base = (scheme or "").partition("+")[0]
+    if base not in _MYSQL_SCHEMES:
+        raise ConfigurationError("the database URL must start with mysql:// or mariadb://")
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port or 3306
+        host = parts.hostname or ""
+    except ValueError:
+        raise ConfigurationError("the MySQL URL has an invalid host or port") from None
+    database = unquote(parts.path.lstrip("/")) or None
+    if database is not None and "/" in database:
+        raise ConfigurationError("the MySQL URL names the database as a single path segment")
+    options: dict[str, Any] = {}
+    ignored: set[str] = set()
+    tls: TLSMode = "off"
+    ssl_ca: str | None = None
+    unix_socket: str | None = None
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        key = name.lower()
+        if name in ("connection_limit", "connectionLimit"):
+            options["max_size"] = _int_param(name, value, 1)
+        elif name in ("connect_timeout", "connectTimeout"):
+            seconds = _float_param(name, value)
+            if name == "connectTimeout":
+                seconds /= 1000.0  # mysql2 and the mariadb connector count milliseconds
+            if seconds > 0:
+                options["connect_timeout"] = seconds
+            else:
+                ignored.add(name)
+        elif name in ("socket", "socketPath"):
+            unix_socket = value or None
+        elif key == "sslaccept":
+            mode = value.strip().lower()
+            if mode == "strict":
+                tls = _stricter(tls, "verify-full")
+            elif mode == "accept_invalid_certs":
+                tls = _stricter(tls, "unverified")
+            else:
+                raise ConfigurationError(
+                    "database URL parameter 'sslaccept' must be strict or accept_invalid_certs"
+                )
+        elif key == "sslcert":
+            ssl_ca = value or None
+            tls = _stricter(tls, "verify-full")
+        elif key == "ssl":
+            tls = _stricter(tls, _mysql2_ssl(value))
+        elif key in ("ssl-mode", "sslmode", "ssl_mode"):
+            mode_name = value.strip().lower()
+            if mode_name not in _SSL_MODES:
+                raise ConfigurationError(
+                    f"database URL parameter {name!r} must be one of "
+                    f"{', '.join(m.upper() for m in _SSL_MODES)}"
+                )
+            tls = _stricter(tls, _SSL_MODES[mode_name])
+        elif key.startswith("ssl"):
+            # sslidentity (PKCS#12), sslpassword, ssl-key...: never drop a TLS setting silently
+            raise ConfigurationError(
+                f"database URL parameter {name!r} is not supported for MySQL (supported: "
+                "sslaccept, sslcert, ssl, ssl-mode); pass ssl= (an SSLContext) to the store"
+            )
+        else:
+            # pool_timeout, socket_timeout, charset, timezone, dateStrings, idleTimeout...:
+            # they tune the JS side's pool or type mapping; the store reads utf8mb4 in UTC
+            ignored.add(name)
+    if not host and unix_socket is None:
+        raise ConfigurationError("the MySQL URL names no host (and no socket)")
+    return MySQLURL(
+        host=host or "localhost",
+        port=port,
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        database=database,
+        unix_socket=unix_socket,
+        tls=tls,
+        ssl_ca=ssl_ca,
+        options=MappingProxyType(options),
+        ignored=tuple(sorted(ignored)),
+    )
+
+
 # -------------------------------------------------------------------------------- dispatch
 
 
-def parse_database_url(url: str, *, cwd: str | None = None) -> SQLiteURL | PostgresURL:
+def parse_database_url(url: str, *, cwd: str | None = None) -> SQLiteURL | PostgresURL | MySQLURL:
     """Parse any supported database URL; refuse every other scheme (see the module docstring)."""
     if not isinstance(url, str) or not url.strip():
         raise ConfigurationError(f"no database URL; supported: {SUPPORTED_SCHEMES}")
     scheme = _scheme(url.strip())
     if scheme in _POSTGRES_SCHEMES:
         return parse_postgres_url(url)
+    if scheme is not None and scheme.partition("+")[0] in _MYSQL_SCHEMES:
+        return parse_mysql_url(url)
     if scheme is None or scheme == "file" or scheme == "sqlite" or scheme.startswith("sqlite+"):
         return parse_sqlite_url(url, cwd=cwd)
     raise _unsupported(scheme)
