@@ -15,6 +15,11 @@
 #        SESSIONGATE_TEST_MYSQL_URL      mysql://sessiongate:…@127.0.0.1:PORT/sessiongate_test
 #        SESSIONGATE_TEST_MYSQL_CONTROL  executable: start | stop [fast|immediate] | restart |
 #                                        status | dsn
+#   4c. a throwaway Redis on 127.0.0.1 (scripts/redis.sh; Debian's redis-server, installed when
+#      missing and we are root), exported as
+#        SESSIONGATE_TEST_REDIS_URL      redis://127.0.0.1:PORT/0
+#        SESSIONGATE_TEST_REDIS_CONTROL  executable: start | stop | restart | status | url |
+#                                        kill-clients
 #   5. python -m pytest "$@"; exit code 5 (no tests collected) is reported as a failure
 # Everything started is stopped on exit, including on failure and Ctrl-C.
 #
@@ -40,6 +45,8 @@ PG_DIR=""
 WATCH_PID=""
 MYSQL_DIR=""
 MYSQL_WATCH_PID=""
+REDIS_DIR=""
+REDIS_WATCH_PID=""
 # shellcheck disable=SC2317  # invoked via trap
 cleanup() {
     local rc=$?
@@ -49,6 +56,12 @@ cleanup() {
     fi
     if [[ -n "$MYSQL_WATCH_PID" ]]; then
         kill "$MYSQL_WATCH_PID" 2>/dev/null || true
+    fi
+    if [[ -n "$REDIS_WATCH_PID" ]]; then
+        kill "$REDIS_WATCH_PID" 2>/dev/null || true
+    fi
+    if [[ -n "$REDIS_DIR" && -d "$REDIS_DIR" ]]; then
+        bash "$ROOT/scripts/redis.sh" teardown "$REDIS_DIR" || warn "could not clean up $REDIS_DIR"
     fi
     if [[ -n "$MYSQL_DIR" && -d "$MYSQL_DIR" ]]; then
         bash "$ROOT/scripts/mariadb.sh" teardown "$MYSQL_DIR" || warn "could not clean up $MYSQL_DIR"
@@ -250,6 +263,28 @@ else
         # shellcheck source=/dev/null
         say "mariadb on 127.0.0.1:$(source "$MYSQL_DIR/mariadb.env" && echo "$DB_PORT") (data in $MYSQL_DIR)"
     fi
+fi
+
+# --- 4c. Redis -----------------------------------------------------------------------------
+unset SESSIONGATE_TEST_REDIS_URL SESSIONGATE_TEST_REDIS_CONTROL
+if ! bash scripts/redis.sh find-bin >/dev/null 2>&1 && [[ "$(id -u)" -eq 0 ]]; then
+    say "apt-get install redis-server"
+    bash scripts/redis.sh install || warn "could not install redis-server"
+fi
+if ! bash scripts/redis.sh find-bin >/dev/null 2>&1; then
+    if in_ci; then
+        fail "Redis (redis-server or valkey-server) not found and not installable (CI=true)"
+    fi
+    warn "redis-server not installed (apt-get install redis-server): redis tests will skip"
+else
+    REDIS_DIR="$(mktemp -d /tmp/sessiongate-redis.XXXXXX)"  # reachable by its own user
+    setsid bash scripts/redis.sh watch "$REDIS_DIR" "$$" </dev/null >/dev/null 2>&1 &
+    REDIS_WATCH_PID=$!
+    bash scripts/redis.sh setup "$REDIS_DIR" || fail "could not start Redis"
+    SESSIONGATE_TEST_REDIS_URL="$(bash scripts/redis.sh ctl "$REDIS_DIR" url)"
+    SESSIONGATE_TEST_REDIS_CONTROL="$REDIS_DIR/control"
+    export SESSIONGATE_TEST_REDIS_URL SESSIONGATE_TEST_REDIS_CONTROL
+    say "redis on $SESSIONGATE_TEST_REDIS_URL (data in $REDIS_DIR)"
 fi
 
 # --- 5. pytest -----------------------------------------------------------------------------
