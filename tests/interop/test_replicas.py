@@ -302,3 +302,68 @@ def test_three_replicas_refuse_within_250ms(cluster: dict[str, Any]) -> None:
         assert time.monotonic() < deadline, now
         time.sleep(0.05)
     measure(cluster, "after the listener connections were killed and restored")
+
+
+@pytest.mark.node
+def test_better_auth_sign_out_on_postgres_reaches_a_cached_replica(
+    postgres_dsn: str, node_bin: str
+) -> None:
+    """Real better-auth on PostgreSQL signs out; a process that cached the session (60 s TTL)
+    refuses it within a second, through the triggers of ``db install-notify``."""
+    from http.cookies import SimpleCookie
+
+    from sessiongate.betterauth import BetterAuthSession
+    from sessiongate.errors import SessionNotFoundError
+    from sessiongate.gate import SessionGate
+    from sessiongate.stores.bridge import default_loop
+    from sessiongate.stores.notify import PostgresListener
+    from sessiongate.stores.postgres import PostgresStore
+
+    from .db_driver import call, temp_schema
+
+    secret = "interop-better-auth-secret-0123456789"
+    with temp_schema(postgres_dsn) as schema:
+        params = {"dsn": postgres_dsn, "schema": schema, "secret": secret}
+        signed_up = call(
+            node_bin,
+            "ba.signup",
+            email="ada@example.com",
+            password="correct horse battery staple",
+            name="Ada",
+            **params,
+        )
+        jar: SimpleCookie = SimpleCookie()
+        for header in signed_up["setCookie"]:
+            jar.load(header)
+        cookie = f"better-auth.session_token={jar['better-auth.session_token'].value}"
+        admin = PG(postgres_dsn)
+        admin.execute(install_sql("better-auth", db_schema=schema))
+        admin.close()
+        url = f"{postgres_dsn}?schema={schema}"
+        auth = BetterAuthSession(
+            secret=secret, store=PostgresStore(url, schema="better-auth"), cache_ttl=60
+        )
+        listener = PostgresListener(url)
+        listener.subscribe_cache(auth.store)
+        listener.start()
+        try:
+            assert listener.wait_connected_sync(10)
+            gate = SessionGate(auth)
+            assert gate.authenticate_sync({"cookie": cookie}).id == signed_up["userId"]
+            queries = auth.store.queries
+            assert gate.authenticate_sync({"cookie": cookie}).id == signed_up["userId"]
+            assert auth.store.queries == queries  # from the cache
+            assert call(node_bin, "ba.signOut", headers={"cookie": cookie}, **params) == {
+                "status": 200
+            }
+            start = time.monotonic()
+            while True:
+                try:
+                    gate.authenticate_sync({"cookie": cookie})
+                except SessionNotFoundError:
+                    break
+                assert time.monotonic() - start < 1.0, "sign-out not seen within a second"
+                time.sleep(0.005)
+        finally:
+            default_loop().run(listener.aclose())
+            default_loop().run(auth.aclose())
