@@ -336,3 +336,34 @@ def test_revocation_adds_under_2us_on_the_memo_hit_path() -> None:
             took = timeit.timeit(lambda g=gate: g.authenticate_sync(headers), number=2000)
             best[name] = min(best[name], took / 2000)
     assert best["guarded"] - best["plain"] < 2e-6, best
+
+
+def test_revocable_async_authenticator_through_the_gate() -> None:
+    from sessiongate.cookies import RequestCredentials
+    from sessiongate.gate import Verified
+
+    class FakeJWKS:
+        name = "jwks"
+
+        async def authenticate_async(
+            self, credentials: RequestCredentials, now: float
+        ) -> Verified | None:
+            return self.authenticate_blocking(credentials, now)
+
+        def authenticate_blocking(
+            self, credentials: RequestCredentials, now: float
+        ) -> Verified | None:
+            if credentials.bearer_token() is None:
+                return None
+            return Verified({"sub": "u5", "iat": int(now) - 5, "jti": "k1"}, "jwks", "bearer")
+
+    mirror = loaded_mirror()
+    gate = SessionGate(RevocableAsync(FakeJWKS(), mirror))  # type: ignore[arg-type]
+    headers = {"authorization": "Bearer x.y.z"}
+    assert asyncio.run(gate.authenticate(headers)).id == "u5"
+    assert gate.authenticate_sync(headers).id == "u5"
+    mirror.apply(Revocation("jti", "k1", int((time.time() + 60) * 1000)))
+    with pytest.raises(SessionRevokedError):
+        asyncio.run(gate.authenticate(headers))
+    with pytest.raises(SessionRevokedError):
+        gate.authenticate_sync(headers)
