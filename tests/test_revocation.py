@@ -331,10 +331,10 @@ def test_revocation_adds_under_2us_on_the_memo_hit_path() -> None:
         assert gate.authenticate_sync(headers).id == "u1"
     # best of several rounds, interleaved: the least disturbed figure on a shared machine
     best = {"plain": float("inf"), "guarded": float("inf")}
-    for _ in range(9):
+    for _ in range(40):  # short rounds: on a busy machine some are undisturbed
         for name, gate in (("plain", plain), ("guarded", guarded)):
-            took = timeit.timeit(lambda g=gate: g.authenticate_sync(headers), number=2000)
-            best[name] = min(best[name], took / 2000)
+            took = timeit.timeit(lambda g=gate: g.authenticate_sync(headers), number=400)
+            best[name] = min(best[name], took / 400)
     assert best["guarded"] - best["plain"] < 2e-6, best
 
 
