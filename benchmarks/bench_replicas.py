@@ -51,6 +51,9 @@ class _Backend:
     async def remove(self, kind: str, subject: str) -> bool:
         return False
 
+    async def fetch(self, kind: str, subject: str) -> Revocation | None:
+        return None
+
     async def aclose(self) -> None:
         return None
 

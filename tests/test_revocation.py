@@ -61,6 +61,11 @@ class MemoryBackend:
     async def remove(self, kind: str, subject: str) -> bool:
         return self.records.pop((kind, subject), None) is not None
 
+    async def fetch(self, kind: str, subject: str) -> Revocation | None:
+        if self.fail:
+            raise ProviderUnavailableError("down")
+        return self.records.get((kind, subject))
+
     async def aclose(self) -> None:
         return None
 
@@ -212,9 +217,13 @@ def test_mirror_events_and_reload_keep_events_that_arrive_meanwhile() -> None:
         backend.load = slow_load  # type: ignore[method-assign]
         await mirror.reload()
 
+    backend.records[("jti", "j-late")] = Revocation("jti", "j-late", int(NOW * 1000) + 10**9)
     asyncio.run(run())
     assert set(mirror.records.users) == {"u1"}
     assert set(mirror.records.jtis) == {"j-late"}
+    mirror.on_event({"t": "unrev", "k": "user", "s": "u1"})
+    assert set(mirror.records.users) == {"u1"}  # the store still has it: not removed
+    del backend.records[("user", "u1")]
     mirror.on_event({"t": "unrev", "k": "user", "s": "u1"})
     assert mirror.records.users == {}
     mirror.on_event({"t": "rev", "k": "user", "s": "x"})  # malformed: ignored, logged

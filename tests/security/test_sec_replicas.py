@@ -39,6 +39,9 @@ class Backend:
     async def remove(self, kind: str, subject: str) -> bool:
         return False
 
+    async def fetch(self, kind: str, subject: str) -> Revocation | None:
+        return next((r for r in self.records if (r.kind, r.subject) == (kind, subject)), None)
+
     async def aclose(self) -> None:
         return None
 
@@ -89,6 +92,48 @@ def test_token_without_iat_cannot_escape_user_revocation() -> None:
     revoke_user_now(m, "u1")
     with pytest.raises(SessionRevokedError):
         gate.authenticate_sync(headers)
+
+
+def test_forged_notify_cannot_unrevoke_a_revoked_user() -> None:
+    backend = Backend()
+    now_ms = int(time.time() * 1000)
+    backend.records.append(Revocation("user", "victim", now_ms + 3_600_000, before_ms=now_ms))
+    m = RevocationMirror(backend)
+    asyncio.run(m.reload())
+    gate = SessionGate(Revocable(AuthJSToken(SECRET), m))
+    headers = {
+        "cookie": f"authjs.session-token={mint_authjs_v5({'sub': 'victim'}, SECRET, now=time.time() - 60)}"
+    }
+    with pytest.raises(SessionRevokedError):
+        gate.authenticate_sync(headers)
+
+    async def forged() -> None:
+        # any database role may NOTIFY 'sessiongate', any Redis client may PUBLISH
+        m.on_event({"t": "unrev", "k": "user", "s": "victim"})
+        m.on_event({"t": "rev", "k": "user", "s": "victim", "b": 1, "x": now_ms + 10})
+        while m.confirmed < 2:
+            await asyncio.sleep(0.001)
+
+    asyncio.run(forged())
+    with pytest.raises(SessionRevokedError):
+        gate.authenticate_sync(headers)
+
+
+def test_forged_revocation_event_is_withdrawn_once_checked() -> None:
+    m = mirror()
+    gate = SessionGate(Revocable(AuthJSToken(SECRET), m))
+    headers = {"cookie": f"authjs.session-token={mint_authjs_v5({'sub': 'u1'}, SECRET)}"}
+
+    async def forged() -> None:
+        later = int(time.time() * 1000) + 10**7
+        m.on_event({"t": "rev", "k": "user", "s": "u1", "b": later, "x": later})
+        with pytest.raises(SessionRevokedError):  # applied at once: the stricter side
+            gate.authenticate_sync(headers)
+        while m.confirmed < 1:
+            await asyncio.sleep(0.001)
+
+    asyncio.run(forged())
+    assert gate.authenticate_sync(headers).id == "u1"  # the store has no such record
 
 
 def test_partitioned_replica_fails_closed_instead_of_serving_revoked_tokens() -> None:

@@ -20,6 +20,7 @@ Freshness, and what happens without it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -49,6 +50,10 @@ class RevocationBackend(Protocol):
 
     async def remove(self, kind: str, subject: str) -> bool:
         """Delete a record and announce it; ``True`` when there was one."""
+        ...
+
+    async def fetch(self, kind: str, subject: str) -> Revocation | None:
+        """The stored record of one subject (``None``: none, or expired)."""
         ...
 
     async def aclose(self) -> None:
@@ -97,7 +102,11 @@ class RevocationMirror:
         self._fresh_until = -math.inf
         self._pending: list[tuple[Revocation, bool]] | None = None
         self._warned_stale = False
+        self._queue: asyncio.Queue[tuple[str, str]] | None = None
+        self._worker: asyncio.Task[None] | None = None
         self.loads = 0
+        self.confirmed = 0
+        """How many events were checked against the store (for tests)."""
         self.listener: Any = None
 
     def __repr__(self) -> str:
@@ -184,16 +193,61 @@ class RevocationMirror:
         return None  # freshness runs out by itself after max_stale
 
     def on_event(self, event: Mapping[str, Any]) -> None:
+        """An event is a hint, never the truth: any database role may ``NOTIFY`` and any Redis
+        client may ``PUBLISH``. A revocation is applied at once (it only makes the mirror
+        stricter) and then checked against the store; a removal only after the store confirms
+        it. Checks run one at a time, in the order the events came."""
         try:
             decoded = decode_event(event)
         except (ValueError, ConfigurationError):
             logger.error("malformed revocation event ignored")
             return
-        if decoded is not None:
-            self.apply(decoded[0], removed=decoded[1])
+        if decoded is None:
+            return
+        record, removed = decoded
+        if not removed:
+            self.apply(record)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # called from plain code (tests, scripts): confirm in place
+            asyncio.run(self.confirm(record.kind, record.subject))
+            return
+        queue = self._queue
+        if queue is None or self._worker is None or self._worker.done():
+            queue = self._queue = asyncio.Queue()
+            self._worker = asyncio.get_running_loop().create_task(self._confirm_all(queue))
+        queue.put_nowait((record.kind, record.subject))
+
+    async def _confirm_all(self, queue: asyncio.Queue[tuple[str, str]]) -> None:
+        while True:
+            kind, subject = await queue.get()
+            try:
+                await self.confirm(kind, subject)
+            except Exception as exc:  # the store is unreachable: keep the stricter state
+                logger.warning("revocation event not confirmed: %s", type(exc).__name__)
+
+    async def confirm(self, kind: str, subject: str) -> None:
+        """Make the mirror's record of one subject what the store holds."""
+        stored = await self.backend.fetch(kind, subject)
+        if stored is None:
+            before = 0 if kind == "user" else None
+            self.apply(Revocation(kind, subject, 0, before), removed=True)  # type: ignore[arg-type]
+        else:
+            if self._pending is not None:
+                self._pending.append((stored, False))
+            self._set = self._set.with_record(stored, replace=True)
+        self.confirmed += 1
 
     def on_alive(self, at: float) -> None:
         self._prove(at)
+
+    async def aclose(self) -> None:
+        """Stop confirming events (the listener calls this when it stops)."""
+        worker, self._worker, self._queue = self._worker, None, None
+        if worker is not None and not worker.done():
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
 
     async def wait_loaded(self, timeout: float) -> bool:
         """Wait until the first load; ``False`` on timeout."""

@@ -73,6 +73,10 @@ class PostgresRevocations:
             "expires_at = GREATEST(r.expires_at, EXCLUDED.expires_at)"
         )
         self._delete = f"DELETE FROM {table} WHERE kind = $1 AND subject = $2"  # noqa: S608
+        self._fetch = (
+            f"SELECT kind, subject, revoked_before, expires_at FROM {table} "  # noqa: S608
+            "WHERE kind = $1 AND subject = $2 AND expires_at > now()"
+        )
         self._exists = "SELECT to_regclass($1) IS NOT NULL"  # the table, without touching it
         self.table = table
 
@@ -127,6 +131,20 @@ class PostgresRevocations:
 
         records: list[Revocation] = await self._run(query)
         return records
+
+    async def fetch(self, kind: str, subject: str) -> Revocation | None:
+        """The stored, unexpired record of one subject."""
+
+        async def query(conn: Any) -> Revocation | None:
+            if not self.required and not await conn.fetchval(self._exists, self.table):
+                return None
+            row = await conn.fetchrow(self._fetch, kind, subject)
+            if row is None:
+                return None
+            return Revocation(row[0], row[1], _ms(row[3]) or 0, _ms(row[2]))
+
+        record: Revocation | None = await self._run(query)
+        return record
 
     async def write(self, record: Revocation) -> None:
         """Insert or merge ``record``; the trigger announces it."""

@@ -110,6 +110,22 @@ class RedisRevocations:
                 logger.error("malformed revocation record skipped (%s)", kind)
         return out
 
+    async def fetch(self, kind: str, subject: str) -> Revocation | None:
+        """The stored, unexpired record of one subject."""
+        if kind not in ("user", "jti"):
+            return None
+
+        async def query(client: Any) -> Revocation | None:
+            key = self.users_key if kind == "user" else self.tokens_key
+            value = await client.hget(key, subject)
+            if value is None:
+                return None
+            parsed = self._parse({subject.encode("utf-8"): value}, kind)
+            return parsed[0] if parsed else None
+
+        record: Revocation | None = await self._run(query)
+        return record
+
     async def write(self, record: Revocation) -> None:
         """Store ``record`` (merged with the existing one) and publish its event."""
 

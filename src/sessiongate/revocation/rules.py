@@ -162,15 +162,18 @@ class RevocationSet:
         jtis = {r.subject: r.expires_ms / 1000.0 for r in merged.values() if r.kind == "jti"}
         return cls(users, jtis, MappingProxyType(merged))
 
-    def with_record(self, record: Revocation, *, removed: bool = False) -> RevocationSet:
-        """A new snapshot with ``record`` added (merged) or removed."""
+    def with_record(
+        self, record: Revocation, *, removed: bool = False, replace: bool = False
+    ) -> RevocationSet:
+        """A new snapshot with ``record`` added (merged with the one of the same subject, or
+        replacing it with ``replace``) or removed."""
         merged = dict(self.records)
         key = (record.kind, record.subject)
         if removed:
             merged.pop(key, None)
         else:
             old = merged.get(key)
-            merged[key] = record if old is None else old.merged(record)
+            merged[key] = record if old is None or replace else old.merged(record)
         return self._build(merged)
 
     def __len__(self) -> int:

@@ -264,6 +264,11 @@ class Listener:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+            for subscriber in self._subscribers:  # e.g. a mirror's pending confirmations
+                close = getattr(subscriber, "aclose", None)
+                if close is not None:
+                    with contextlib.suppress(Exception):
+                        await close()
 
         try:
             running = asyncio.get_running_loop()
