@@ -27,6 +27,7 @@ __all__ = [
     "mint_authjs_v5",
     "mint_hs256",
     "mint_nextauth_v4",
+    "set_django_session_cookie",
 ]
 
 AUTHJS_CHUNK_SIZE = 4096 - 160
@@ -103,3 +104,26 @@ def better_auth_cookie_name(prefix: str = "better-auth", *, secure: bool = False
     """The Better Auth session cookie name for ``prefix``."""
     name = BETTER_AUTH_COOKIE if prefix == "better-auth" else f"{prefix}.session_token"
     return ("__Secure-" + name) if secure else name
+
+
+def set_django_session_cookie(
+    client: Any,
+    token: str,
+    cookie_name: str = AUTHJS_COOKIE,
+    *,
+    chunk_size: int = AUTHJS_CHUNK_SIZE,
+) -> None:
+    """Put ``token`` in the cookie jar of Django's test ``Client`` / ``AsyncClient`` (or DRF's
+    ``APIClient``), chunked when large, replacing any earlier chunks of ``cookie_name``.
+
+    Every later request of ``client`` then carries the session, as a browser would::
+
+        set_django_session_cookie(client, mint_authjs_v5({"sub": "u1"}, secret))
+        client.get("/me")
+    """
+    jar = client.cookies
+    stale = [name for name in jar if name == cookie_name or name.startswith(cookie_name + ".")]
+    for name in stale:
+        del jar[name]
+    for name, value in chunk_cookie(token, cookie_name, chunk_size).items():
+        jar[name] = value
