@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,7 +16,8 @@ from sessiongate.errors import ProviderUnavailableError, SessionRevokedError
 from sessiongate.gate import SessionGate
 from sessiongate.jws import BearerJWT
 from sessiongate.replicas import attach_replicas
-from sessiongate.revocation import Revocable, revoke_user
+from sessiongate.revocation import Revocable, RevocationMirror, revoke_user
+from sessiongate.revocation.postgres import PostgresRevocations
 from sessiongate.revocation.redis import RedisRevocations
 from sessiongate.stores.notify import PostgresListener, install_sql
 from sessiongate.stores.postgres import PostgresStore
@@ -58,8 +60,8 @@ def test_installed_table_makes_tokens_revocable_and_caches_listen(
     (listener,) = setup.listeners
     assert isinstance(listener, PostgresListener)
     assert setup.describe() == [
-        "cross-replica invalidation: PostgreSQL NOTIFY "
-        "(no triggers yet: sessiongate db install-notify; TTL-bounded until then)",
+        "cross-replica invalidation: none, sessions cached up to cache_ttl "
+        "(sessiongate db install-notify)",
         "revocation: PostgreSQL table sessiongate_revocation",
     ]
     gate = SessionGate(*setup.authenticators)
@@ -68,10 +70,6 @@ def test_installed_table_makes_tokens_revocable_and_caches_listen(
     try:
         assert setup.start(wait=10)
         assert gate.authenticate_sync(headers).id == "u1"
-        import asyncio
-
-        from sessiongate.revocation.postgres import PostgresRevocations
-
         asyncio.run(revoke_user(PostgresRevocations(url), "u1"))
         deadline = time.monotonic() + 3
         while True:
@@ -111,3 +109,20 @@ def test_redis_url_attaches_keyspace_and_revocation(redis_url: str) -> None:
         "cross-replica invalidation: Redis keyspace notifications",
         "revocation: Redis hashes sessiongate:revoked-users / -tokens",
     ]
+
+
+def test_database_unreachable_at_start_then_no_table_means_no_revocation(
+    postgres_dsn: str, schema: str
+) -> None:
+    # what detection could not tell at start: 503 until the store answers; a store without the
+    # table then holds no revocation list, and tokens are accepted without keeping it fresh
+    backend = PostgresRevocations(f"{postgres_dsn}?schema={schema}", required=False)
+    mirror = RevocationMirror(backend, max_stale=0.01)
+    gate = SessionGate(Revocable(AuthJSToken(SECRET), mirror))
+    headers = {"cookie": f"authjs.session-token={mint_authjs_v5({'sub': 'u1'}, SECRET)}"}
+    with pytest.raises(ProviderUnavailableError):
+        gate.authenticate_sync(headers)
+    asyncio.run(mirror.reload())
+    assert backend.found_table is False
+    time.sleep(0.05)  # far beyond max_stale: no freshness needed for an absent list
+    assert gate.authenticate_sync(headers).id == "u1"

@@ -4,11 +4,12 @@
 after building their authenticators. It looks, once, at start:
 
 * **PostgreSQL** (``DATABASE_URL``): whether ``sessiongate db install-notify`` created the
-  revocation table and the ``NOTIFY`` triggers. A listener is attached whenever there is a
-  PostgreSQL session cache or a revocation table; the table makes Auth.js JWE, HS256 and JWKS
-  tokens revocable (:class:`~sessiongate.revocation.Revocable`). A database that cannot be
-  reached at start is treated as having the table (fail closed: revocable tokens answer 503
-  until it answers; a table still missing then means no revocation records, and is logged).
+  ``NOTIFY`` triggers (then a listener makes every PostgreSQL session cache forget deleted
+  sessions) and the revocation table (then Auth.js JWE, HS256 and JWKS tokens are revocable:
+  :class:`~sessiongate.revocation.Revocable`). A database that cannot be reached at start may
+  have both: the listener is attached and revocable tokens answer 503 until the database
+  answers (fail closed); if the table then turns out to be missing, there is nothing to revoke
+  and tokens are accepted again.
 * **Redis** (``REDIS_URL``): a listener for the keyspace notifications of Redis session caches
   and for the revocation channel; the ``sessiongate:revoked-*`` hashes make tokens revocable.
 
@@ -143,20 +144,21 @@ def _attach_postgres(setup: ReplicaSetup, url: str, stateless: bool, run: Any) -
         )
         has_table, triggers, known = True, 0, False
     caches = _caches(setup.authenticators, PostgresStore)
-    if not caches and not (stateless and has_table):
+    if caches:
+        if not known:
+            state = "PostgreSQL NOTIFY (database unreachable at start)"
+        elif triggers:
+            state = "PostgreSQL NOTIFY (triggers installed)"
+        else:
+            state = "none, sessions cached up to cache_ttl (sessiongate db install-notify)"
+        setup.lines.append(f"cross-replica invalidation: {state}")
+    listen = bool(caches) and (triggers > 0 or not known)
+    if not listen and not (stateless and has_table):
         return
     listener = PostgresListener(url)
     for cache in caches:
         listener.subscribe_cache(cache)
     setup.listeners.append(listener)
-    if caches:
-        if not known:
-            state = "database unreachable at start"
-        elif triggers:
-            state = "triggers installed"
-        else:
-            state = "no triggers yet: sessiongate db install-notify; TTL-bounded until then"
-        setup.lines.append(f"cross-replica invalidation: PostgreSQL NOTIFY ({state})")
     if stateless and has_table:
         mirror = RevocationMirror(PostgresRevocations(url, required=known))
         listener.subscribe(mirror)
@@ -165,7 +167,7 @@ def _attach_postgres(setup: ReplicaSetup, url: str, stateless: bool, run: Any) -
         setup.authenticators = _wrap(setup.authenticators, mirror)
         setup.lines.append(
             "revocation: PostgreSQL table sessiongate_revocation"
-            + ("" if known else " (assumed: database unreachable at start; 503 until it answers)")
+            + ("" if known else " (database unreachable at start: 503 until it answers)")
         )
 
 

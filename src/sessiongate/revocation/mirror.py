@@ -99,6 +99,7 @@ class RevocationMirror:
         self._timer = timer
         self._set = RevocationSet()
         self._loaded = False
+        self._absent = False
         self._fresh_until = -math.inf
         self._pending: list[tuple[Revocation, bool]] | None = None
         self._warned_stale = False
@@ -170,6 +171,9 @@ class RevocationMirror:
             snapshot = snapshot.with_record(record, removed=removed)
         self._set = snapshot
         self._loaded = True
+        # a store that turned out to hold no revocation list at all (start-up detection could
+        # not tell): nothing to mirror, so nothing to keep fresh, until a revocation event
+        self._absent = getattr(self.backend, "found_table", True) is False and not len(snapshot)
         self.loads += 1
         self._prove(self._timer())
 
@@ -181,7 +185,7 @@ class RevocationMirror:
 
     def _prove(self, at: float) -> None:
         if self._loaded:
-            self._fresh_until = at + self.max_stale
+            self._fresh_until = math.inf if self._absent else at + self.max_stale
             self._warned_stale = False
 
     # ---------------------------------------------------------------- listener subscriber
@@ -205,6 +209,9 @@ class RevocationMirror:
         if decoded is None:
             return
         record, removed = decoded
+        if self._absent:  # the list exists after all
+            self._absent = False
+            self._prove(self._timer())
         if not removed:
             self.apply(record)
         try:

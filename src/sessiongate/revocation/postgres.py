@@ -61,6 +61,8 @@ class PostgresRevocations:
             raise ConfigurationError("timeout must be positive")
         self.timeout = float(timeout)
         self.required = required
+        self.found_table: bool | None = None
+        """Whether the last load found the table (``None``: not loaded yet)."""
         table = _table(self.db_schema, REVOCATION_TABLE)
         self._select = (
             f"SELECT kind, subject, revoked_before, expires_at FROM {table} "  # noqa: S608
@@ -121,8 +123,10 @@ class PostgresRevocations:
         async def query(conn: Any) -> list[Revocation]:
             if not self.required and not await conn.fetchval(self._exists, self.table):
                 logger.warning("the revocation table %s does not exist: no records", self.table)
+                self.found_table = False
                 return []
             rows = await conn.fetch(self._select)
+            self.found_table = True
             return [
                 Revocation(row[0], row[1], _ms(row[3]) or 0, _ms(row[2]))
                 for row in rows
