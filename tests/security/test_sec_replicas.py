@@ -101,9 +101,8 @@ def test_forged_notify_cannot_unrevoke_a_revoked_user() -> None:
     m = RevocationMirror(backend)
     asyncio.run(m.reload())
     gate = SessionGate(Revocable(AuthJSToken(SECRET), m))
-    headers = {
-        "cookie": f"authjs.session-token={mint_authjs_v5({'sub': 'victim'}, SECRET, now=time.time() - 60)}"
-    }
+    token = mint_authjs_v5({"sub": "victim"}, SECRET, now=time.time() - 60)
+    headers = {"cookie": f"authjs.session-token={token}"}
     with pytest.raises(SessionRevokedError):
         gate.authenticate_sync(headers)
 
