@@ -17,8 +17,23 @@ from typing import NoReturn
 
 import pytest
 
+from sg_harness import worker_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 INTEROP_DIR = ROOT / "tests" / "interop"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, point each worker at its own services (:func:`worker_environment`),
+    so that a test which stops or restarts "its" server never disturbs another worker."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    for name, value in worker_environment(os.environ, worker).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def running_in_ci() -> bool:

@@ -3,10 +3,13 @@
 ``scripts/test.sh`` starts a throwaway PostgreSQL and exports:
 
 * ``SESSIONGATE_TEST_DATABASE_URL``: ``postgresql://postgres@127.0.0.1:PORT/sessiongate_test``
-* ``SESSIONGATE_TEST_PG_CONTROL``: an executable taking ``start``, ``stop [fast|immediate]``,
-  ``restart [MODE]``, ``status`` (exit 0 and "running ..." / exit 3 and "stopped") and ``dsn``.
+* ``SESSIONGATE_TEST_PG_CONTROL``: an executable taking ``start``,
+  ``stop [fast|immediate|smart]``, ``restart [MODE]``, ``status`` (exit 0 and "running ..." /
+  exit 3 and "stopped") and ``dsn``.
 
-Under ``CI=true`` a missing service fails these tests instead of skipping them.
+Under pytest-xdist it starts one server per worker and exports worker K's as ``NAME__GWK``;
+``tests/conftest.py`` maps them onto ``NAME`` in that worker. Under ``CI=true`` a missing
+service fails these tests instead of skipping them, and so does a run that collects no test.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
+
+from sg_harness import worker_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 INTEROP_DIR = ROOT / "tests" / "interop"
@@ -175,3 +180,79 @@ def test_interop_npm_packages_match_lockfile(request: pytest.FixtureRequest) -> 
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_worker_environment_gives_each_worker_its_own_instance() -> None:
+    environ = {
+        "SESSIONGATE_TEST_DATABASE_URL": "postgresql://postgres@127.0.0.1:1000/x",
+        "SESSIONGATE_TEST_DATABASE_URL__GW0": "postgresql://postgres@127.0.0.1:1000/x",
+        "SESSIONGATE_TEST_DATABASE_URL__GW1": "postgresql://postgres@127.0.0.1:1001/x",
+        "SESSIONGATE_TEST_PG_CONTROL": "/tmp/a/control",
+        "SESSIONGATE_TEST_PG_CONTROL__GW0": "/tmp/a/control",
+        "SESSIONGATE_TEST_PG_CONTROL__GW1": "/tmp/b/control",
+        "SESSIONGATE_TEST_WORKERS": "2",
+        "PATH": "/usr/bin",
+    }
+    assert worker_environment(environ, "gw1") == {
+        "SESSIONGATE_TEST_DATABASE_URL": "postgresql://postgres@127.0.0.1:1001/x",
+        "SESSIONGATE_TEST_PG_CONTROL": "/tmp/b/control",
+    }
+    assert worker_environment(environ, "gw0") == {
+        "SESSIONGATE_TEST_DATABASE_URL": "postgresql://postgres@127.0.0.1:1000/x",
+        "SESSIONGATE_TEST_PG_CONTROL": "/tmp/a/control",
+    }
+
+
+def test_worker_without_its_own_instance_gets_none_not_a_shared_one() -> None:
+    environ = {
+        "SESSIONGATE_TEST_PG_CONTROL": "/tmp/a/control",
+        "SESSIONGATE_TEST_PG_CONTROL__GW0": "/tmp/a/control",
+        "SESSIONGATE_TEST_PG_CONTROL__GW1": "/tmp/b/control",
+    }
+    assert worker_environment(environ, "gw2") == {"SESSIONGATE_TEST_PG_CONTROL": None}
+    # A variable the developer set by hand, with no per-worker copies, is left alone.
+    assert worker_environment({"SESSIONGATE_TEST_DATABASE_URL": "postgresql://h/db"}, "gw3") == {}
+
+
+@pytest.mark.postgres
+def test_each_xdist_worker_has_its_own_postgres(postgres_dsn: str, pg_control: str) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if worker is None or count < 2:
+        pytest.skip("not running under pytest-xdist with several workers")
+    prefix = "SESSIONGATE_TEST_DATABASE_URL__GW"
+    dsns = {name: value for name, value in os.environ.items() if name.startswith(prefix)}
+    assert len(dsns) == count, sorted(dsns)
+    assert len(set(dsns.values())) == count, "two workers share a PostgreSQL"
+    assert postgres_dsn == os.environ[prefix + worker.removeprefix("gw")]
+    assert pg_control == os.environ["SESSIONGATE_TEST_PG_CONTROL__" + worker.upper()]
+    assert _control(pg_control, "dsn").stdout.strip() == postgres_dsn
+
+
+def test_test_command_fails_when_no_test_is_collected(tmp_path: Path) -> None:
+    """pytest's exit code 5 (nothing collected) must fail ``scripts/test.sh``, hence CI."""
+    if not (ROOT / ".venv" / "bin" / "python").exists():
+        pytest.skip("scripts/test.sh has not set up .venv in this checkout")
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SESSIONGATE_", "PYTEST_", "CI", "VIRTUAL_ENV"))
+    }
+    env.update(
+        SESSIONGATE_SKIP_LINT="1",
+        SESSIONGATE_NO_PG="1",
+        SESSIONGATE_TEST_WORKERS="1",
+        TMPDIR=str(tmp_path),
+    )
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "test.sh"), "-q", "-k", "no_test_has_this_name_zq9"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert "collected no tests (exit 5)" in output, output[-3000:]

@@ -20,6 +20,7 @@ wrong secret is the likely cause.
 of the gate ``serve`` would build from the same flags and environment. ``sessiongate serve``
 runs the sidecar verifier (:mod:`sessiongate.sidecar`) with uvicorn. ``sessiongate demo`` starts
 a live example API and proves it with real requests (``--offline``: in-process only).
+``sessiongate --version`` (also ``python -m sessiongate --version``) prints the version.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
+from . import __version__
 from .authjs import AuthJSToken, secrets_from_env
 from .config import CSRF_MODES
 from .errors import ConfigurationError, MalformedTokenError, SessionGateError
@@ -392,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sessiongate",
         description="Verify NextAuth / Auth.js / Better Auth sessions from the command line.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     dec = sub.add_parser("decode", help="verify a token and print its header and claims as JSON")
     dec.add_argument("token", help="the token, or - to read it from standard input")
