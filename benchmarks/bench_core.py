@@ -53,7 +53,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import sessiongate
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
-from sessiongate._encoding import b64url_encode
+from sessiongate._b64json import b64url_encode
 from sessiongate.authjs import v4_key, v5_key
 from sessiongate.testing import (
     cookie_header,
@@ -331,7 +331,7 @@ def cache_contenders() -> list[Contender]:
 
     def gate_factory(token: str) -> Callable[[], Any]:
         headers = {"cookie": cookie_header(token, V5_COOKIE)}
-        return lambda: gate.authenticate_sync(headers)
+        return lambda: gate.authenticate_sync(headers).user
 
     return [
         Contender(

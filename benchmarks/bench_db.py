@@ -28,8 +28,8 @@ from dataclasses import replace
 import asyncpg
 
 from sessiongate.cookies import RequestCredentials
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import ProviderUnavailableError
+from sessiongate.sessions import DatabaseSession
 from sessiongate.stores import PRESETS
 from sessiongate.stores.postgres import PostgresStore
 
@@ -86,13 +86,13 @@ async def main(
         store = PostgresStore(dsn, schema=mapping, max_size=pool)
         auth = DatabaseSession(store, cache_ttl=60)
         creds = RequestCredentials(cookies={"authjs.session-token": "tok-1"})
-        await auth.authenticate_async(creds, now)
+        await auth.authenticate(creds, now)
         hit_lookup = bench_sync(lambda: auth.store.get_cached("tok-1"))
-        hit_sync = bench_sync(lambda: auth.authenticate_blocking(creds, now))
+        hit_sync = bench_sync(lambda: auth.authenticate_sync(creds, now))
         loops = 200_000
         t0 = time.perf_counter_ns()
         for _ in range(loops):
-            await auth.authenticate_async(creds, now)
+            await auth.authenticate(creds, now)
         hit_async = (time.perf_counter_ns() - t0) / loops
         rows += [
             ("cache hit: CachedStore.get_cached", f"{hit_lookup / 1000:.2f} µs"),
@@ -134,7 +134,7 @@ async def main(
             c = RequestCredentials(cookies={"authjs.session-token": token})
             try:
                 async with gate:
-                    await auth.authenticate_async(c, now)
+                    await auth.authenticate(c, now)
                     peak = max(peak, store.pool_stats()["size"])
             except ProviderUnavailableError:
                 unavailable += 1

@@ -81,7 +81,7 @@ def bench_hot_path(timer: Timer) -> dict[str, float]:
         )
     )
     for gate in (plain, guarded, user_listed):
-        assert gate.authenticate_sync(headers).id == "u1"
+        assert gate.authenticate_sync(headers).user.id == "u1"
     mirror = revocation_mirror()
     claims = {"sub": "u1", "iat": int(time.time()), "jti": "not-revoked"}
     results = measure_group(

@@ -105,7 +105,7 @@ async def make_postgres(dsn: str) -> None:
 
 def build_gate(database_url: str):
     from sessiongate import AuthJSToken, BearerJWT, SessionGate
-    from sessiongate.dbsession import DatabaseSession
+    from sessiongate.sessions import DatabaseSession
     from sessiongate.stores import open_store
 
     store = open_store(database_url, schema="authjs-prisma")

@@ -116,7 +116,7 @@ def test_custom_cookie_name_is_its_own_salt():
     t = v5(cookie_name="myapp.sid")
     a = AuthJSToken(S1, cookie_names=["myapp.sid"])
     gate = SessionGate(a, clock=lambda: NOW)
-    assert gate.authenticate_sync({"cookie": f"myapp.sid={t}"}).id == "u1"
+    assert gate.authenticate_sync({"cookie": f"myapp.sid={t}"}).user.id == "u1"
     assert a.decode(t, cookie_name="myapp.sid", now=NOW)["sub"] == "u1"
 
 
@@ -124,7 +124,7 @@ def test_v5_token_in_a_v4_named_cookie():
     # Auth.js v5 apps that kept `cookies.sessionToken.name = "next-auth.session-token"`
     t = v5(cookie_name="next-auth.session-token")
     gate = SessionGate(AuthJSToken(S1), clock=lambda: NOW)
-    assert gate.authenticate_sync({"cookie": f"next-auth.session-token={t}"}).id == "u1"
+    assert gate.authenticate_sync({"cookie": f"next-auth.session-token={t}"}).user.id == "u1"
 
 
 def gate():
@@ -138,7 +138,7 @@ def test_gate_reads_each_standard_cookie():
         ("next-auth.session-token", mint_nextauth_v4(CLAIMS, S1, now=NOW)),
         ("__Secure-next-auth.session-token", mint_nextauth_v4(CLAIMS, S1, now=NOW)),
     ):
-        user = gate().authenticate_sync({"cookie": f"other=1; {name}={tok}"})
+        user = gate().authenticate_sync({"cookie": f"other=1; {name}={tok}"}).user
         assert user.id == "u1"
         assert user.source == ("nextauth-v4" if "next-auth" in name else "authjs-v5")
 
@@ -158,7 +158,7 @@ def test_chunked_cookie_in_reverse_order():
     parts = chunk_cookie(t, "authjs.session-token")
     assert len(parts) >= 3
     header = "; ".join(f"{k}={v}" for k, v in reversed(parts.items()))
-    assert gate().authenticate_sync({"cookie": header}).claims["blob"] == "é" * 6000
+    assert gate().authenticate_sync({"cookie": header}).user.claims["blob"] == "é" * 6000
 
 
 def test_stale_unchunked_cookie_does_not_shadow_valid_chunks_and_vice_versa():
@@ -166,7 +166,8 @@ def test_stale_unchunked_cookie_does_not_shadow_valid_chunks_and_vice_versa():
     stale = v5(max_age=1, now=NOW - 100, claims={"sub": "old"})  # expired at NOW
     chunks = "; ".join(f"{k}={v}" for k, v in chunk_cookie(fresh, "authjs.session-token").items())
     assert (
-        gate().authenticate_sync({"cookie": f"authjs.session-token={stale}; {chunks}"}).id == "u1"
+        gate().authenticate_sync({"cookie": f"authjs.session-token={stale}; {chunks}"}).user.id
+        == "u1"
     )
     small = v5()
     stale_chunks = "; ".join(
@@ -177,7 +178,9 @@ def test_stale_unchunked_cookie_does_not_shadow_valid_chunks_and_vice_versa():
         ).items()
     )
     assert (
-        gate().authenticate_sync({"cookie": f"{stale_chunks}; authjs.session-token={small}"}).id
+        gate()
+        .authenticate_sync({"cookie": f"{stale_chunks}; authjs.session-token={small}"})
+        .user.id
         == "u1"
     )
 
@@ -199,7 +202,7 @@ def test_database_token_in_session_cookie_says_so():
 
 def test_bearer_jwe():
     t = v5()
-    user = gate().authenticate_sync({"authorization": f"Bearer {t}"})
+    user = gate().authenticate_sync({"authorization": f"Bearer {t}"}).user
     assert user.id == "u1"
 
 

@@ -13,9 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
-from sessiongate._encoding import b64url_encode, json_compact
+from sessiongate._b64json import b64url_encode, json_compact
 from sessiongate.betterauth import (
-    BetterAuthSession,
     better_auth_jwe_key,
     decode_cookie_cache,
     sign_cookie_value,
@@ -31,6 +30,7 @@ from sessiongate.errors import (
     SessionNotFoundError,
 )
 from sessiongate.gate import SessionGate
+from sessiongate.sessions import BetterAuthSession
 from sessiongate.stores import SQLiteStore
 
 SECRET = "better-auth-secret-0123456789abcdef"
@@ -196,7 +196,7 @@ def make(db):
 
 
 def run(auth, credentials, now=NOW_TS):
-    return asyncio.run(auth.authenticate_async(credentials, now))
+    return asyncio.run(auth.authenticate(credentials, now))
 
 
 def cookie(value, name="better-auth.session_token"):
@@ -211,7 +211,7 @@ def test_signed_cookie_to_user(make):
     assert verified.claims["email"] == "ada@example.com"
     gate = SessionGate(auth, clock=lambda: NOW_TS)
     header = "better-auth.session_token=" + quote(sign_cookie_value(TOKEN, SECRET), safe="")
-    user = asyncio.run(gate.authenticate({"cookie": header}))
+    user = asyncio.run(gate.authenticate({"cookie": header})).user
     assert user.id == "u1" and user.source == "better-auth"
 
 
@@ -258,8 +258,11 @@ def test_custom_prefix_and_name(make):
     auth = make(cookie_prefix="myapp")
     assert run(auth, creds(cookie(sign_cookie_value(TOKEN, SECRET), "myapp.session_token")))
     assert run(auth, creds(cookie(sign_cookie_value(TOKEN, SECRET)))) is None
-    auth2 = make(cookie_name="sid")
+    auth2 = make(cookie_names=["sid", "__Secure-sid"])
+    assert auth2.cookie_names == ("__Secure-sid", "sid")
     assert run(auth2, creds(cookie(sign_cookie_value(TOKEN, SECRET), "__Secure-sid")))
+    assert run(auth2, creds(cookie(sign_cookie_value(TOKEN, SECRET), "sid")))
+    assert run(auth2, creds(cookie(sign_cookie_value(TOKEN, SECRET)))) is None
 
 
 def test_bearer_plugin_header(make):
@@ -279,7 +282,9 @@ def test_bare_bearer_only_when_enabled(make):
 
 def test_blocking_path(make):
     gate = SessionGate(make(), clock=lambda: NOW_TS)
-    user = gate.authenticate_sync({"authorization": "Bearer " + sign_cookie_value(TOKEN, SECRET)})
+    user = gate.authenticate_sync(
+        {"authorization": "Bearer " + sign_cookie_value(TOKEN, SECRET)}
+    ).user
     assert user.id == "u1"
 
 

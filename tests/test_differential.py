@@ -12,7 +12,7 @@ from jwcrypto import jwk as jwc_jwk
 from jwcrypto.common import json_encode
 
 from sessiongate import AuthJSToken, BearerJWT
-from sessiongate._encoding import b64url_encode
+from sessiongate._b64json import b64url_encode
 from sessiongate.authjs import v4_key, v5_key
 from sessiongate.jwe import A256CBC_HS512, A256GCM
 from sessiongate.testing import mint_authjs_v5, mint_hs256, mint_nextauth_v4

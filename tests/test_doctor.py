@@ -463,7 +463,7 @@ def test_better_auth_cookie_cache_without_a_database():
     import hashlib
     import hmac as _hmac
 
-    from sessiongate._encoding import b64url_encode, json_compact
+    from sessiongate._b64json import b64url_encode, json_compact
 
     token = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"
     data = {

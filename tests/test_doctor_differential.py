@@ -39,6 +39,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sessiongate import (
+    AUTHJS_COOKIE_NAMES,
     AuthJSToken,
     BearerJWT,
     BetterAuthSession,
@@ -46,13 +47,13 @@ from sessiongate import (
     SessionGate,
     SQLiteStore,
 )
-from sessiongate._encoding import b64url_encode, json_compact
+from sessiongate._b64json import b64url_encode, json_compact
+from sessiongate._sync import default_loop
 from sessiongate.authjs import v4_key, v5_key
 from sessiongate.betterauth import better_auth_jwe_key, sign_cookie_value
 from sessiongate.doctor import diagnose
 from sessiongate.errors import SessionGateError
 from sessiongate.jwe import A256CBC_HS512, A256GCM
-from sessiongate.stores.bridge import default_loop
 from sessiongate.testing import AUTHJS_CHUNK_SIZE, chunk_cookie
 from sessiongate.user import ClaimMapping
 
@@ -282,7 +283,7 @@ class App:
 
 def verdict(gate: SessionGate, headers: dict[str, str]) -> tuple[bool, Any, Any]:
     try:
-        result = gate.authenticate_request_sync(headers)
+        result = gate.authenticate_sync(headers)
     except SessionGateError as err:
         return False, err.code, None
     return True, result.user.id, result.authenticator
@@ -336,7 +337,9 @@ def custom_cookie_app() -> App:
     return App(
         {"secrets": [S], "jwt_secrets": [J], "cookie_name": CUSTOM},
         lambda: SessionGate(
-            AuthJSToken([S], cookie_names=[CUSTOM]), BearerJWT([J]), clock=lambda: NOW
+            AuthJSToken([S], cookie_names=[*AUTHJS_COOKIE_NAMES, CUSTOM]),
+            BearerJWT([J]),
+            clock=lambda: NOW,
         ),
     )
 

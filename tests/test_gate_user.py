@@ -4,15 +4,7 @@ import asyncio
 
 import pytest
 
-from sessiongate import (
-    AnonymousUser,
-    AuthJSToken,
-    BearerJWT,
-    ClaimMapping,
-    SessionGate,
-    User,
-    Verified,
-)
+from sessiongate import AnonymousUser, AuthJSToken, BearerJWT, ClaimMapping, SessionGate, User
 from sessiongate.errors import (
     ConfigurationError,
     InvalidClaimError,
@@ -23,6 +15,7 @@ from sessiongate.errors import (
     UnknownKidError,
 )
 from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256
+from sessiongate.types import Verified
 
 S = "gate-secret-0123456789abcdef0123"
 NOW = 1_800_000_000
@@ -37,7 +30,7 @@ class Fixed:
         self.error = error
         self.calls = 0
 
-    def authenticate(self, credentials, now):
+    def authenticate_sync(self, credentials, now):
         self.calls += 1
         if self.error is not None:
             raise self.error
@@ -47,7 +40,7 @@ class Fixed:
 def test_first_success_wins_and_later_ones_are_not_called():
     a = Fixed("a", Verified({"sub": "1"}, "x", "cookie"))
     b = Fixed("b", Verified({"sub": "2"}, "x", "cookie"))
-    r = SessionGate(a, b).authenticate_request_sync({})
+    r = SessionGate(a, b).authenticate_sync({})
     assert (r.user.id, r.authenticator, b.calls) == ("1", "a", 0)
 
 
@@ -79,14 +72,14 @@ def test_async_and_sync_agree():
     t = mint_authjs_v5({"sub": "u", "role": "r"}, S, now=NOW)
     gate = SessionGate(AuthJSToken(S), clock=lambda: NOW)
     h = [(b"cookie", cookie_header(t).encode())]
-    assert asyncio.run(gate.authenticate(h)) == gate.authenticate_sync(h)
+    assert asyncio.run(gate.authenticate(h)).user == gate.authenticate_sync(h).user
 
 
 def test_user_is_memoised_on_cache_hits():
     t = mint_authjs_v5({"sub": "u"}, S, now=NOW)
     gate = SessionGate(AuthJSToken(S), clock=lambda: NOW)
     h = {"cookie": cookie_header(t)}
-    assert gate.authenticate_sync(h) is gate.authenticate_sync(h)
+    assert gate.authenticate_sync(h).user is gate.authenticate_sync(h).user
 
 
 def test_user_factory():
@@ -96,14 +89,14 @@ def test_user_factory():
         return ("custom", claims["tenant"], source)
 
     gate = SessionGate(BearerJWT(S), user_factory=factory, clock=lambda: NOW)
-    assert gate.authenticate_sync({"authorization": f"Bearer {t}"}) == ("custom", "t1", "jws")
+    assert gate.authenticate_sync({"authorization": f"Bearer {t}"}).user == ("custom", "t1", "jws")
 
 
 def test_from_env():
     env = {"AUTH_SECRET": S}
     gate = SessionGate.from_env(env, clock=lambda: NOW)
     t5 = mint_authjs_v5({"sub": "a"}, S, now=NOW)
-    assert gate.authenticate_sync({"cookie": cookie_header(t5)}).id == "a"
+    assert gate.authenticate_sync({"cookie": cookie_header(t5)}).user.id == "a"
     t = mint_hs256({"sub": "b"}, S, now=NOW)
     with pytest.raises(SessionGateError):  # HS256 Bearer needs its own secret (issue #9 item 6)
         gate.authenticate_sync({"authorization": f"Bearer {t}"})
@@ -185,9 +178,9 @@ class Counting:
         self.name = inner.name
         self.calls = 0
 
-    def authenticate(self, credentials, now):
+    def authenticate_sync(self, credentials, now):
         self.calls += 1
-        return self.inner.authenticate(credentials, now)
+        return self.inner.authenticate_sync(credentials, now)
 
 
 def test_memo_answers_identical_credentials_without_verifying_again():
@@ -195,8 +188,8 @@ def test_memo_answers_identical_credentials_without_verifying_again():
     clock = [NOW]
     gate = SessionGate(counter, clock=lambda: clock[0])
     h = {"cookie": cookie_header(mint_authjs_v5({"sub": "u"}, S, now=NOW, max_age=60))}
-    first = gate.authenticate_request_sync(h)
-    assert gate.authenticate_request_sync(h) is first
+    first = gate.authenticate_sync(h)
+    assert gate.authenticate_sync(h) is first
     assert counter.calls == 1
     # a different cookie header is a different key
     gate.authenticate_sync({"cookie": h["cookie"] + "; theme=dark"})
@@ -231,11 +224,11 @@ def test_memo_never_keeps_failures_or_database_verdicts():
         def __init__(self):
             self.calls = 0
 
-        async def authenticate_async(self, credentials, now):
+        async def authenticate(self, credentials, now):
             self.calls += 1
             return Verified({"sub": "d"}, "database", "cookie")
 
-        def authenticate_blocking(self, credentials, now):
+        def authenticate_sync(self, credentials, now):
             return Verified({"sub": "d"}, "database", "cookie")
 
     db = Stateful()
@@ -267,6 +260,6 @@ def test_from_env_reads_the_same_variables_as_the_sidecar(tmp_path):
     gate = SessionGate.from_env(env, clock=lambda: NOW, memo_size=0)
     assert [a.name for a in gate.authenticators] == ["authjs", "jws", "database"]
     t = mint_hs256({"sub": "j"}, "separate-jwt-secret-0123456789", now=NOW)
-    assert gate.authenticate_sync({"authorization": f"Bearer {t}"}).id == "j"
+    assert gate.authenticate_sync({"authorization": f"Bearer {t}"}).user.id == "j"
     with pytest.raises(SessionGateError):  # the session secret no longer signs bearer JWTs
         gate.authenticate_sync({"authorization": f"Bearer {mint_hs256({'sub': 'x'}, S, now=NOW)}"})

@@ -77,13 +77,13 @@ def test_issuer_audience():
 def test_session_cookie_replaced_by_jws():
     t = mint_hs256({"sub": "u"}, S, now=NOW)
     gate = SessionGate(BearerJWT(S, cookie_names=["next-auth.session-token"]), clock=lambda: NOW)
-    user = gate.authenticate_sync({"cookie": f"next-auth.session-token={t}"})
+    user = gate.authenticate_sync({"cookie": f"next-auth.session-token={t}"}).user
     assert (user.id, user.source) == ("u", "jws")
 
 
 def test_gate_bearer_and_malformed_signature():
     t = mint_hs256({"sub": "u"}, S, now=NOW)
     gate = SessionGate(BearerJWT(S), clock=lambda: NOW)
-    assert gate.authenticate_sync({"authorization": f"Bearer {t}"}).id == "u"
+    assert gate.authenticate_sync({"authorization": f"Bearer {t}"}).user.id == "u"
     with pytest.raises(MalformedTokenError):
         gate.authenticate_sync({"authorization": f"Bearer {t[:-3]}!!!"})

@@ -23,7 +23,7 @@ from sessiongate.errors import (
     ProviderUnavailableError,
     SessionGateError,
 )
-from sessiongate.gate import AuthResult, SessionGate
+from sessiongate.gate import SessionGate
 from sessiongate.guards import AUTHENTICATED, Requirement, RoleHierarchy
 from sessiongate.policy import (
     Decision,
@@ -36,6 +36,7 @@ from sessiongate.policy import (
     refuse,
 )
 from sessiongate.responses import ErrorResponse
+from sessiongate.types import AuthResult
 from sessiongate.user import AnonymousUser, User
 
 HOST = "api.example.com"

@@ -265,12 +265,12 @@ def test_revocable_authjs_token_refused_after_user_revocation() -> None:
     mirror = loaded_mirror()
     gate = SessionGate(Revocable(AuthJSToken(SECRET), mirror))
     token = mint_authjs_v5({"sub": "u1", "email": "a@x.io"}, SECRET, now=now - 10)
-    assert gate.authenticate_sync(headers_for(token)).id == "u1"
+    assert gate.authenticate_sync(headers_for(token)).user.id == "u1"
     mirror.apply(user_rev("u1", now))
     with pytest.raises(SessionRevokedError):
         gate.authenticate_sync(headers_for(token))
     fresh = mint_authjs_v5({"sub": "u1"}, SECRET, now=now + 1)
-    assert gate.authenticate_sync(headers_for(fresh)).id == "u1"
+    assert gate.authenticate_sync(headers_for(fresh)).user.id == "u1"
 
 
 def test_revocable_hs256_jti_revocation() -> None:
@@ -278,7 +278,7 @@ def test_revocable_hs256_jti_revocation() -> None:
     gate = SessionGate(Revocable(BearerJWT(JWT_SECRET), mirror))
     token = mint_hs256({"sub": "u2", "jti": "tok-1"}, JWT_SECRET)
     header = {"authorization": f"Bearer {token}"}
-    assert gate.authenticate_sync(header).id == "u2"
+    assert gate.authenticate_sync(header).user.id == "u2"
     mirror.apply(Revocation("jti", "tok-1", int((time.time() + 60) * 1000)))
     with pytest.raises(SessionRevokedError):
         gate.authenticate_sync(header)
@@ -292,10 +292,10 @@ def test_recheck_still_checks_expiry_then_revocation() -> None:
     from sessiongate.cookies import RequestCredentials
 
     creds = RequestCredentials(cookies={"authjs.session-token": token})
-    verified = auth.authenticate(creds, now)
+    verified = auth.authenticate_sync(creds, now)
     assert verified is not None
     assert verified.recheck is not None
-    assert auth.authenticate(creds, now) is verified  # one wrapper per inner verdict
+    assert auth.authenticate_sync(creds, now) is verified  # one wrapper per inner verdict
     verified.recheck(now + 30)
     with pytest.raises(ExpiredTokenError):
         verified.recheck(now + 120)
@@ -337,7 +337,7 @@ def test_revocation_adds_under_2us_on_the_memo_hit_path() -> None:
     plain = SessionGate(AuthJSToken(SECRET))
     guarded = SessionGate(Revocable(AuthJSToken(SECRET), mirror))
     for gate in (plain, guarded):
-        assert gate.authenticate_sync(headers).id == "u1"
+        assert gate.authenticate_sync(headers).user.id == "u1"
     # best of several rounds, interleaved: the least disturbed figure on a shared machine
     best = {"plain": float("inf"), "guarded": float("inf")}
     for _ in range(40):  # short rounds: on a busy machine some are undisturbed
@@ -349,19 +349,17 @@ def test_revocation_adds_under_2us_on_the_memo_hit_path() -> None:
 
 def test_revocable_async_authenticator_through_the_gate() -> None:
     from sessiongate.cookies import RequestCredentials
-    from sessiongate.gate import Verified
+    from sessiongate.types import Verified
 
     class FakeJWKS:
         name = "jwks"
 
-        async def authenticate_async(
+        async def authenticate(
             self, credentials: RequestCredentials, now: float
         ) -> Verified | None:
-            return self.authenticate_blocking(credentials, now)
+            return self.authenticate_sync(credentials, now)
 
-        def authenticate_blocking(
-            self, credentials: RequestCredentials, now: float
-        ) -> Verified | None:
+        def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
             if credentials.bearer_token() is None:
                 return None
             return Verified({"sub": "u5", "iat": int(now) - 5, "jti": "k1"}, "jwks", "bearer")
@@ -369,8 +367,8 @@ def test_revocable_async_authenticator_through_the_gate() -> None:
     mirror = loaded_mirror()
     gate = SessionGate(RevocableAsync(FakeJWKS(), mirror))  # type: ignore[arg-type]
     headers = {"authorization": "Bearer x.y.z"}
-    assert asyncio.run(gate.authenticate(headers)).id == "u5"
-    assert gate.authenticate_sync(headers).id == "u5"
+    assert asyncio.run(gate.authenticate(headers)).user.id == "u5"
+    assert gate.authenticate_sync(headers).user.id == "u5"
     mirror.apply(Revocation("jti", "k1", int((time.time() + 60) * 1000)))
     with pytest.raises(SessionRevokedError):
         asyncio.run(gate.authenticate(headers))

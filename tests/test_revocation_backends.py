@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
+from sessiongate._sync import BackgroundLoop
 from sessiongate.cli import main as cli_main
 from sessiongate.errors import ProviderUnavailableError, SessionRevokedError
 from sessiongate.revocation import RevocationMirror, revoke_token, revoke_user, unrevoke
 from sessiongate.revocation.postgres import PostgresRevocations
 from sessiongate.revocation.redis import RedisRevocations
-from sessiongate.stores.bridge import BackgroundLoop
 from sessiongate.stores.cache import CachedStore
 from sessiongate.stores.notify import PostgresListener, install_sql
 from sessiongate.stores.postgres import PostgresStore

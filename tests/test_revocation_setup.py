@@ -10,8 +10,6 @@ from collections.abc import Iterator
 import pytest
 
 from sessiongate.authjs import AuthJSToken
-from sessiongate.betterauth import BetterAuthSession
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import ProviderUnavailableError, SessionRevokedError
 from sessiongate.gate import SessionGate
 from sessiongate.jws import BearerJWT
@@ -19,6 +17,7 @@ from sessiongate.replicas import attach_replicas
 from sessiongate.revocation import Revocable, RevocationMirror, revoke_user
 from sessiongate.revocation.postgres import PostgresRevocations
 from sessiongate.revocation.redis import RedisRevocations
+from sessiongate.sessions import BetterAuthSession, DatabaseSession
 from sessiongate.stores.notify import PostgresListener, install_sql
 from sessiongate.stores.postgres import PostgresStore
 from sessiongate.stores.redis import RedisStore
@@ -69,7 +68,7 @@ def test_installed_table_makes_tokens_revocable_and_caches_listen(
     headers = {"cookie": f"authjs.session-token={token}"}
     try:
         assert setup.start(wait=10)
-        assert gate.authenticate_sync(headers).id == "u1"
+        assert gate.authenticate_sync(headers).user.id == "u1"
         asyncio.run(revoke_user(PostgresRevocations(url), "u1"))
         deadline = time.monotonic() + 3
         while True:
@@ -125,4 +124,4 @@ def test_database_unreachable_at_start_then_no_table_means_no_revocation(
     asyncio.run(mirror.reload())
     assert backend.found_table is False
     time.sleep(0.05)  # far beyond max_stale: no freshness needed for an absent list
-    assert gate.authenticate_sync(headers).id == "u1"
+    assert gate.authenticate_sync(headers).user.id == "u1"

@@ -14,16 +14,11 @@ import httpx
 import pytest
 
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
+from sessiongate.config import GateConfig, build_authenticators
 from sessiongate.errors import ConfigurationError, ProviderUnavailableError
-from sessiongate.gate import Verified
-from sessiongate.sidecar import (
-    SidecarApp,
-    SidecarConfig,
-    build_gate,
-    encode_header_value,
-    user_headers,
-)
+from sessiongate.sidecar import SidecarApp, encode_header_value, user_headers
 from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256
+from sessiongate.types import Verified
 from sessiongate.user import User
 
 S = "sidecar-secret-0123456789abcdef"
@@ -258,7 +253,7 @@ def test_mode_and_too_many_names_are_400():
 class DownAuthenticator:
     name = "database"
 
-    def authenticate(self, credentials, now: float) -> Verified | None:
+    def authenticate_sync(self, credentials, now: float) -> Verified | None:
         if credentials.cookies:
             raise ProviderUnavailableError()
         return None
@@ -355,7 +350,7 @@ def test_lifespan_closes_gate():
     class Closing:
         name = "closing"
 
-        def authenticate(self, credentials, now):
+        def authenticate_sync(self, credentials, now):
             return None
 
         async def aclose(self) -> None:
@@ -391,40 +386,42 @@ def test_config_from_env_and_flags_win():
         "SESSIONGATE_JWT_AUDIENCE": "api",
         "SESSIONGATE_JWT_ISSUER": "https://app.example.com",
     }
-    cfg = SidecarConfig.from_sources(environ=env)
+    cfg = GateConfig.from_sources(environ=env)
     assert cfg.secrets == ("env-secret-1", "env-secret")
     assert cfg.jwt_secrets == ("jwt-env",)
     assert (cfg.jwt_audience, cfg.jwt_issuer) == ("api", "https://app.example.com")
-    cfg = SidecarConfig.from_sources(
+    cfg = GateConfig.from_sources(
         secrets=["flag"], jwt_secrets=["jf"], jwt_audience="a2", jwt_issuer="i2", environ=env
     )
     assert cfg.secrets == ("flag",) and cfg.jwt_secrets == ("jf",)
     assert (cfg.jwt_audience, cfg.jwt_issuer) == ("a2", "i2")
     del env["SESSIONGATE_JWT_SECRET"]
-    assert SidecarConfig.from_sources(environ=env).jwt_secrets == ("jwt-recipe",)
+    assert GateConfig.from_sources(environ=env).jwt_secrets == ("jwt-recipe",)
     text = repr(cfg) + json.dumps(cfg.describe())
     assert "flag" not in text.replace("flags", "") and "jf" not in text and "env-secret" not in text
 
 
-def test_build_gate_configuration_errors():
+def test_build_authenticators_configuration_errors():
     with pytest.raises(ConfigurationError, match="nothing to verify"):
-        build_gate(SidecarConfig())
+        SessionGate(*build_authenticators(GateConfig()))
     with pytest.raises(ConfigurationError, match="database"):
-        build_gate(SidecarConfig(better_auth_secrets=("b",)))
+        SessionGate(*build_authenticators(GateConfig(better_auth_secrets=("b",))))
     with pytest.raises(ConfigurationError, match="--issuer and --audience"):
-        build_gate(SidecarConfig(jwks_url="https://idp.example.com/jwks"))
+        SessionGate(*build_authenticators(GateConfig(jwks_url="https://idp.example.com/jwks")))
     with pytest.raises(ConfigurationError):
         SidecarApp("not a gate")  # type: ignore[arg-type]
 
 
-def test_build_gate_verifies_what_it_was_given():
-    g = build_gate(SidecarConfig(secrets=(S,)))
+def test_build_authenticators_verifies_what_it_was_given():
+    g = SessionGate(*build_authenticators(GateConfig(secrets=(S,))))
     r = call(SidecarApp(g), "GET", "/verify", headers=bearer())
     assert (r.status_code, r.json()["error"]) == (401, "malformed")  # no HS256 verifier at all
-    g = build_gate(SidecarConfig(jwt_secrets=(S,)))
+    g = SessionGate(*build_authenticators(GateConfig(jwt_secrets=(S,))))
     r = call(SidecarApp(g), "GET", "/verify", headers=bearer())
     assert r.status_code == 200
-    g = build_gate(SidecarConfig(secrets=(S,), jwt_secrets=("only-jwt-secret-123",)))
+    g = SessionGate(
+        *build_authenticators(GateConfig(secrets=(S,), jwt_secrets=("only-jwt-secret-123",)))
+    )
     r = call(SidecarApp(g), "GET", "/verify", headers=bearer())
     assert (r.status_code, r.json()["error"]) == (401, "invalid_signature")
     r = call(SidecarApp(g), "GET", "/verify", headers=v5_cookie())

@@ -6,50 +6,42 @@ Verifies NextAuth.js v4 / Auth.js v5 JWE session cookies, Bearer JWTs and databa
     from sessiongate import SessionGate, AuthJSToken, BearerJWT
 
     gate = SessionGate(AuthJSToken(secret=AUTH_SECRET), BearerJWT(secret=JWT_SECRET))
-    user = gate.authenticate_sync({"cookie": request_cookie_header})
+    user = gate.authenticate_sync({"cookie": request_cookie_header}).user
+
+The names below are the public surface; less-used ones live in their modules
+(:mod:`sessiongate.errors` for every error class, :mod:`sessiongate.types` for the
+authenticator protocols, :mod:`sessiongate.stores` for the store building blocks...). The
+classes that do I/O are loaded on first use, so ``import sessiongate`` imports no database
+driver, HTTP client, web framework or event loop.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .authjs import AuthJSToken, secrets_from_env
-from .betterauth import BetterAuthSession, sign_cookie_value, verify_signed_cookie
+from .authjs import AuthJSToken
 from .claims import ClaimRules
-from .cookies import RequestCredentials, parse_cookie_header
-from .dbsession import DatabaseSession
+from .cookies import AUTHJS_COOKIE_NAMES, BETTER_AUTH_COOKIE_NAMES
 from .errors import (
-    AlgorithmNotAllowedError,
     AuthenticationError,
     AuthorizationError,
     ConfigurationError,
-    DecryptionFailedError,
-    ExpiredTokenError,
-    InvalidClaimError,
-    InvalidSignatureError,
-    MalformedTokenError,
-    MissingCredentialsError,
-    NotYetValidError,
     ProviderUnavailableError,
     SessionGateError,
-    SessionNotFoundError,
-    TokenTooLargeError,
-    UnknownKidError,
 )
-from .gate import AsyncAuthenticator, Authenticator, AuthResult, SessionGate, Verified
+from .gate import SessionGate
+from .guards import Requirement, RoleHierarchy
 from .jws import BearerJWT
-from .stores import (
-    CachedStore,
-    SchemaMapping,
-    SessionRecord,
-    SessionStore,
-    SQLiteStore,
-    open_store,
-)
+from .types import AuthResult
 from .user import AnonymousUser, ClaimMapping, User
 
 if TYPE_CHECKING:
     from .jwks import JWKSBearer, JWKSClient
+    from .sessions import BetterAuthSession, DatabaseSession
+    from .stores import open_store
+    from .stores.postgres import PostgresStore
+    from .stores.sqlite import SQLiteStore
 
 __version__ = "0.1.0"
 
@@ -57,64 +49,60 @@ __all__ = [
     # the engine
     "SessionGate",
     "AuthResult",
-    "Authenticator",
-    "AsyncAuthenticator",
-    "Verified",
     # token formats
     "AuthJSToken",
     "BearerJWT",
     "JWKSBearer",
     "JWKSClient",
     "ClaimRules",
-    "secrets_from_env",
-    # database sessions
+    "AUTHJS_COOKIE_NAMES",
+    "BETTER_AUTH_COOKIE_NAMES",
+    # database sessions and their stores
     "DatabaseSession",
     "BetterAuthSession",
-    "SessionStore",
-    "SessionRecord",
-    "SchemaMapping",
-    "CachedStore",
     "SQLiteStore",
     "PostgresStore",
     "open_store",
-    "sign_cookie_value",
-    "verify_signed_cookie",
-    # users
+    # users and guards
     "User",
     "AnonymousUser",
     "ClaimMapping",
-    # extraction
-    "RequestCredentials",
-    "parse_cookie_header",
-    # errors
+    "Requirement",
+    "RoleHierarchy",
+    # errors: the roots (every class is in sessiongate.errors)
     "SessionGateError",
     "AuthenticationError",
     "AuthorizationError",
     "ProviderUnavailableError",
     "ConfigurationError",
-    "MissingCredentialsError",
-    "MalformedTokenError",
-    "TokenTooLargeError",
-    "AlgorithmNotAllowedError",
-    "DecryptionFailedError",
-    "InvalidSignatureError",
-    "UnknownKidError",
-    "ExpiredTokenError",
-    "NotYetValidError",
-    "InvalidClaimError",
-    "SessionNotFoundError",
     "__version__",
 ]
 
+# name -> module (relative to this package) of the classes loaded on first use
+_LAZY = {
+    "DatabaseSession": "sessions",
+    "BetterAuthSession": "sessions",
+    "open_store": "stores",
+    "SQLiteStore": "stores.sqlite",
+    "PostgresStore": "stores.postgres",
+    "JWKSBearer": "jwks",
+    "JWKSClient": "jwks",
+}
+
 
 def __getattr__(name: str) -> Any:
-    """I/O classes load lazily: ``import sessiongate`` loads neither asyncpg nor httpx/PyJWT."""
-    if name == "PostgresStore":
-        from .stores.postgres import PostgresStore
+    """Load the I/O classes on first use (``sqlite3``, ``asyncpg``, ``httpx``, PyJWT, asyncio).
 
-        return PostgresStore
-    if name in ("JWKSBearer", "JWKSClient"):
-        from . import jwks
+    A missing optional dependency raises a :class:`ConfigurationError` (also an
+    ``ImportError``) whose message is the one ``pip install 'sessiongate[...]'`` line to run.
+    """
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
-        return getattr(jwks, name)
-    raise AttributeError(f"module 'sessiongate' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

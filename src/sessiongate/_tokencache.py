@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from ._lru import ByteBudgetLRU
 from .claims import ClaimRules
 from .errors import ConfigurationError
-from .gate import CredentialKind, Verified
+from .types import CredentialKind, Verified
 from .user import freeze_claims, thaw_claims
 
 __all__ = ["DecodedToken", "TokenCache"]

@@ -43,10 +43,15 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from typing import Any, ParamSpec, TypeVar, Unpack, cast
 from urllib.parse import parse_qsl, urlencode
 
-from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
-from starlette.requests import HTTPConnection
-from starlette.responses import Response
-from starlette.websockets import WebSocket
+from ._extras import missing_extra
+
+try:
+    from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
+    from starlette.requests import HTTPConnection
+    from starlette.responses import Response
+    from starlette.websockets import WebSocket
+except ModuleNotFoundError as err:
+    raise missing_extra(err, "starlette") from None
 
 from .errors import ConfigurationError, SessionGateError
 from .gate import SessionGate
@@ -251,7 +256,7 @@ async def authenticate_connection(
         headers = scope.get("headers") or ()
     facts = connection_facts(scope, headers, query_token=from_query)
     try:
-        outcome: Any = await gate.authenticate_request(headers)
+        outcome: Any = await gate.authenticate(headers)
     except SessionGateError as err:
         outcome = err
     return Verdict(gate, outcome, facts, policy), token, marker

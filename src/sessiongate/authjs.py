@@ -21,7 +21,7 @@ Which token is accepted where:
   parameter, the WebAuthn challenge) are JWEs under keys from the same secret; next-auth before
   4.24.5 sealed them with the session key itself. They are refused as ``not_a_session``.
 
-Keys are derived once, at construction (and once per extra cookie name), never per request.
+Keys are derived once, at construction (per listed cookie name), never per request.
 """
 
 from __future__ import annotations
@@ -34,16 +34,17 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, Literal
 
-from ._encoding import json_compact, json_object, secret_bytes, secret_list
+from ._b64json import json_compact, json_object
+from ._secrets import secret_bytes, secret_list
 from ._tokencache import DecodedToken, TokenCache
 from .claims import ClaimRules
 from .cookies import (
     AUTHJS_COOKIE,
+    AUTHJS_COOKIE_NAMES,
     DEFAULT_MAX_TOKEN_BYTES,
-    NEXTAUTH_COOKIE,
     SECURE_PREFIX,
     RequestCredentials,
-    secure_first,
+    cookie_name_list,
 )
 from .errors import (
     AuthenticationError,
@@ -53,7 +54,6 @@ from .errors import (
     NotASessionError,
     UnknownKidError,
 )
-from .gate import Verified
 from .jwe import (
     A256CBC_HS512,
     A256GCM,
@@ -63,9 +63,9 @@ from .jwe import (
     oct_thumbprint,
     split_compact,
 )
+from .types import Verified
 
 __all__ = [
-    "DEFAULT_COOKIE_NAMES",
     "V4_INFO",
     "AuthJSToken",
     "Generation",
@@ -78,12 +78,6 @@ __all__ = [
 Generation = Literal["nextauth-v4", "authjs-v5"]
 V4_INFO = b"NextAuth.js Generated Encryption Key"
 V5_INFO = "Auth.js Generated Encryption Key ({})"
-DEFAULT_COOKIE_NAMES = (
-    SECURE_PREFIX + AUTHJS_COOKIE,
-    AUTHJS_COOKIE,
-    SECURE_PREFIX + NEXTAUTH_COOKIE,
-    NEXTAUTH_COOKIE,
-)
 _V5_DEFAULT_SALTS = (SECURE_PREFIX + AUTHJS_COOKIE, AUTHJS_COOKIE)
 _THUMB_HASH = {64: "sha512", 32: "sha256"}
 
@@ -166,12 +160,14 @@ class AuthJSToken:
     Args:
         secret: the ``AUTH_SECRET``/``NEXTAUTH_SECRET`` string, or a list for rotation (current
             first, as ``secret: [new, old]`` in Auth.js). Used as UTF-8 bytes, never base64-decoded.
-        cookie_names: extra session cookie names the Next.js app configures
-            (``cookies.sessionToken.name``). The four standard names are always understood;
-            every ``__Secure-`` name is read before any plain one.
-        accept_v4 / accept_v5: which generations to accept. A v4 token is accepted under a v4
-            cookie name, a name from ``cookie_names`` or as a ``Bearer`` token, never under an
-            Auth.js v5 name.
+        cookie_names: the complete list of session cookie names to read; default
+            :data:`~sessiongate.cookies.AUTHJS_COOKIE_NAMES` (the four standard names). For the
+            app's ``cookies.sessionToken.name``: ``[*AUTHJS_COOKIE_NAMES, "my.session"]``. Every
+            ``__Secure-`` name is read before any plain one. Each name is also the Auth.js v5
+            salt its tokens are made for.
+        accept_v4 / accept_v5: which generations to accept. A v4 token is accepted under any
+            listed name but the two Auth.js v5 names (``[__Secure-]authjs.session-token``), or as
+            a ``Bearer`` token.
         leeway: clock tolerance in seconds or a ``timedelta`` (default 15 s, as Auth.js).
         require_exp: reject tokens without ``exp`` (default ``True``).
         issuer / audience: optional ``iss``/``aud`` checks.
@@ -179,7 +175,7 @@ class AuthJSToken:
             every hit; a hit skips the decryption. The cache's estimated memory is bounded by
             ``cache_size`` x 4 KiB (16 MiB by default): large tokens take more of it.
         max_token_bytes: size cap, checked before any crypto.
-        clock: returns UNIX time; injectable for tests.
+        clock: wall-clock UNIX seconds (default ``time.time``); injectable for tests.
     """
 
     name = "authjs"
@@ -188,7 +184,7 @@ class AuthJSToken:
         self,
         secret: str | bytes | Sequence[str | bytes],
         *,
-        cookie_names: Iterable[str] = (),
+        cookie_names: Iterable[str] | None = None,
         accept_v4: bool = True,
         accept_v5: bool = True,
         leeway: float | timedelta = 15,
@@ -204,31 +200,18 @@ class AuthJSToken:
             raise ConfigurationError("accept at least one of v4 and v5")
         if cache_size < 0 or max_token_bytes <= 0:
             raise ConfigurationError("cache_size must be >= 0 and max_token_bytes > 0")
-        extra = list(cookie_names)
-        for n in extra:
-            if not isinstance(n, str) or not n or any(c in n for c in ";=, \t\r\n"):
-                raise ConfigurationError(f"invalid cookie name {n!r}")
+        self.cookie_names: tuple[str, ...] = cookie_name_list(cookie_names, AUTHJS_COOKIE_NAMES)
         self.accept_v4 = accept_v4
         self.accept_v5 = accept_v5
-        self.rules = ClaimRules.build(
+        self.rules = ClaimRules(
             leeway=leeway, require_exp=require_exp, issuer=issuer, audience=audience
         )
         self.max_token_bytes = max_token_bytes
         self.clock = clock
-        # Families of cookie names; every __Secure- name is looked at before any plain one.
-        bases: list[str] = []
-        for n in (AUTHJS_COOKIE, NEXTAUTH_COOKIE, *extra):
-            base = n.removeprefix(SECURE_PREFIX)
-            if base not in bases:
-                bases.append(base)
-        self.cookie_bases: tuple[str, ...] = tuple(bases)
-        self.cookie_names: tuple[str, ...] = secure_first(
-            name for base in bases for name in (SECURE_PREFIX + base, base)
-        )
         # where a (salt-less) v4 token may arrive: the v4 names and the custom names, never the
         # v5 names (their salt is the name; @auth/core cannot read a v4 token there either)
         self._v4_salts = frozenset(
-            name for base in bases if base != AUTHJS_COOKIE for name in (SECURE_PREFIX + base, base)
+            n for n in self.cookie_names if n.removeprefix(SECURE_PREFIX) != AUTHJS_COOKIE
         )
         self._v4: tuple[_Key, ...] = tuple(
             _Key(v4_key(s), "nextauth-v4", None, i) for i, s in enumerate(self._secrets)
@@ -237,15 +220,14 @@ class AuthJSToken:
         self._salt_lock = threading.Lock()
         self._all_by_kid: dict[str, _Key] = {}
         self._nokid_memo: dict[tuple[str | None, str], tuple[_Key, ...]] = {}
-        for base in bases:
-            self._salt_keys(SECURE_PREFIX + base)
-            self._salt_keys(base)
+        for name in (*self.cookie_names, *_V5_DEFAULT_SALTS):
+            self._salt_keys(name)
         self._cache = TokenCache(cache_size)
 
     def __repr__(self) -> str:
         return (
             f"AuthJSToken(secrets=<{len(self._secrets)} redacted>, "
-            f"cookies={list(self.cookie_bases)!r}, v4={self.accept_v4}, v5={self.accept_v5})"
+            f"cookies={list(self.cookie_names)!r}, v4={self.accept_v4}, v5={self.accept_v5})"
         )
 
     # ------------------------------------------------------------------ keys
@@ -393,7 +375,7 @@ class AuthJSToken:
 
     # ------------------------------------------------------------------ gate protocol
 
-    def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
+    def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """Authenticator protocol: session cookies first, then a JWE ``Bearer`` token.
 
         The first cookie that verifies wins; when cookies are present and none verifies, the

@@ -65,7 +65,7 @@ def _accepted_values(value: str | Collection[str] | None, what: str) -> frozense
 
 @dataclass(frozen=True, slots=True, init=False)
 class ClaimRules:
-    """How claims are checked. Validated on construction, whichever way it is built.
+    """How claims are checked. Validated on construction.
 
     Args:
         leeway: clock skew tolerated, in seconds or as a ``timedelta`` (Auth.js uses 15 s).
@@ -99,18 +99,6 @@ class ClaimRules:
         object.__setattr__(self, "issuer", issuers)
         object.__setattr__(self, "audience", audiences)
         object.__setattr__(self, "_plain", issuers is None and audiences is None)
-
-    @classmethod
-    def build(
-        cls,
-        *,
-        leeway: float | timedelta = 15.0,
-        require_exp: bool = True,
-        issuer: str | Collection[str] | None = None,
-        audience: str | Collection[str] | None = None,
-    ) -> ClaimRules:
-        """The same as the constructor (kept for existing callers)."""
-        return cls(leeway=leeway, require_exp=require_exp, issuer=issuer, audience=audience)
 
     def check_static(self, claims: Mapping[str, Any]) -> tuple[float | None, float | None]:
         """Check what does not depend on time and the claims' types. Returns ``(exp, nbf)``."""

@@ -33,9 +33,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from . import __version__
+from ._extras import require
 from .authjs import AuthJSToken, secrets_from_env
 from .config import CSRF_MODES
-from .errors import ConfigurationError, MalformedTokenError, SessionGateError
+from .cookies import AUTHJS_COOKIE_NAMES
+from .errors import ConfigurationError, MalformedTokenError, MissingExtraError, SessionGateError
 from .jws import HMAC_ALGORITHMS, BearerJWT
 
 __all__ = ["decode_token", "main"]
@@ -71,7 +73,7 @@ def decode_token(
     if not secrets:
         raise ConfigurationError("no secret: pass --secret or set AUTH_SECRET / NEXTAUTH_SECRET")
     if jose == "jwe":
-        names = [cookie_name] if cookie_name else []
+        names = [*AUTHJS_COOKIE_NAMES, cookie_name] if cookie_name else None
         decoded = AuthJSToken(list(secrets), cookie_names=names, cache_size=0).decode_full(
             token, cookie_name=cookie_name, now=now
         )
@@ -99,13 +101,14 @@ def _decode_database(
     now: float | None,
 ) -> dict[str, Any]:
     """Look a session token up with the authenticator the gate uses for it."""
+    import asyncio
     import time
 
-    from .betterauth import BetterAuthSession, verify_signed_cookie
-    from .dbsession import DatabaseSession, StoreBackedAuthenticator, check_token_shape
+    from .betterauth import verify_signed_cookie
+    from .sessions import BetterAuthSession, DatabaseSession, check_token_shape
     from .stores import open_store
 
-    auth: StoreBackedAuthenticator
+    auth: DatabaseSession | BetterAuthSession
     if "." in token:
         if not better_auth_secrets:
             raise ConfigurationError(
@@ -121,10 +124,11 @@ def _decode_database(
         auth = DatabaseSession(open_store(database_url, schema=chosen), cache_ttl=0)
     check_token_shape(token)
     when = time.time() if now is None else now
+    assert auth.sessions is not None  # both were given a store
     try:
-        verified = auth.run_blocking(auth.lookup(token, "cookie", when))
+        verified = auth.sessions.verify_sync(token, "cookie", when)
     finally:
-        auth.run_blocking(auth.aclose())
+        asyncio.run(auth.aclose())
     return {
         "ok": True,
         "format": verified.source,
@@ -238,18 +242,16 @@ def _secret_flag_warning(args: argparse.Namespace) -> str | None:
 
 
 def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .sidecar import SidecarApp, SidecarConfig, SidecarOptions, build_gate
+    from .config import GateConfig, SidecarOptions, build_authenticators
+    from .gate import SessionGate
+    from .sidecar import SidecarApp
 
-    try:
-        import uvicorn
-    except ImportError:
-        out.write("sessiongate serve needs uvicorn: pip install 'sessiongate[serve]'\n")
-        return 2
+    uvicorn = require("uvicorn", "serve")
     warning = _secret_flag_warning(args)
     if warning:
         out.write(warning)
     try:
-        config = SidecarConfig.from_sources(
+        config = GateConfig.from_sources(
             secrets=args.secret or (),
             jwt_secrets=args.jwt_secret or (),
             jwt_issuer=args.jwt_issuer,
@@ -266,7 +268,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         options = SidecarOptions.from_sources(
             csrf_mode=args.csrf, trusted_origins=args.trusted_origin or ()
         )
-        gate = build_gate(config)
+        gate = SessionGate(*build_authenticators(config))
         app = SidecarApp(
             gate,
             include_claims=args.include_claims,
@@ -306,69 +308,13 @@ _CSRF_LINES = {
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from .demo import run_live_demo, run_offline_demo
+
     if args.offline:
-        return run_demo(out)
-    from .demo import run_live_demo
+        return run_offline_demo(out)
 
     serve = args.serve if args.serve is not None else _isatty(stdin)
     return run_live_demo(out, serve=serve, color=not args.no_color and _isatty(out))
-
-
-def run_demo(out: TextIO, *, secret: str | None = None, now: float | None = None) -> int:
-    """Mint a v5 cookie, a v4 cookie and an HS256 token with a generated secret, verify them with
-    a :class:`SessionGate`, and show one rejection with its reason. Returns 0 when all behave."""
-    import secrets as _secrets
-    import time as _time
-
-    from .gate import SessionGate
-    from .testing import cookie_header, mint_authjs_v5, mint_hs256, mint_nextauth_v4
-
-    secret = secret or _secrets.token_urlsafe(32)
-    t = _time.time() if now is None else now
-    gate = SessionGate(AuthJSToken(secret), BearerJWT(secret), clock=lambda: t)
-    claims = {"sub": "user-1", "email": "ada@example.com", "name": "Ada", "role": "admin"}
-    cases: list[tuple[str, dict[str, str], str | None]] = [
-        (
-            "Auth.js v5 cookie",
-            {"cookie": cookie_header(mint_authjs_v5(claims, secret, now=t))},
-            None,
-        ),
-        (
-            "NextAuth v4 cookie",
-            {
-                "cookie": cookie_header(
-                    mint_nextauth_v4(claims, secret, now=t), "next-auth.session-token"
-                )
-            },
-            None,
-        ),
-        ("HS256 Bearer", {"authorization": "Bearer " + mint_hs256(claims, secret, now=t)}, None),
-        (
-            "expired v5 cookie",
-            {"cookie": cookie_header(mint_authjs_v5(claims, secret, now=t - 7200, max_age=3600))},
-            "expired",
-        ),
-        (
-            "v5 cookie under the __Secure- name it was not made for",
-            {"cookie": "__Secure-" + cookie_header(mint_authjs_v5(claims, secret, now=t))},
-            "unknown_kid",
-        ),
-        ("no credentials", {}, "missing_credentials"),
-    ]
-    failures = 0
-    out.write("sessiongate demo (generated secret, nothing leaves this process)\n\n")
-    for label, headers, expected in cases:
-        try:
-            user = gate.authenticate_sync(headers)
-            verdict = f"OK    {user.source:<12} id={user.id} roles={sorted(user.roles)}"
-            ok = expected is None
-        except SessionGateError as err:
-            verdict = f"DENY  {err.status_code} {err.code}: {err.message}"
-            ok = err.code == expected
-        failures += not ok
-        out.write(f"  {label:<55} {verdict}\n")
-    out.write("\nall cases behaved as expected\n" if not failures else f"\n{failures} unexpected\n")
-    return 0 if not failures else 1
 
 
 def _database_flags(parser: argparse.ArgumentParser) -> None:
@@ -533,7 +479,12 @@ def main(
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace, TextIO, TextIO], int] = args.handler
-    return handler(args, stdout or sys.stdout, stdin or sys.stdin)
+    out = stdout or sys.stdout
+    try:
+        return handler(args, out, stdin or sys.stdin)
+    except MissingExtraError as err:  # one line, never a traceback
+        out.write(f"sessiongate {args.command}: {err.message}\n")
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

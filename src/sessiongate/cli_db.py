@@ -19,6 +19,7 @@ import os
 import time
 from typing import Any, TextIO
 
+from ._extras import require
 from .errors import SessionGateError
 
 __all__ = ["add_commands"]
@@ -32,7 +33,7 @@ def _pg_schema(args: argparse.Namespace) -> tuple[str, str | None]:
 
 
 async def _apply_sql(dsn: str, sql: str) -> None:
-    import asyncpg  # type: ignore[import-untyped]
+    asyncpg = require("asyncpg", "postgres")
 
     conn = await asyncpg.connect(dsn, timeout=10)
     try:

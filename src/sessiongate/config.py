@@ -16,17 +16,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
+from .authjs import AuthJSToken, secrets_from_env
 from .errors import ConfigurationError
-from .gate import AnyAuthenticator, SessionGate
+from .jws import BearerJWT
+from .types import Authenticator
 
 __all__ = [
     "CSRF_MODES",
     "CSRFMode",
     "GateConfig",
     "SidecarOptions",
-    "build_gate",
+    "build_authenticators",
     "parse_csrf_mode",
 ]
 
@@ -119,8 +121,6 @@ class GateConfig:
         environ: Mapping[str, str] | None = None,
     ) -> GateConfig:
         """Merge explicit values (flags) over the environment the Next.js app uses."""
-        from .authjs import secrets_from_env
-
         env = os.environ if environ is None else environ
         jwt_env = env.get("SESSIONGATE_JWT_SECRET") or env.get("JWT_SECRET")
         better_env = [s for s in (env.get("BETTER_AUTH_SECRET"),) if s]
@@ -164,15 +164,14 @@ class GateConfig:
         return lines
 
 
-def build_gate(config: GateConfig, **options: Any) -> SessionGate:
-    """The gate a :class:`GateConfig` describes (``options`` go to :class:`SessionGate`).
+def build_authenticators(config: GateConfig) -> list[Authenticator]:
+    """The authenticators a :class:`GateConfig` describes, in the gate's order.
 
-    Raises :class:`ConfigurationError` when it describes nothing or something inconsistent.
+    ``SessionGate(*build_authenticators(config), **options)`` is the gate;
+    :meth:`SessionGate.from_env` does exactly that. Raises :class:`ConfigurationError` when the
+    configuration describes nothing or something inconsistent.
     """
-    from .authjs import AuthJSToken
-    from .jws import BearerJWT
-
-    authenticators: list[AnyAuthenticator] = []
+    authenticators: list[Authenticator] = []
     if config.secrets:
         authenticators.append(AuthJSToken(list(config.secrets)))
     if config.jwt_secrets:
@@ -197,7 +196,7 @@ def build_gate(config: GateConfig, **options: Any) -> SessionGate:
             "Better Auth sessions live in the database: pass --database-url (or DATABASE_URL)"
         )
     if config.database_url:
-        from .dbsession import DatabaseSession
+        from .sessions import DatabaseSession
         from .stores import open_store
 
         if config.schema.startswith("better-auth"):
@@ -211,7 +210,7 @@ def build_gate(config: GateConfig, **options: Any) -> SessionGate:
                 DatabaseSession(open_store(config.database_url, schema=config.schema))
             )
         if config.better_auth_secrets:
-            from .betterauth import BetterAuthSession
+            from .sessions import BetterAuthSession
 
             schema = (
                 config.schema
@@ -247,7 +246,7 @@ def build_gate(config: GateConfig, **options: Any) -> SessionGate:
             "SESSIONGATE_JWT_SECRET (--jwt-secret), DATABASE_URL (--database-url) or "
             "SESSIONGATE_JWKS_URL (--jwks-url)"
         )
-    return SessionGate(*authenticators, **options)
+    return authenticators
 
 
 @dataclass(frozen=True, slots=True)

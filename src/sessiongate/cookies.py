@@ -25,18 +25,21 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
-from .errors import MalformedTokenError, TokenTooLargeError
+from .errors import ConfigurationError, MalformedTokenError, TokenTooLargeError
+from .types import Headers
 
 __all__ = [
     "AUTHJS_COOKIE",
+    "AUTHJS_COOKIE_NAMES",
     "BETTER_AUTH_COOKIE",
+    "BETTER_AUTH_COOKIE_NAMES",
     "DEFAULT_MAX_COOKIE_HEADER_BYTES",
     "DEFAULT_MAX_TOKEN_BYTES",
     "NEXTAUTH_COOKIE",
     "SECURE_PREFIX",
-    "Headers",
     "RequestCredentials",
     "chunked_bases",
+    "cookie_name_list",
     "parse_cookie_header",
     "percent_decode",
     "secure_first",
@@ -48,14 +51,23 @@ AUTHJS_COOKIE = "authjs.session-token"
 NEXTAUTH_COOKIE = "next-auth.session-token"
 BETTER_AUTH_COOKIE = "better-auth.session_token"
 
+AUTHJS_COOKIE_NAMES: tuple[str, ...] = (
+    SECURE_PREFIX + AUTHJS_COOKIE,
+    AUTHJS_COOKIE,
+    SECURE_PREFIX + NEXTAUTH_COOKIE,
+    NEXTAUTH_COOKIE,
+)
+"""The session cookie names Auth.js v5 and NextAuth v4 use by default, ``__Secure-`` first: what
+``AuthJSToken`` and ``DatabaseSession`` read unless given ``cookie_names``."""
+BETTER_AUTH_COOKIE_NAMES: tuple[str, ...] = (SECURE_PREFIX + BETTER_AUTH_COOKIE, BETTER_AUTH_COOKIE)
+"""Better Auth's default ``session_token`` cookie names (prefix ``better-auth``)."""
+
 DEFAULT_MAX_COOKIE_HEADER_BYTES = 64 * 1024
 DEFAULT_MAX_TOKEN_BYTES = 32 * 1024
 DEFAULT_MAX_CHUNKS = 64
 
-Headers = Mapping[str, str] | Iterable[tuple[bytes, bytes]] | Iterable[tuple[str, str]]
-"""A mapping of header names to values, or ASGI/WSGI-style ``(name, value)`` pairs."""
-
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_NAME_FORBIDDEN = frozenset(";=, \t\r\n")
 _WS = " \t"
 
 
@@ -164,6 +176,25 @@ def secure_first(names: Iterable[str]) -> tuple[str, ...]:
     ordered = list(dict.fromkeys(names))
     secure = [n for n in ordered if n.startswith(SECURE_PREFIX)]
     return (*secure, *(n for n in ordered if not n.startswith(SECURE_PREFIX)))
+
+
+def cookie_name_list(names: Iterable[str] | None, default: Sequence[str]) -> tuple[str, ...]:
+    """``names`` validated, in lookup order (:func:`secure_first`); ``None`` means ``default``.
+
+    The one meaning of ``cookie_names`` everywhere: the complete list of cookie names to read.
+    To add a name to the standard ones, pass ``[*AUTHJS_COOKIE_NAMES, "my.session"]``; an empty
+    list reads no cookie. Raises :class:`ConfigurationError` for a string (not a list) or an
+    invalid name.
+    """
+    if names is None:
+        return secure_first(default)
+    if isinstance(names, (str, bytes)):
+        raise ConfigurationError("cookie_names must be a list of cookie names, not one string")
+    listed = tuple(names)
+    for name in listed:
+        if not isinstance(name, str) or not name or not _NAME_FORBIDDEN.isdisjoint(name):
+            raise ConfigurationError(f"invalid cookie name {name!r}")
+    return secure_first(listed)
 
 
 class RequestCredentials:

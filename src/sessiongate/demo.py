@@ -11,7 +11,9 @@
 4. runs every line itself with httpx and checks the answer;
 5. exits (``--once``) or keeps serving until Ctrl-C (``--serve``).
 
-The tokens printed are made for this demo's throwaway secret, which is never printed.
+``sessiongate demo --offline`` (:func:`run_offline_demo`) verifies minted tokens in-process
+instead, with nothing but the core. The tokens printed are made for this demo's throwaway
+secret, which is never printed.
 """
 
 from __future__ import annotations
@@ -32,7 +34,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["DemoCase", "run_live_demo"]
+from ._extras import require
+from .authjs import AuthJSToken
+from .errors import SessionGateError
+from .gate import SessionGate
+from .jws import BearerJWT
+from .testing import cookie_header, mint_authjs_v5, mint_hs256, mint_nextauth_v4
+
+__all__ = ["DemoCase", "run_live_demo", "run_offline_demo"]
 
 _DDL = """
 CREATE TABLE "User" (
@@ -93,10 +102,7 @@ def build_app(secret: str, database: Path) -> Any:
     from starlette.routing import Route
 
     from .asgi import SessionGateMiddleware, requires
-    from .authjs import AuthJSToken
-    from .dbsession import DatabaseSession
-    from .gate import SessionGate
-    from .jws import BearerJWT
+    from .sessions import DatabaseSession
     from .stores import PRESETS, SQLiteStore
 
     schema = PRESETS["authjs-prisma"].with_extra(["role"])
@@ -166,7 +172,6 @@ class _Server:
 
 def cases(secret: str, db_token: str, now: float) -> list[DemoCase]:
     """The demo's requests."""
-    from .testing import cookie_header, mint_authjs_v5, mint_hs256
 
     ada = {"sub": "user-1", "email": "ada@example.com", "name": "Ada Lovelace", "role": "admin"}
     bob = {"sub": "user-2", "email": "bob@example.com", "name": "Bob", "role": "viewer"}
@@ -218,8 +223,12 @@ def run_live_demo(
 ) -> int:
     """Run the live demo; returns 0 when every request was answered as expected.
 
-    ``wait`` (tests) replaces the wait for Ctrl-C in ``serve`` mode.
+    ``wait`` (tests) replaces the wait for Ctrl-C in ``serve`` mode. Raises
+    :class:`~sessiongate.errors.MissingExtraError` before anything starts when Starlette,
+    uvicorn or httpx is missing (``pip install 'sessiongate[demo]'``).
     """
+    for module in ("starlette", "uvicorn", "httpx"):
+        require(module, "demo")
     import httpx
 
     secret = _secrets.token_urlsafe(32)
@@ -281,4 +290,55 @@ def run_live_demo(
                     "up and paste the lines above\n"
                 )
         asyncio.run(app.state.gate.aclose())
+    return 0 if not failures else 1
+
+
+def run_offline_demo(out: TextIO, *, secret: str | None = None, now: float | None = None) -> int:
+    """Mint a v5 cookie, a v4 cookie and an HS256 token with a generated secret, verify them with
+    a :class:`SessionGate`, and show one rejection with its reason. Returns 0 when all behave."""
+    secret = secret or _secrets.token_urlsafe(32)
+    t = time.time() if now is None else now
+    gate = SessionGate(AuthJSToken(secret), BearerJWT(secret), clock=lambda: t)
+    claims = {"sub": "user-1", "email": "ada@example.com", "name": "Ada", "role": "admin"}
+    cases: list[tuple[str, dict[str, str], str | None]] = [
+        (
+            "Auth.js v5 cookie",
+            {"cookie": cookie_header(mint_authjs_v5(claims, secret, now=t))},
+            None,
+        ),
+        (
+            "NextAuth v4 cookie",
+            {
+                "cookie": cookie_header(
+                    mint_nextauth_v4(claims, secret, now=t), "next-auth.session-token"
+                )
+            },
+            None,
+        ),
+        ("HS256 Bearer", {"authorization": "Bearer " + mint_hs256(claims, secret, now=t)}, None),
+        (
+            "expired v5 cookie",
+            {"cookie": cookie_header(mint_authjs_v5(claims, secret, now=t - 7200, max_age=3600))},
+            "expired",
+        ),
+        (
+            "v5 cookie under the __Secure- name it was not made for",
+            {"cookie": "__Secure-" + cookie_header(mint_authjs_v5(claims, secret, now=t))},
+            "unknown_kid",
+        ),
+        ("no credentials", {}, "missing_credentials"),
+    ]
+    failures = 0
+    out.write("sessiongate demo (generated secret, nothing leaves this process)\n\n")
+    for label, headers, expected in cases:
+        try:
+            user = gate.authenticate_sync(headers).user
+            verdict = f"OK    {user.source:<12} id={user.id} roles={sorted(user.roles)}"
+            ok = expected is None
+        except SessionGateError as err:
+            verdict = f"DENY  {err.status_code} {err.code}: {err.message}"
+            ok = err.code == expected
+        failures += not ok
+        out.write(f"  {label:<55} {verdict}\n")
+    out.write("\nall cases behaved as expected\n" if not failures else f"\n{failures} unexpected\n")
     return 0 if not failures else 1

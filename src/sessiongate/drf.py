@@ -35,16 +35,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._extras import missing_extra
+
 try:
     from rest_framework import exceptions
     from rest_framework.authentication import BaseAuthentication
     from rest_framework.permissions import BasePermission, OperationHolderMixin
     from rest_framework.request import Request
-except ImportError as err:  # pragma: no cover - exercised without DRF installed
-    raise ImportError(
-        "sessiongate.drf needs Django REST framework: "
-        "pip install 'sessiongate[django]' djangorestframework"
-    ) from err
+except ModuleNotFoundError as err:
+    raise missing_extra(err, "drf") from None
 
 from .cookies import AUTHJS_COOKIE
 from .django.conf import get_config
@@ -55,10 +54,10 @@ from .errors import (
     ProviderUnavailableError,
     SessionGateError,
 )
-from .gate import AuthResult
 from .guards import AUTHENTICATED, Mode, Requirement
 from .policy import decide, refuse
 from .responses import ErrorResponse
+from .types import AuthResult
 
 __all__ = [
     "HasAnyRole",

@@ -10,7 +10,8 @@ Two roots, as in PyJWT:
 * :class:`AuthorizationError` (403): the user is known but not allowed.
 * :class:`ProviderUnavailableError` (503): *our* side could not decide (database or JWKS down).
   Never turned into a 401, so an outage does not log users out.
-* :class:`ConfigurationError`: the library was set up wrongly; raised at construction time.
+* :class:`ConfigurationError`: the library was set up wrongly; raised at construction time
+  (:class:`MissingExtraError` when an optional dependency is not installed).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "InvalidSignatureError",
     "MalformedTokenError",
     "MissingCredentialsError",
+    "MissingExtraError",
     "NotASessionError",
     "NotYetValidError",
     "ProviderUnavailableError",
@@ -198,3 +200,13 @@ class ConfigurationError(SessionGateError, ValueError):
     code = "configuration_error"
     status_code = 500
     default_message = "sessiongate is misconfigured"
+
+
+class MissingExtraError(ConfigurationError, ImportError):
+    """An optional dependency is not installed (also an ``ImportError``).
+
+    The message is one line that names the feature and the ``pip install 'sessiongate[extra]'``
+    command that installs what it needs (see :mod:`sessiongate._extras`).
+    """
+
+    default_message = "an optional dependency is not installed"

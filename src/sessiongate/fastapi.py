@@ -47,14 +47,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Unpack
 
-from fastapi import Depends, FastAPI, HTTPException, Request, WebSocketException
-from fastapi.openapi.models import APIKey, APIKeyIn, HTTPBearer
-from fastapi.responses import Response
-from fastapi.routing import APIRoute
-from fastapi.security.base import SecurityBase
-from fastapi.security.oauth2 import SecurityScopes
-from starlette.requests import HTTPConnection
-from starlette.websockets import WebSocket
+from ._extras import missing_extra
+
+try:
+    from fastapi import Depends, FastAPI, HTTPException, Request, WebSocketException
+    from fastapi.openapi.models import APIKey, APIKeyIn, HTTPBearer
+    from fastapi.responses import Response
+    from fastapi.routing import APIRoute
+    from fastapi.security.base import SecurityBase
+    from fastapi.security.oauth2 import SecurityScopes
+    from starlette.requests import HTTPConnection
+    from starlette.websockets import WebSocket
+except ModuleNotFoundError as err:
+    raise missing_extra(err, "fastapi") from None
 
 from .asgi import (
     WEBSOCKET_SUBPROTOCOL,

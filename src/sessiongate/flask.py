@@ -27,8 +27,13 @@ import functools
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, Unpack
 
-from flask import Flask, Response, current_app, request
-from werkzeug.local import LocalProxy
+from ._extras import missing_extra
+
+try:
+    from flask import Flask, Response, current_app, request
+    from werkzeug.local import LocalProxy
+except ModuleNotFoundError as err:
+    raise missing_extra(err, "flask") from None
 
 from .errors import ConfigurationError, SessionGateError
 from .gate import SessionGate

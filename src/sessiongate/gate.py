@@ -2,10 +2,12 @@
 
 A gate holds an ordered list of authenticators. For each request it extracts the credentials
 once (:class:`~sessiongate.cookies.RequestCredentials`), asks each authenticator in turn, and
-returns the first verified user.
+returns the first verified user. Two entry points, one per calling world:
+:meth:`SessionGate.authenticate` (async) and :meth:`SessionGate.authenticate_sync` (blocking),
+both answering an :class:`~sessiongate.types.AuthResult` (``.user`` is the user).
 
 An authenticator answers ``None`` when the request carries nothing it understands, returns a
-:class:`Verified` when it proved a session, and raises an
+:class:`~sessiongate.types.Verified` when it proved a session, and raises an
 :class:`~sessiongate.errors.AuthenticationError` when its credential is present but bad, or
 :class:`~sessiongate.errors.ProviderUnavailableError` when it cannot decide (database/JWKS
 down). A proof that yields no usable identity (the user factory raises an
@@ -21,21 +23,15 @@ nobody succeeds:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ._lru import ByteBudgetLRU
-from .cookies import (
-    DEFAULT_MAX_COOKIE_HEADER_BYTES,
-    DEFAULT_MAX_TOKEN_BYTES,
-    Headers,
-    RequestCredentials,
-)
+from .config import GateConfig, build_authenticators
+from .cookies import DEFAULT_MAX_COOKIE_HEADER_BYTES, DEFAULT_MAX_TOKEN_BYTES, RequestCredentials
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -44,85 +40,15 @@ from .errors import (
     ProviderUnavailableError,
     SessionGateError,
 )
-from .user import ClaimMapping, User, UserFactory
+from .types import AsyncAuthenticator, Authenticator, AuthResult, Headers, Verified
+from .user import ClaimMapping, UserFactory
 
-__all__ = [
-    "AsyncAuthenticator",
-    "AuthResult",
-    "Authenticator",
-    "CredentialKind",
-    "SessionGate",
-    "Verified",
-]
+__all__ = ["SessionGate"]
 
 logger = logging.getLogger("sessiongate")
 
 _MEMO_MAX_KEY_CHARS = 8 * 1024
 
-CredentialKind = Literal["cookie", "bearer"]
-
-
-@dataclass(slots=True)
-class Verified:
-    """What an authenticator proved.
-
-    Attributes:
-        claims: the verified claims (for database sessions: the user row shaped as claims).
-        source: format name (``authjs-v5``, ``nextauth-v4``, ``jws``, ``database``...).
-        credential: whether the proof came from a cookie or a Bearer header.
-        expires_at: when the credential stops being valid (UNIX seconds), if known.
-        memo: a slot the gate uses to cache the built user on cached verifications.
-        recheck: for stateless credentials (tokens), re-validates the time claims at ``now`` and
-            raises when they no longer hold. When set, the gate may answer a later request that
-            presents the very same credential headers from its memo, calling only this.
-    """
-
-    claims: Mapping[str, Any]
-    source: str
-    credential: CredentialKind
-    expires_at: float | None = None
-    memo: tuple[object, Any] | None = None
-    recheck: Callable[[float], None] | None = None
-
-
-@runtime_checkable
-class Authenticator(Protocol):
-    """A synchronous, CPU-only authenticator (token formats)."""
-
-    name: str
-
-    def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
-        """``None``: not mine. ``Verified``: proven. Raise: present but bad / undecidable."""
-        ...
-
-
-@runtime_checkable
-class AsyncAuthenticator(Protocol):
-    """An authenticator that does I/O (database stores, JWKS)."""
-
-    name: str
-
-    async def authenticate_async(
-        self, credentials: RequestCredentials, now: float
-    ) -> Verified | None:
-        """Like :meth:`Authenticator.authenticate`, awaiting I/O."""
-        ...
-
-    def authenticate_blocking(self, credentials: RequestCredentials, now: float) -> Verified | None:
-        """The same from synchronous code (WSGI); may run the I/O on a background loop."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class AuthResult:
-    """A successful authentication: the user, how it was proven and by whom."""
-
-    user: Any
-    credential: CredentialKind
-    authenticator: str
-
-
-AnyAuthenticator = Authenticator | AsyncAuthenticator
 _MemoEntry = tuple[AuthResult, Callable[[float], None]]
 
 
@@ -135,7 +61,7 @@ class SessionGate:
         claim_mapping: how claims become a :class:`~sessiongate.user.User`.
         user_factory: ``(claims, source, expires_at) -> your user type``; replaces
             ``claim_mapping`` when given.
-        clock: returns the current UNIX time; injectable for tests.
+        clock: wall-clock UNIX seconds (default ``time.time``); injectable for tests.
         max_cookie_header_bytes / max_token_bytes: size caps checked before any parsing.
         memo_size: how many recent successful verdicts to remember, keyed by the exact
             ``Cookie`` + ``Authorization`` bytes (0 disables). Only verdicts reached by stateless
@@ -147,7 +73,7 @@ class SessionGate:
 
     def __init__(
         self,
-        *authenticators: AnyAuthenticator,
+        *authenticators: Authenticator,
         claim_mapping: ClaimMapping | None = None,
         user_factory: UserFactory | None = None,
         clock: Callable[[], float] = time.time,
@@ -158,7 +84,7 @@ class SessionGate:
         if not authenticators:
             raise ConfigurationError("SessionGate needs at least one authenticator")
         for auth in authenticators:
-            if not isinstance(auth, (Authenticator, AsyncAuthenticator)):
+            if not isinstance(auth, Authenticator):
                 raise ConfigurationError(f"{auth!r} is not an authenticator")
         if max_cookie_header_bytes <= 0 or max_token_bytes <= 0:
             raise ConfigurationError("size caps must be positive")
@@ -168,7 +94,7 @@ class SessionGate:
             # the memo also keeps the built user (its roles and permissions sets): 10 B/char
             ByteBudgetLRU(memo_size, bytes_per_char=10) if memo_size else None
         )
-        self.authenticators: tuple[AnyAuthenticator, ...] = tuple(authenticators)
+        self.authenticators: tuple[Authenticator, ...] = tuple(authenticators)
         self.claim_mapping = claim_mapping or ClaimMapping()
         self._build: UserFactory = user_factory or self.claim_mapping.build_user
         self._user_token = object()
@@ -176,9 +102,8 @@ class SessionGate:
         self.max_cookie_header_bytes = max_cookie_header_bytes
         self.max_token_bytes = max_token_bytes
         # the Protocol isinstance check is slow: decide once, not per request
-        self._chain: tuple[tuple[AnyAuthenticator, bool], ...] = tuple(
-            (a, isinstance(a, AsyncAuthenticator) and not isinstance(a, Authenticator))
-            for a in authenticators
+        self._chain: tuple[tuple[Authenticator, bool], ...] = tuple(
+            (a, isinstance(a, AsyncAuthenticator)) for a in authenticators
         )
         self.has_async = any(is_async for _, is_async in self._chain)
 
@@ -204,10 +129,8 @@ class SessionGate:
         ``SESSIONGATE_JWKS_URL`` + ``_ISSUER`` + ``_AUDIENCE``: asymmetric Bearer JWTs. The same
         reader configures ``sessiongate serve`` (see :mod:`sessiongate.config`).
         """
-        from .config import GateConfig, build_gate
-
         config = GateConfig.from_sources(environ=os.environ if environ is None else environ)
-        return build_gate(config, **options)
+        return cls(*build_authenticators(config), **options)
 
     # ---------------------------------------------------------------- the verdict
 
@@ -246,7 +169,7 @@ class SessionGate:
                 return MalformedTokenError("the bearer token is of no format this server accepts")
         return MissingCredentialsError()
 
-    def _log(self, auth: AnyAuthenticator, err: SessionGateError) -> None:
+    def _log(self, auth: Authenticator, err: SessionGateError) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("authenticator %s rejected the request: %s", auth.name, err.code)
 
@@ -291,7 +214,7 @@ class SessionGate:
 
     def _accept(
         self,
-        auth: AnyAuthenticator,
+        auth: Authenticator,
         verified: Verified,
         key: tuple[str | None, str | None] | None,
         stateless: bool,
@@ -302,63 +225,51 @@ class SessionGate:
             self._memo_put(key, result, verified)
         return result
 
-    async def authenticate_request(self, headers: Headers) -> AuthResult:
-        """Authenticate, returning the user with how it was proven. Raises on failure."""
-        now, creds, key, hit = self._begin(headers)
-        if hit is not None:
-            return hit
-        errors: list[SessionGateError] = []
-        stateless = True
-        for auth, is_async in self._chain:
-            try:
-                if is_async:
-                    stateless = False
-                    verified = await auth.authenticate_async(creds, now)  # type: ignore[union-attr]
-                else:
-                    verified = auth.authenticate(creds, now)  # type: ignore[union-attr]
-                if verified is not None:
-                    # no usable identity (no id claim...) is this authenticator's rejection
-                    return self._accept(auth, verified, key, stateless)
-            except (AuthenticationError, ProviderUnavailableError) as err:
-                self._log(auth, err)
-                errors.append(err)
-        raise self._conclude(creds, errors)
+    async def authenticate(self, headers: Headers) -> AuthResult:
+        """The verified user for these request headers, with how it was proven and by whom.
 
-    def authenticate_request_sync(self, headers: Headers) -> AuthResult:
-        """Synchronous :meth:`authenticate_request` (WSGI, CLI, plain scripts)."""
-        now, creds, key, hit = self._begin(headers)
-        if hit is not None:
-            return hit
-        errors: list[SessionGateError] = []
-        stateless = True
-        for auth, is_async in self._chain:
-            try:
-                if is_async:
-                    stateless = False
-                    verified = auth.authenticate_blocking(creds, now)  # type: ignore[union-attr]
-                else:
-                    verified = auth.authenticate(creds, now)  # type: ignore[union-attr]
-                if verified is not None:
-                    # no usable identity (no id claim...) is this authenticator's rejection
-                    return self._accept(auth, verified, key, stateless)
-            except (AuthenticationError, ProviderUnavailableError) as err:
-                self._log(auth, err)
-                errors.append(err)
-        raise self._conclude(creds, errors)
-
-    async def authenticate(self, headers: Headers) -> User:
-        """Return the verified user for these request headers, or raise a ``SessionGateError``.
-
-        ``headers`` is a mapping (any case) or ASGI-style ``(bytes, bytes)`` pairs.
+        ``headers`` is a mapping (any case) or ASGI-style ``(bytes, bytes)`` pairs. Raises a
+        :class:`~sessiongate.errors.SessionGateError` (see the module docs for which one).
         """
-        result = await self.authenticate_request(headers)
-        user: User = result.user
-        return user
+        now, creds, key, hit = self._begin(headers)
+        if hit is not None:
+            return hit
+        errors: list[SessionGateError] = []
+        stateless = True
+        for auth, is_async in self._chain:
+            try:
+                if is_async:
+                    stateless = False
+                    verified = await auth.authenticate(creds, now)  # type: ignore[attr-defined]
+                else:
+                    verified = auth.authenticate_sync(creds, now)
+                if verified is not None:
+                    # no usable identity (no id claim...) is this authenticator's rejection
+                    return self._accept(auth, verified, key, stateless)
+            except (AuthenticationError, ProviderUnavailableError) as err:
+                self._log(auth, err)
+                errors.append(err)
+        raise self._conclude(creds, errors)
 
-    def authenticate_sync(self, headers: Headers) -> User:
-        """Synchronous :meth:`authenticate`."""
-        user: User = self.authenticate_request_sync(headers).user
-        return user
+    def authenticate_sync(self, headers: Headers) -> AuthResult:
+        """Blocking :meth:`authenticate` (WSGI, the CLI, plain scripts): the same answers."""
+        now, creds, key, hit = self._begin(headers)
+        if hit is not None:
+            return hit
+        errors: list[SessionGateError] = []
+        stateless = True
+        for auth, is_async in self._chain:
+            try:
+                if is_async:
+                    stateless = False
+                verified = auth.authenticate_sync(creds, now)
+                if verified is not None:
+                    # no usable identity (no id claim...) is this authenticator's rejection
+                    return self._accept(auth, verified, key, stateless)
+            except (AuthenticationError, ProviderUnavailableError) as err:
+                self._log(auth, err)
+                errors.append(err)
+        raise self._conclude(creds, errors)
 
     async def aclose(self) -> None:
         """Close the authenticators that hold resources (pools, HTTP clients)."""
@@ -366,14 +277,5 @@ class SessionGate:
             close = getattr(auth, "aclose", None)
             if close is not None:
                 result = close()
-                if asyncio.iscoroutine(result):
+                if result is not None:  # an ``async def aclose`` (a plain one returns None)
                     await result
-
-
-def ensure_sequence(value: object, what: str) -> Sequence[Any]:
-    """Normalise a single value or a list to a non-empty tuple (configuration helper)."""
-    if isinstance(value, (str, bytes)):
-        return (value,)
-    if isinstance(value, Sequence) and value:
-        return tuple(value)
-    raise ConfigurationError(f"{what} must be a value or a non-empty list")

@@ -27,14 +27,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ._encoding import (
-    _PADS,
-    _URL_TO_STRICT,
-    b64url_decode,
-    b64url_encode,
-    json_compact,
-    json_object,
-)
+from ._b64json import _PADS, _URL_TO_STRICT, b64url_decode, b64url_encode, json_compact, json_object
 from .errors import (
     AlgorithmNotAllowedError,
     ConfigurationError,

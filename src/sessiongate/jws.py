@@ -20,10 +20,11 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 
-from ._encoding import b64url_decode, b64url_encode, json_compact, json_object, secret_list
+from ._b64json import b64url_decode, b64url_encode, json_compact, json_object
+from ._secrets import secret_list
 from ._tokencache import DecodedToken, TokenCache
 from .claims import ClaimRules
-from .cookies import DEFAULT_MAX_TOKEN_BYTES, RequestCredentials
+from .cookies import DEFAULT_MAX_TOKEN_BYTES, RequestCredentials, cookie_name_list
 from .errors import (
     AlgorithmNotAllowedError,
     AuthenticationError,
@@ -32,7 +33,7 @@ from .errors import (
     MalformedTokenError,
     TokenTooLargeError,
 )
-from .gate import Verified
+from .types import Verified
 
 __all__ = ["HMAC_ALGORITHMS", "BearerJWT", "parse_jws_header"]
 
@@ -84,12 +85,13 @@ class BearerJWT:
     Args:
         secret: the shared secret (UTF-8 string as typed, or bytes), or a list for rotation.
         algorithms: the accepted algorithms; default ``["HS256"]``. Only HS* are allowed here.
-        cookie_names: also read the token from these cookies (for apps that replaced NextAuth's
-            ``jwt.encode``/``decode`` with ``jsonwebtoken``); default: Bearer header only.
+        cookie_names: the complete list of cookies to read the token from (for apps that
+            replaced NextAuth's ``jwt.encode``/``decode`` with ``jsonwebtoken``); default
+            ``None``: none, the ``Bearer`` header only. ``__Secure-`` names are read first.
         leeway, require_exp, issuer, audience: claim checks, see :class:`ClaimRules`.
         cache_size: how many verified tokens to remember (0 disables); expiry re-checked per hit.
         max_token_bytes: size cap, checked before any crypto.
-        clock: returns UNIX time; injectable for tests.
+        clock: wall-clock UNIX seconds (default ``time.time``); injectable for tests.
     """
 
     name = "jws"
@@ -99,7 +101,7 @@ class BearerJWT:
         secret: str | bytes | Sequence[str | bytes],
         *,
         algorithms: Iterable[str] = ("HS256",),
-        cookie_names: Iterable[str] = (),
+        cookie_names: Iterable[str] | None = None,
         leeway: float | timedelta = 15,
         require_exp: bool = True,
         issuer: str | Collection[str] | None = None,
@@ -125,8 +127,8 @@ class BearerJWT:
         self._macs = {
             alg: tuple(crypto_hmac.HMAC(k, _HASHES[alg]()) for k in self._keys) for alg in algs
         }
-        self.cookie_names = tuple(cookie_names)
-        self.rules = ClaimRules.build(
+        self.cookie_names = cookie_name_list(cookie_names, ())
+        self.rules = ClaimRules(
             leeway=leeway, require_exp=require_exp, issuer=issuer, audience=audience
         )
         self.max_token_bytes = max_token_bytes
@@ -188,20 +190,29 @@ class BearerJWT:
         claims = decoded.claims
         return claims.copy() if isinstance(claims, MappingProxyType) else dict(claims)
 
-    def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
-        """Authenticator protocol: configured cookies, then a three-segment ``Bearer`` token."""
-        first_error: AuthenticationError | None = None
-        for name in self.cookie_names:
-            for value in credentials.session_cookie(name):
-                try:
-                    decoded = self._verify(value)
-                    self.rules.check_time(decoded.exp, decoded.nbf, now)
-                except AuthenticationError as err:
-                    first_error = first_error or err
-                    continue
-                return decoded.as_verified("cookie", self.rules)
-        if first_error is not None:
-            raise first_error
+    def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
+        """Authenticator protocol: configured cookies, then a three-segment ``Bearer`` token.
+
+        Cookies are read like the session cookies of :class:`~sessiongate.authjs.AuthJSToken`:
+        every ``__Secure-`` name first, and once one is present no plain one is read, whatever
+        the order of ``cookie_names`` (a plain cookie can be planted by a sibling subdomain).
+        """
+        if self.cookie_names and credentials.cookies:
+            first_error: AuthenticationError | None = None
+            try:
+                for _name, values in credentials.session_cookies(self.cookie_names):
+                    for value in values:
+                        try:
+                            decoded = self._verify(value)
+                            self.rules.check_time(decoded.exp, decoded.nbf, now)
+                        except AuthenticationError as err:
+                            first_error = first_error or err
+                            continue
+                        return decoded.as_verified("cookie", self.rules)
+            except AuthenticationError as err:  # session_cookies reached a broken chunk set
+                first_error = first_error or err
+            if first_error is not None:
+                raise first_error
         token = credentials.bearer_token()
         if token is None or token.count(".") != 2:
             return None

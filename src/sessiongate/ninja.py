@@ -34,15 +34,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ._extras import missing_extra
+
 try:
     from ninja import NinjaAPI
     from ninja.errors import AuthenticationError as NinjaAuthenticationError
     from ninja.errors import HttpError
     from ninja.security.base import AuthBase
-except ImportError as err:  # pragma: no cover - exercised without Ninja installed
-    raise ImportError(
-        "sessiongate.ninja needs Django Ninja: pip install 'sessiongate[django]' django-ninja"
-    ) from err
+except ModuleNotFoundError as err:
+    raise missing_extra(err, "ninja") from None
 
 from django.http import HttpRequest, HttpResponse
 

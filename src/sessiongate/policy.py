@@ -34,10 +34,11 @@ from .errors import (
     ProviderUnavailableError,
     SessionGateError,
 )
-from .gate import AuthResult, SessionGate
+from .gate import SessionGate
 from .guards import Requirement, RoleHierarchy
 from .origins import CSRFError, OriginPolicy, is_unsafe_method
 from .responses import ErrorRenderer, ErrorResponse, default_renderer, websocket_close_code
+from .types import AuthResult
 from .user import AnonymousUser
 
 __all__ = [

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._extras import require
 from .stores.cache import CachedStore
 from .stores.notify import Listener, PostgresListener
 
@@ -62,7 +63,7 @@ class ReplicaSetup:
 
 
 async def _postgres_facts(dsn: str, table: str) -> tuple[bool, int]:
-    import asyncpg  # type: ignore[import-untyped]
+    asyncpg = require("asyncpg", "postgres")
 
     from .stores.urls import parse_postgres_url
 
@@ -123,7 +124,7 @@ def _runner() -> Any:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run
-    from .stores.bridge import default_loop
+    from ._sync import default_loop
 
     return lambda coro: default_loop().run(coro, timeout=10)
 

@@ -37,7 +37,6 @@ from .origins import CSRFError
 __all__ = [
     "WS_CLOSE_POLICY_VIOLATION",
     "WS_CLOSE_TRY_AGAIN_LATER",
-    "CSRFError",
     "ErrorRenderer",
     "ErrorResponse",
     "default_renderer",

@@ -92,7 +92,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .config import CSRFMode, GateConfig, SidecarOptions, build_gate, parse_csrf_mode
+from .config import CSRFMode, parse_csrf_mode
 from .errors import ConfigurationError, InvalidClaimError, SessionGateError
 from .gate import SessionGate
 from .guards import Requirement, RoleHierarchy
@@ -101,11 +101,7 @@ from .responses import error_response
 
 __all__ = [
     "DEFAULT_MAX_HEADER_BYTES",
-    "CSRFMode",
     "SidecarApp",
-    "SidecarConfig",
-    "SidecarOptions",
-    "build_gate",
     "encode_header_value",
     "user_headers",
 ]
@@ -507,7 +503,7 @@ class SidecarApp:
             self._log(scope, 400, "invalid_request", started)
             return
         try:
-            result = await self.gate.authenticate_request(headers)
+            result = await self.gate.authenticate(headers)
             user = result.user
             if result.credential == "cookie":
                 self._check_origin(scope, facts)
@@ -542,11 +538,3 @@ class SidecarApp:
                 code,
                 (time.perf_counter() - started) * 1000,
             )
-
-
-# ------------------------------------------------------------------------------ configuration
-
-
-# The configuration (flags over environment) lives in config.py, shared with
-# SessionGate.from_env; the sidecar keeps its historical names.
-SidecarConfig = GateConfig

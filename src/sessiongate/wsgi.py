@@ -92,7 +92,7 @@ def authenticate_environ(environ: Environ, gate: SessionGate, policy: WebPolicy)
         if (value := environ.get(key))
     }
     try:
-        outcome: Any = gate.authenticate_request_sync(headers)
+        outcome: Any = gate.authenticate_sync(headers)
     except SessionGateError as err:
         outcome = err
     verdict = Verdict(gate, outcome, environ_facts(environ), policy)

@@ -20,14 +20,14 @@ from jwt.algorithms import RSAAlgorithm
 from sg_django_settings import FRONT, JWT_SECRET, SECRET
 
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
-from sessiongate.betterauth import BetterAuthSession, sign_cookie_value
+from sessiongate.betterauth import sign_cookie_value
 from sessiongate.cookies import RequestCredentials
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import ProviderUnavailableError
-from sessiongate.gate import Verified
 from sessiongate.jwks import JWKSBearer
+from sessiongate.sessions import BetterAuthSession, DatabaseSession
 from sessiongate.stores import SQLiteStore
 from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256, mint_nextauth_v4
+from sessiongate.types import Verified
 
 BA_SECRET = "better-auth-test-secret-0123456789abcdefgh"
 EVIL = "https://evil.example"
@@ -195,7 +195,7 @@ class OutageAuthenticator:
 
     name = "outage"
 
-    def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
+    def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
         if credentials.cookies or credentials.authorization:
             raise ProviderUnavailableError()
         return None

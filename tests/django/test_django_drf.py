@@ -151,8 +151,8 @@ def test_one_verification_per_request_with_the_middleware(api, monkeypatch):
 
     gate = get_config().gate
     calls = []
-    real = gate.authenticate_request_sync
-    monkeypatch.setattr(gate, "authenticate_request_sync", lambda h: calls.append(1) or real(h))
+    real = gate.authenticate_sync
+    monkeypatch.setattr(gate, "authenticate_sync", lambda h: calls.append(1) or real(h))
     assert call(api, "/api/me", cookie=build_v5_cookie()).status_code == 200
     assert calls == [1]
 

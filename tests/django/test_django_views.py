@@ -86,13 +86,13 @@ def test_anonymous_user_keeps_the_reason(client):
 def test_user_is_verified_only_when_touched(client, monkeypatch):
     gate = get_config().gate
     calls = []
-    real = gate.authenticate_request_sync
+    real = gate.authenticate_sync
 
     def counting(headers):
         calls.append(1)
         return real(headers)
 
-    monkeypatch.setattr(gate, "authenticate_request_sync", counting)
+    monkeypatch.setattr(gate, "authenticate_sync", counting)
     assert get(client, "/dj/untouched", cookie=build_v5_cookie()).status_code == 200
     assert calls == []
     assert get(client, "/dj/whoami", cookie=build_v5_cookie()).status_code == 200

@@ -25,7 +25,7 @@ import atheris
 
 with atheris.instrument_imports():
     from sessiongate import AuthJSToken, BearerJWT, SessionGate
-    from sessiongate._encoding import b64url_encode
+    from sessiongate._b64json import b64url_encode
     from sessiongate.asgi import SessionGateMiddleware
     from sessiongate.authjs import v4_key, v5_key
     from sessiongate.betterauth import (

@@ -19,12 +19,12 @@ from typing import Any
 
 def build(config: dict[str, Any]) -> Any:
     from sessiongate.authjs import AuthJSToken
-    from sessiongate.betterauth import BetterAuthSession
     from sessiongate.gate import SessionGate
     from sessiongate.jws import BearerJWT
     from sessiongate.revocation import Revocable, RevocationMirror
     from sessiongate.revocation.postgres import PostgresRevocations
     from sessiongate.revocation.redis import RedisRevocations
+    from sessiongate.sessions import BetterAuthSession
     from sessiongate.sidecar import SidecarApp
     from sessiongate.stores.cache import CachedStore
     from sessiongate.stores.notify import PostgresListener

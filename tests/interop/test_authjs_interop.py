@@ -111,7 +111,7 @@ def test_real_chunked_cookies(oracle: NodeOracle, gen: str, name: str) -> None:
     assert len(chunks) >= 4
     random.Random(7).shuffle(chunks)
     header = "; ".join(f"{c['name']}={c['value']}" for c in chunks)
-    user = SessionGate(AuthJSToken(SECRET)).authenticate_sync({"cookie": header})
+    user = SessionGate(AuthJSToken(SECRET)).authenticate_sync({"cookie": header}).user
     assert user.claims["blob"] == big["blob"]
     if gen == "v5":
         theirs = oracle.call(
@@ -125,13 +125,13 @@ def test_tokens_reissued_by_the_real_session_endpoint(oracle: NodeOracle, gen: s
     result = oracle.call(f"{gen}.session", secret=SECRET, token=CLAIMS, https=True)
     assert result["status"] == 200
     header = "; ".join(f"{c['name']}={c['value']}" for c in result["cookies"])
-    user = SessionGate(AuthJSToken(SECRET)).authenticate_sync({"cookie": header})
+    user = SessionGate(AuthJSToken(SECRET)).authenticate_sync({"cookie": header}).user
     assert user.id == "user-42"
     assert user.source == ("authjs-v5" if gen == "v5" else "nextauth-v4")
 
 
 def test_jose_a256gcm_v5_token(oracle: NodeOracle) -> None:
-    from sessiongate._encoding import b64url_encode
+    from sessiongate._b64json import b64url_encode
     from sessiongate.authjs import v5_key
 
     key = v5_key(SECRET, V5, A256GCM)

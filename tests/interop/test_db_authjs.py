@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import ExpiredTokenError, SessionNotFoundError
 from sessiongate.gate import SessionGate
+from sessiongate.sessions import DatabaseSession
 from sessiongate.stores import PRESETS
 from sessiongate.stores.postgres import PostgresStore
 
@@ -58,7 +58,7 @@ def test_pg_adapter_rows_verify(postgres_dsn, node_bin, schema):
                 {"cookie": f"next-auth.session-token={token}"},
                 {"authorization": f"Bearer {token}"},
             ):
-                user = await gate.authenticate(header)
+                user = (await gate.authenticate(header)).user
                 assert user.id == created["userId"]  # SERIAL id as a string
                 assert user.email == "ada@example.com"
                 assert user.image == "https://i/a"
@@ -96,9 +96,9 @@ def test_pg_adapter_expired_session_rejected(postgres_dsn, node_bin, schema):
                     {"cookie": f"authjs.session-token={created['sessionToken']}"}
                 )
             # updateSession (what core does on refresh) moving expiry into the past also ends it
-            assert await gate.authenticate(
-                {"cookie": f"authjs.session-token={live['sessionToken']}"}
-            )
+            assert (
+                await gate.authenticate({"cookie": f"authjs.session-token={live['sessionToken']}"})
+            ).user
             call(
                 node_bin,
                 "authjs.updateSession",
@@ -127,7 +127,7 @@ def test_prisma_shaped_tables_written_by_the_adapter(postgres_dsn, node_bin, sch
 
     async def main():
         try:
-            user = await gate.authenticate({"cookie": f"authjs.session-token={token}"})
+            user = (await gate.authenticate({"cookie": f"authjs.session-token={token}"})).user
             assert user.id == created["userId"]
             assert user.role == "admin"
             # "expires" is a naive TIMESTAMP(3): read as UTC, to the millisecond the adapter sent

@@ -15,9 +15,10 @@ from http.cookies import SimpleCookie
 
 import pytest
 
-from sessiongate.betterauth import BetterAuthSession, sign_cookie_value
+from sessiongate.betterauth import sign_cookie_value
 from sessiongate.errors import ExpiredTokenError, InvalidSignatureError, SessionNotFoundError
 from sessiongate.gate import SessionGate
+from sessiongate.sessions import BetterAuthSession
 from sessiongate.stores import PRESETS
 from sessiongate.stores.postgres import PostgresStore
 
@@ -69,10 +70,8 @@ def test_signup_cookie_and_bearer_header_verify(postgres_dsn, node_bin, schema, 
 
     async def main():
         try:
-            by_cookie = await gate.authenticate_request(
-                {"cookie": f"better-auth.session_token={cookie}"}
-            )
-            by_bearer = await gate.authenticate_request({"authorization": f"Bearer {auth_token}"})
+            by_cookie = await gate.authenticate({"cookie": f"better-auth.session_token={cookie}"})
+            by_bearer = await gate.authenticate({"authorization": f"Bearer {auth_token}"})
             for result in (by_cookie, by_bearer):
                 assert result.user.id == signed_up["userId"]
                 assert result.user.email == "ada@example.com"
@@ -100,9 +99,11 @@ def test_rotated_secret_list_keeps_old_cookies(postgres_dsn, schema, signed_up):
 
     async def main():
         try:
-            user = await gate.authenticate(
-                {"cookie": f"better-auth.session_token={signed_up['cookie']}"}
-            )
+            user = (
+                await gate.authenticate(
+                    {"cookie": f"better-auth.session_token={signed_up['cookie']}"}
+                )
+            ).user
             assert user.id == signed_up["userId"]
         finally:
             await auth.aclose()
@@ -131,7 +132,7 @@ def test_sign_out_and_expiry_rejected(postgres_dsn, node_bin, schema, signed_up)
 
     async def main():
         try:
-            assert await gate.authenticate(header)
+            assert (await gate.authenticate(header)).user
             await asyncio.to_thread(
                 execute,
                 postgres_dsn,
@@ -192,7 +193,7 @@ def test_bearer_base64url_signature_what_better_auth_does(
 
     async def main():
         try:
-            user = await gate.authenticate({"authorization": f"Bearer {token}.{url_sig}"})
+            user = (await gate.authenticate({"authorization": f"Bearer {token}.{url_sig}"})).user
             assert user.id == signed_up["userId"]  # sessiongate follows SPEC 5.7
         finally:
             await auth.aclose()

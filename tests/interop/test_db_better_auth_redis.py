@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 
-from sessiongate.betterauth import BetterAuthSession
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import SessionGateError
 from sessiongate.gate import SessionGate
+from sessiongate.sessions import BetterAuthSession, DatabaseSession
 from sessiongate.stores.redis import RedisStore
 from sessiongate.stores.redis_layouts import AuthJSRedisLayout, BetterAuthRedisLayout
 
@@ -80,7 +79,7 @@ def ours(gate: SessionGate, cookie: str) -> str | None:
 
     async def run() -> str | None:
         try:
-            result = await gate.authenticate_request({"cookie": cookie})
+            result = await gate.authenticate({"cookie": cookie})
         except SessionGateError as err:
             status = err.status_code
         else:

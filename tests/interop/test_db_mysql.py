@@ -27,10 +27,9 @@ import asyncmy
 import pytest
 from asyncmy.constants import CLIENT
 
-from sessiongate.betterauth import BetterAuthSession
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import ExpiredTokenError, SessionNotFoundError
 from sessiongate.gate import SessionGate
+from sessiongate.sessions import BetterAuthSession, DatabaseSession
 from sessiongate.stores import open_store
 from sessiongate.stores.mysql import MySQLStore
 from sessiongate.stores.urls import parse_mysql_url
@@ -171,7 +170,7 @@ def check_round_trip(node_bin: str, params: dict[str, Any], *, url: str, schema:
                 {"cookie": f"__Secure-next-auth.session-token={live['sessionToken']}"},
                 {"authorization": f"Bearer {live['sessionToken']}"},
             ):
-                user = await gate.authenticate(header)
+                user = (await gate.authenticate(header)).user
                 assert user.id == created["userId"]
                 assert (user.email, user.name) == ("ada@example.com", "Ada")
                 assert user.source == "database"
@@ -195,7 +194,9 @@ def check_round_trip(node_bin: str, params: dict[str, Any], *, url: str, schema:
                 expiresAt=later_ms,
                 **params,
             )
-            user = await gate.authenticate({"authorization": f"Bearer {live['sessionToken']}"})
+            user = (
+                await gate.authenticate({"authorization": f"Bearer {live['sessionToken']}"})
+            ).user
             assert abs(user.expires_at * 1000 - later_ms) < 1000
 
             # sign-out: the adapter deletes the row
@@ -247,10 +248,10 @@ def test_better_auth_on_mysql_signup_cookie_and_bearer_verify(mysql_node, databa
 
     async def main() -> None:
         try:
-            by_cookie = await gate.authenticate(headers)
-            by_bearer = await gate.authenticate(
-                {"authorization": f"Bearer {signed_up['setAuthToken']}"}
-            )
+            by_cookie = (await gate.authenticate(headers)).user
+            by_bearer = (
+                await gate.authenticate({"authorization": f"Bearer {signed_up['setAuthToken']}"})
+            ).user
             for user in (by_cookie, by_bearer):
                 assert user.id == signed_up["userId"]
                 assert (user.email, user.name) == ("ada@example.com", "Ada")
@@ -278,7 +279,7 @@ def test_better_auth_on_mysql_signup_cookie_and_bearer_verify(mysql_node, databa
                 "UPDATE `session` SET `expiresAt` = UTC_TIMESTAMP(3) + INTERVAL 1 DAY "
                 f"WHERE `token` = '{signed_up['token']}'",
             )
-            assert (await gate.authenticate(headers)).id == signed_up["userId"]
+            assert ((await gate.authenticate(headers)).user).id == signed_up["userId"]
 
             # sign-out through Better Auth deletes the row: refused here too
             signed_out = call(

@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import ExpiredTokenError, ProviderUnavailableError, SessionNotFoundError
 from sessiongate.gate import SessionGate
+from sessiongate.sessions import DatabaseSession
 from sessiongate.stores import PRESETS, open_store
 
 pytestmark = pytest.mark.node
@@ -157,7 +157,7 @@ def check_round_trip(
                 {"cookie": f"__Secure-next-auth.session-token={live['sessionToken']}"},
                 {"authorization": f"Bearer {live['sessionToken']}"},
             ):
-                user = await gate.authenticate(header)
+                user = (await gate.authenticate(header)).user
                 assert user.id == created["userId"]
                 assert user.email == "ada@example.com"
                 assert user.name == "Ada"
@@ -183,7 +183,9 @@ def check_round_trip(
                 expiresAt=later_ms,
                 **params,
             )
-            user = await gate.authenticate({"authorization": f"Bearer {live['sessionToken']}"})
+            user = (
+                await gate.authenticate({"authorization": f"Bearer {live['sessionToken']}"})
+            ).user
             assert abs(user.expires_at * 1000 - later_ms) < precision_ms
 
             # sign-out: the adapter deletes the row
@@ -260,7 +262,7 @@ def test_prisma_upgrade_leaves_integer_and_text_rows_side_by_side(node_bin, pris
     async def main() -> None:
         try:
             for token, created in ((old_token, old), (new_token, new)):
-                user = await gate.authenticate({"cookie": f"authjs.session-token={token}"})
+                user = (await gate.authenticate({"cookie": f"authjs.session-token={token}"})).user
                 assert user.id == created["userId"]
                 assert user.expires_at == expires_ms / 1000
         finally:

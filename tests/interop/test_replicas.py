@@ -312,10 +312,10 @@ def test_better_auth_sign_out_on_postgres_reaches_a_cached_replica(
     refuses it within a second, through the triggers of ``db install-notify``."""
     from http.cookies import SimpleCookie
 
-    from sessiongate.betterauth import BetterAuthSession
+    from sessiongate._sync import default_loop
     from sessiongate.errors import SessionNotFoundError
     from sessiongate.gate import SessionGate
-    from sessiongate.stores.bridge import default_loop
+    from sessiongate.sessions import BetterAuthSession
     from sessiongate.stores.notify import PostgresListener
     from sessiongate.stores.postgres import PostgresStore
 
@@ -349,9 +349,9 @@ def test_better_auth_sign_out_on_postgres_reaches_a_cached_replica(
         try:
             assert listener.wait_connected_sync(10)
             gate = SessionGate(auth)
-            assert gate.authenticate_sync({"cookie": cookie}).id == signed_up["userId"]
+            assert gate.authenticate_sync({"cookie": cookie}).user.id == signed_up["userId"]
             queries = auth.store.queries
-            assert gate.authenticate_sync({"cookie": cookie}).id == signed_up["userId"]
+            assert gate.authenticate_sync({"cookie": cookie}).user.id == signed_up["userId"]
             assert auth.store.queries == queries  # from the cache
             assert call(node_bin, "ba.signOut", headers={"cookie": cookie}, **params) == {
                 "status": 200

@@ -7,7 +7,7 @@ import jwt as pyjwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
-from sessiongate._encoding import b64url_encode
+from sessiongate._b64json import b64url_encode
 from sessiongate.jwks import JWKSBearer, JWKSClient
 
 URL = "https://idp.example.com/.well-known/jwks.json"
@@ -87,7 +87,7 @@ class Clock:
 def make(
     clock: Clock, *, algorithms=("RS256",), url: str = URL, cache_size: int = 64, **client_kw
 ) -> JWKSBearer:
-    client = JWKSClient(url, clock=clock, **client_kw)
+    client = JWKSClient(url, monotonic=clock, **client_kw)
     return JWKSBearer(
         jwks=client, algorithms=algorithms, issuer=ISS, audience=AUD, cache_size=cache_size
     )

@@ -24,7 +24,7 @@ def fetched(cache: KeyCache, keyset, now: float, ttl: float = 600) -> None:
 
 def test_policy_defaults_and_validation():
     assert (
-        CachePolicy.build(
+        CachePolicy(
             cache_ttl=timedelta(minutes=10),
             min_cache_ttl=60,
             max_cache_ttl=3600,
@@ -50,7 +50,7 @@ def test_policy_defaults_and_validation():
         ("min_cache_ttl", 7200),
     ]:
         with pytest.raises(ConfigurationError):
-            CachePolicy.build(**{**good, name: bad})
+            CachePolicy(**{**good, name: bad})
 
 
 @pytest.mark.parametrize(

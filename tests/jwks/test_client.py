@@ -41,20 +41,20 @@ def test_cache_hit_does_not_refetch(router, clock):
     route = serve(router, jwks_body(jwk(RSA_KEY, "k1")))
     bearer = make(clock)
     for i in range(5):
-        bearer.decode(mint(RSA_KEY, "RS256", jti=str(i)), now=NOW)
+        bearer.decode_sync(mint(RSA_KEY, "RS256", jti=str(i)), now=NOW)
         clock.advance(60)
     assert route.call_count == 1
 
 
 def test_ttl_expiry_refetches(router, clock):
     route = serve(router, jwks_body(jwk(RSA_KEY, "k1")))
-    client = JWKSClient(URL, clock=clock)
-    client.get_signing_keys("k1")
+    client = JWKSClient(URL, monotonic=clock)
+    client.get_signing_keys_sync("k1")
     clock.advance(599)
-    client.get_signing_keys("k1")
+    client.get_signing_keys_sync("k1")
     assert route.call_count == 1
     clock.advance(2)
-    client.get_signing_keys("k1")
+    client.get_signing_keys_sync("k1")
     assert route.call_count == 2
 
 
@@ -70,13 +70,13 @@ def test_ttl_expiry_refetches(router, clock):
 )
 def test_cache_control_max_age_is_honoured_within_bounds(router, clock, cache_control, fresh_for):
     route = serve(router, jwks_body(jwk(RSA_KEY, "k1")), **{"cache-control": cache_control})
-    client = JWKSClient(URL, clock=clock)
-    client.get_signing_keys("k1")
+    client = JWKSClient(URL, monotonic=clock)
+    client.get_signing_keys_sync("k1")
     clock.advance(fresh_for - 1)
-    client.get_signing_keys("k1")
+    client.get_signing_keys_sync("k1")
     assert route.call_count == 1
     clock.advance(2)
-    client.get_signing_keys("k1")
+    client.get_signing_keys_sync("k1")
     assert route.call_count == 2
 
 
@@ -88,19 +88,19 @@ def test_unknown_kid_refetches_for_key_rotation(router, clock):
         ]
     )
     bearer = make(clock)
-    bearer.decode(mint(RSA_KEY, "RS256"), now=NOW)
+    bearer.decode_sync(mint(RSA_KEY, "RS256"), now=NOW)
     clock.advance(31)
-    assert bearer.decode(mint(RSA_KEY_2, "RS256", kid="k2"), now=NOW)["sub"] == "user-1"
+    assert bearer.decode_sync(mint(RSA_KEY_2, "RS256", kid="k2"), now=NOW)["sub"] == "user-1"
     assert route.call_count == 2
 
 
 def test_unknown_kid_right_after_a_fetch_is_not_refetched(router, clock):
     route = serve(router, jwks_body(jwk(RSA_KEY, "k1")))
     bearer = make(clock)
-    bearer.decode(mint(RSA_KEY, "RS256"), now=NOW)
+    bearer.decode_sync(mint(RSA_KEY, "RS256"), now=NOW)
     clock.advance(5)
     with pytest.raises(UnknownKidError):
-        bearer.decode(mint(RSA_KEY_2, "RS256", kid="k2"), now=NOW)
+        bearer.decode_sync(mint(RSA_KEY_2, "RS256", kid="k2"), now=NOW)
     assert route.call_count == 1
 
 
@@ -111,7 +111,7 @@ def test_random_kid_flood_is_rate_limited(router, clock):
     for _ in range(2000):  # 2000 requests over 200 simulated seconds
         token = mint(RSA_KEY, "RS256", kid=secrets.token_urlsafe(12))
         try:
-            bearer.decode(token, now=NOW)
+            bearer.decode_sync(token, now=NOW)
         except UnknownKidError:
             rejected += 1
         clock.advance(0.1)
@@ -130,11 +130,11 @@ def test_random_kid_flood_concurrent_async_is_one_refetch(router, clock):
     bearer = make(clock)
 
     async def main() -> list[object]:
-        await bearer.decode_async(mint(RSA_KEY, "RS256"), now=NOW)
+        await bearer.decode(mint(RSA_KEY, "RS256"), now=NOW)
         clock.advance(60)  # the refetch is allowed again, and the keys are still fresh
         tokens = [mint(RSA_KEY, "RS256", kid=secrets.token_hex(8)) for _ in range(200)]
         return await asyncio.gather(
-            *(bearer.decode_async(t, now=NOW) for t in tokens), return_exceptions=True
+            *(bearer.decode(t, now=NOW) for t in tokens), return_exceptions=True
         )
 
     results = asyncio.run(main())
@@ -153,17 +153,17 @@ def test_endpoint_down_serves_stale_keys(router, clock):
     )
     bearer = make(clock, cache_size=0)
     token = mint(RSA_KEY, "RS256")
-    bearer.decode(token, now=NOW)
+    bearer.decode_sync(token, now=NOW)
     clock.advance(601)  # expired: refresh fails, the stale key still verifies
-    assert bearer.decode(token, now=NOW)["sub"] == "user-1"
+    assert bearer.decode_sync(token, now=NOW)["sub"] == "user-1"
     assert route.call_count == 2
     clock.advance(1)  # within retry_interval: no new attempt
-    bearer.decode(token, now=NOW)
+    bearer.decode_sync(token, now=NOW)
     assert route.call_count == 2
     clock.advance(5)
-    bearer.decode(token, now=NOW)
+    bearer.decode_sync(token, now=NOW)
     clock.advance(5)
-    bearer.decode(token, now=NOW)
+    bearer.decode_sync(token, now=NOW)
     assert route.call_count == 4
     assert bearer.jwks.kids == ("k1",)  # a failed fetch never empties the cache
 
@@ -175,12 +175,12 @@ def test_stale_window_is_bounded(router, clock):
     )
     bearer = make(clock, cache_size=0, max_stale=3600)
     token = mint(RSA_KEY, "RS256")
-    bearer.decode(token, now=NOW)
+    bearer.decode_sync(token, now=NOW)
     clock.advance(600 + 3599)
-    bearer.decode(token, now=NOW)
+    bearer.decode_sync(token, now=NOW)
     clock.advance(2)
     with pytest.raises(ProviderUnavailableError) as info:
-        bearer.decode(token, now=NOW)
+        bearer.decode_sync(token, now=NOW)
     assert info.value.status_code == 503
 
 
@@ -190,18 +190,18 @@ def test_endpoint_down_without_keys_is_503_and_backs_off(router, clock):
     token = mint(RSA_KEY, "RS256")
     for _ in range(20):
         with pytest.raises(ProviderUnavailableError):
-            bearer.decode(token, now=NOW)
+            bearer.decode_sync(token, now=NOW)
     assert route.call_count == 1  # later callers do not hammer a dead endpoint
     clock.advance(5)
     with pytest.raises(ProviderUnavailableError):
-        asyncio.run(bearer.decode_async(token, now=NOW))
+        asyncio.run(bearer.decode(token, now=NOW))
     assert route.call_count == 2
 
 
 def test_timeout_is_503(router, clock):
     router.get(URL).mock(side_effect=httpx.ReadTimeout("slow"))
     with pytest.raises(ProviderUnavailableError):
-        make(clock).decode(mint(RSA_KEY, "RS256"), now=NOW)
+        make(clock).decode_sync(mint(RSA_KEY, "RS256"), now=NOW)
 
 
 def test_async_fetch_has_an_overall_deadline(router, clock):
@@ -213,7 +213,7 @@ def test_async_fetch_has_an_overall_deadline(router, clock):
     bearer = make(clock, timeout=0.2)
     started = time.monotonic()
     with pytest.raises(ProviderUnavailableError):
-        asyncio.run(bearer.decode_async(mint(RSA_KEY, "RS256"), now=NOW))
+        asyncio.run(bearer.decode(mint(RSA_KEY, "RS256"), now=NOW))
     assert time.monotonic() - started < 2
 
 
@@ -239,11 +239,11 @@ def test_garbage_is_a_failed_fetch(router, clock, response):
     bearer = make(clock, cache_size=0)
     token = mint(RSA_KEY, "RS256")
     with pytest.raises(ProviderUnavailableError):
-        bearer.decode(token, now=NOW)
+        bearer.decode_sync(token, now=NOW)
     clock.advance(5)  # recovery
-    assert bearer.decode(token, now=NOW)["sub"] == "user-1"
+    assert bearer.decode_sync(token, now=NOW)["sub"] == "user-1"
     clock.advance(601)  # garbage again: the good keys stay
-    assert bearer.decode(token, now=NOW)["sub"] == "user-1"
+    assert bearer.decode_sync(token, now=NOW)["sub"] == "user-1"
     assert bearer.jwks.kids == ("k1",)
 
 
@@ -252,17 +252,17 @@ def test_oversized_response_with_content_length(router, clock):
     router.get(URL).mock(return_value=httpx.Response(200, json=body))
     bearer = make(clock)
     with pytest.raises(ProviderUnavailableError):
-        bearer.decode(mint(RSA_KEY, "RS256"), now=NOW)
+        bearer.decode_sync(mint(RSA_KEY, "RS256"), now=NOW)
     # the same body under a larger cap is fine: the cap, not the content, refused it
-    assert make(clock, max_response_bytes=1 << 20).decode(mint(RSA_KEY, "RS256"), now=NOW)
+    assert make(clock, max_response_bytes=1 << 20).decode_sync(mint(RSA_KEY, "RS256"), now=NOW)
 
 
 def test_oversized_chunked_response(router, clock):
     chunks = [b'{"keys": [', *[b'{"kty": "x"},' for _ in range(50_000)], b"{}]}"]
     router.get(URL).mock(return_value=httpx.Response(200, content=iter(chunks)))
-    client = JWKSClient(URL, clock=clock, max_response_bytes=64 * 1024)
+    client = JWKSClient(URL, monotonic=clock, max_response_bytes=64 * 1024)
     with pytest.raises(ProviderUnavailableError):
-        client.get_signing_keys("k1")
+        client.get_signing_keys_sync("k1")
     assert client.fetch_count == 1
 
 
@@ -276,7 +276,7 @@ def test_single_flight_async_many_callers_one_fetch(router, clock):
     token = mint(RSA_KEY, "RS256")
 
     async def main() -> list[dict]:
-        return await asyncio.gather(*(bearer.decode_async(token, now=NOW) for _ in range(100)))
+        return await asyncio.gather(*(bearer.decode(token, now=NOW) for _ in range(100)))
 
     results = asyncio.run(main())
     assert len(results) == 100
@@ -295,7 +295,7 @@ def test_single_flight_async_failure_shared(router, clock):
 
     async def main() -> list[object]:
         return await asyncio.gather(
-            *(bearer.decode_async(token, now=NOW) for _ in range(50)), return_exceptions=True
+            *(bearer.decode(token, now=NOW) for _ in range(50)), return_exceptions=True
         )
 
     assert all(isinstance(r, ProviderUnavailableError) for r in asyncio.run(main()))
@@ -316,7 +316,7 @@ def test_single_flight_threads_many_callers_one_fetch(router, clock):
     def worker() -> None:
         barrier.wait()
         try:
-            results.append(bearer.decode(token, now=NOW)["sub"])
+            results.append(bearer.decode_sync(token, now=NOW)["sub"])
         except Exception as err:
             results.append(err)
 
@@ -347,12 +347,12 @@ def test_expired_keys_refresh_does_not_block_other_callers(router, clock):
     route = router.get(URL).mock(side_effect=first_then_slow)
     bearer = make(clock, cache_size=0)
     token = mint(RSA_KEY, "RS256")
-    bearer.decode(token, now=NOW)
+    bearer.decode_sync(token, now=NOW)
     clock.advance(601)
-    refresher = threading.Thread(target=bearer.decode, args=(token,), kwargs={"now": NOW})
+    refresher = threading.Thread(target=bearer.decode_sync, args=(token,), kwargs={"now": NOW})
     refresher.start()
     assert entered.wait(5)
-    assert bearer.decode(token, now=NOW)["sub"] == "user-1"  # did not wait for the refresh
+    assert bearer.decode_sync(token, now=NOW)["sub"] == "user-1"  # did not wait for the refresh
     release.set()
     refresher.join()
     assert route.call_count == 2
@@ -360,15 +360,15 @@ def test_expired_keys_refresh_does_not_block_other_callers(router, clock):
 
 def test_sync_and_async_share_one_cache(router, clock):
     route = serve(router, jwks_body(jwk(RSA_KEY, "k1"), jwk(P256_KEY, "k2")))
-    client = JWKSClient(URL, clock=clock)
+    client = JWKSClient(URL, monotonic=clock)
     rsa_bearer = JWKSBearer(jwks=client, algorithms=["RS256"], issuer=ISS, audience=AUD)
     ec_bearer = JWKSBearer(jwks=client, algorithms=["ES256"], issuer=ISS, audience=AUD)
-    assert rsa_bearer.decode(mint(RSA_KEY, "RS256"), now=NOW)
-    assert asyncio.run(ec_bearer.decode_async(mint(P256_KEY, "ES256", kid="k2"), now=NOW))
+    assert rsa_bearer.decode_sync(mint(RSA_KEY, "RS256"), now=NOW)
+    assert asyncio.run(ec_bearer.decode(mint(P256_KEY, "ES256", kid="k2"), now=NOW))
     assert route.call_count == 1
     clock.advance(601)
-    asyncio.run(client.get_signing_keys_async("k1"))  # async refresh ...
-    client.get_signing_keys("k2")  # ... serves the sync caller
+    asyncio.run(client.get_signing_keys("k1"))  # async refresh ...
+    client.get_signing_keys_sync("k2")  # ... serves the sync caller
     assert route.call_count == 2
 
 
@@ -382,26 +382,26 @@ def test_verified_token_cache_is_dropped_when_the_key_set_changes(router, clock)
     )
     bearer = make(clock)
     token = mint(RSA_KEY, "RS256")
-    bearer.decode(token, now=NOW)
+    bearer.decode_sync(token, now=NOW)
     version = bearer.jwks.version
     clock.advance(601)
-    bearer.jwks.get_signing_keys("k1")  # same keys: the version (and the token cache) stays
+    bearer.jwks.get_signing_keys_sync("k1")  # same keys: the version (and the token cache) stays
     assert bearer.jwks.version == version
-    bearer.decode(token, now=NOW)
+    bearer.decode_sync(token, now=NOW)
     clock.advance(601)
-    bearer.jwks.get_signing_keys("k2")
+    bearer.jwks.get_signing_keys_sync("k2")
     assert bearer.jwks.version == version + 1
     with pytest.raises(UnknownKidError):
-        bearer.decode(token, now=NOW)
+        bearer.decode_sync(token, now=NOW)
 
 
 def test_cached_token_still_expires(router, clock):
     serve(router, jwks_body(jwk(RSA_KEY, "k1")))
     bearer = make(clock)
     token = mint(RSA_KEY, "RS256")
-    bearer.decode(token, now=NOW)
+    bearer.decode_sync(token, now=NOW)
     with pytest.raises(ExpiredTokenError):
-        bearer.decode(token, now=NOW + 900 + 15)
+        bearer.decode_sync(token, now=NOW + 900 + 15)
 
 
 def test_failures_are_logged_without_key_material_or_token(router, clock, caplog):
@@ -415,7 +415,7 @@ def test_failures_are_logged_without_key_material_or_token(router, clock, caplog
         caplog.at_level(logging.DEBUG, logger="sessiongate"),
         pytest.raises(ProviderUnavailableError),
     ):
-        make(clock).decode(token, now=NOW)
+        make(clock).decode_sync(token, now=NOW)
     assert "JWKS" in caplog.text
     assert "secret-private-part" not in caplog.text
     assert token not in caplog.text

@@ -56,7 +56,7 @@ def test_same_scheme_redirect_is_followed(router, clock):
         return_value=httpx.Response(302, headers={"location": "https://cdn.example.com/k"})
     )
     serve(router, jwks_body(jwk(RSA_KEY, "k1")), url="https://cdn.example.com/k")
-    assert make(clock).decode(mint(RSA_KEY, "RS256"), now=NOW)
+    assert make(clock).decode_sync(mint(RSA_KEY, "RS256"), now=NOW)
 
 
 @pytest.mark.parametrize("allow_http", [False, True])
@@ -66,14 +66,14 @@ def test_redirect_to_another_scheme_is_refused(router, clock, allow_http):
     )
     evil = serve(router, jwks_body(jwk(RSA_KEY, "k1")), url="http://evil.example.com/k")
     with pytest.raises(ProviderUnavailableError):
-        make(clock, allow_http=allow_http).decode(mint(RSA_KEY, "RS256"), now=NOW)
+        make(clock, allow_http=allow_http).decode_sync(mint(RSA_KEY, "RS256"), now=NOW)
     assert evil.call_count == 0
 
 
 def test_redirect_loop_is_bounded(router, clock):
     route = router.get(URL).mock(return_value=httpx.Response(307, headers={"location": URL}))
     with pytest.raises(ProviderUnavailableError):
-        make(clock).decode(mint(RSA_KEY, "RS256"), now=NOW)
+        make(clock).decode_sync(mint(RSA_KEY, "RS256"), now=NOW)
     assert route.call_count == 4
 
 
@@ -86,17 +86,17 @@ def test_oidc_discovery(router, clock):
     )
     keys = serve(router, jwks_body(jwk(RSA_KEY, "k1")), url="https://login.example.org/keys")
     bearer = JWKSBearer.from_oidc_issuer(issuer, algorithms=["RS256"], audience=AUD)
-    bearer.jwks.clock = clock
+    bearer.jwks.monotonic = clock
     token = mint(RSA_KEY, "RS256", iss=issuer)
-    assert bearer.decode(token, now=NOW)["iss"] == issuer
+    assert bearer.decode_sync(token, now=NOW)["iss"] == issuer
     clock.advance(601)
-    bearer.decode(token, now=NOW)  # a verified-token cache hit: no I/O
+    bearer.decode_sync(token, now=NOW)  # a verified-token cache hit: no I/O
     assert keys.call_count == 1
-    bearer.jwks.get_signing_keys("k1")  # the expired keys are refetched ...
+    bearer.jwks.get_signing_keys_sync("k1")  # the expired keys are refetched ...
     assert keys.call_count == 2
     assert disco.call_count == 1  # ... from the remembered jwks_uri
     with pytest.raises(InvalidClaimError):
-        bearer.decode(mint(RSA_KEY, "RS256"), now=NOW)  # iss checked
+        bearer.decode_sync(mint(RSA_KEY, "RS256"), now=NOW)  # iss checked
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_oidc_discovery_rejects_bad_documents(router, doc):
     )
     client = JWKSClient(issuer=issuer)
     with pytest.raises(ProviderUnavailableError):
-        client.get_signing_keys("k1")
+        client.get_signing_keys_sync("k1")
     assert keys.call_count == 0
 
 

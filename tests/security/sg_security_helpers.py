@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sessiongate import SessionGate
-from sessiongate._encoding import b64url_encode
+from sessiongate._b64json import b64url_encode
 from sessiongate.asgi import SessionGateMiddleware, requires
 
 SECRET = "hardening-secret-0123456789abcdef0123456789"

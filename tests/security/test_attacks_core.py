@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
-from sessiongate._encoding import b64url_encode
+from sessiongate._b64json import b64url_encode
 from sessiongate.authjs import v5_key
 from sessiongate.errors import SessionGateError
 from sessiongate.testing import chunk_cookie, mint_authjs_v5, mint_hs256

@@ -10,8 +10,8 @@ import pytest
 from sg_security_helpers import V5, VALID_DB_TOKEN, make_prisma_db
 
 from sessiongate import SessionGate
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import ConfigurationError
+from sessiongate.sessions import DatabaseSession
 from sessiongate.stores import open_store
 
 
@@ -21,7 +21,7 @@ def authenticate(url: str, token: str = VALID_DB_TOKEN) -> str:
 
     async def main() -> str:
         try:
-            return (await gate.authenticate({"cookie": f"{V5}={token}"})).id
+            return (await gate.authenticate({"cookie": f"{V5}={token}"})).user.id
         finally:
             await auth.aclose()
 

@@ -26,9 +26,9 @@ import respx
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sessiongate import SessionGate
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import SessionGateError
 from sessiongate.jwks import JWKSBearer, JWKSClient
+from sessiongate.sessions import DatabaseSession
 from sessiongate.stores.sqlite import SQLiteStore
 
 from sg_security_helpers import (  # isort: skip
@@ -65,7 +65,7 @@ def es256_token(key, kid: str = "k1") -> str:
 
 
 def jwks_gate(clock: Clock, **client_options) -> tuple[SessionGate, JWKSClient]:
-    client = JWKSClient(JWKS_URL, clock=clock, **client_options)
+    client = JWKSClient(JWKS_URL, monotonic=clock, **client_options)
     return SessionGate(
         JWKSBearer(jwks=client, algorithms=["ES256"], issuer=None, audience=None)
     ), client
@@ -217,8 +217,8 @@ def slow_jwks_server(body: bytes, *, header_delay: float, chunk_delay: float) ->
 
 def decode(verifier: JWKSBearer, token: str, mode: str) -> dict:
     if mode == "sync":
-        return verifier.decode(token)
-    return asyncio.run(verifier.decode_async(token))
+        return verifier.decode_sync(token)
+    return asyncio.run(verifier.decode(token))
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

@@ -18,18 +18,13 @@ import respx
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
-from sessiongate._encoding import b64url_encode
+from sessiongate._b64json import b64url_encode
 from sessiongate.authjs import v5_key
-from sessiongate.betterauth import (
-    BetterAuthSession,
-    sign_cookie_value,
-    verify_bearer_value,
-    verify_signed_cookie,
-)
+from sessiongate.betterauth import sign_cookie_value, verify_bearer_value, verify_signed_cookie
 from sessiongate.cookies import RequestCredentials, parse_cookie_header
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import SessionGateError
 from sessiongate.jwks import JWKSBearer, JWKSClient
+from sessiongate.sessions import BetterAuthSession, DatabaseSession
 from sessiongate.stores.sqlite import SQLiteStore
 from sessiongate.testing import chunk_cookie, mint_authjs_v5, mint_hs256
 
@@ -303,9 +298,9 @@ def test_duplicate_session_cookies_first_one_wins():
     """Rule: the first cookie of a name wins, as in the ``cookie`` package Auth.js vendors."""
     first = mint_authjs_v5({"sub": "first"}, SECRET, now=NOW)
     second = mint_authjs_v5({"sub": "second"}, SECRET, now=NOW)
-    user = gate().authenticate_sync({"cookie": f"{V5}={first}; {V5}={second}"})
+    user = gate().authenticate_sync({"cookie": f"{V5}={first}; {V5}={second}"}).user
     assert user.id == "first"
-    user = gate().authenticate_sync({"cookie": f"{V5}={second}; {V5}={first}"})
+    user = gate().authenticate_sync({"cookie": f"{V5}={second}; {V5}={first}"}).user
     assert user.id == "second"
 
 
@@ -326,7 +321,7 @@ def test_duplicate_cookie_headers_first_header_wins():
     first = mint_authjs_v5({"sub": "first"}, SECRET, now=NOW)
     second = mint_authjs_v5({"sub": "second"}, SECRET, now=NOW)
     headers = [(b"cookie", f"{V5}={first}".encode()), (b"cookie", f"{V5}={second}".encode())]
-    assert gate().authenticate_sync(headers).id == "first"
+    assert gate().authenticate_sync(headers).user.id == "first"
 
 
 def test_duplicate_chunk_cookies_first_one_wins():
@@ -334,7 +329,7 @@ def test_duplicate_chunk_cookies_first_one_wins():
     parts = chunk_cookie(token, V5)
     assert len(parts) >= 2
     cookie = "; ".join(f"{k}={v}" for k, v in parts.items())
-    assert gate().authenticate_sync({"cookie": cookie}).id == "chunky"
+    assert gate().authenticate_sync({"cookie": cookie}).user.id == "chunky"
     # a planted first ".0" chunk wins over the real one: the joined token no longer verifies
     rejected(gate().authenticate_sync, {"cookie": f"{V5}.0=AAAA; " + cookie}, code="malformed")
 
@@ -458,39 +453,39 @@ class _Clock:
 def test_random_kid_flood_against_jwks_is_rate_limited():
     key, jwks = _ec_jwks()
     clock = _Clock()
-    client = JWKSClient(JWKS_URL, clock=clock, min_refetch_interval=30)
+    client = JWKSClient(JWKS_URL, monotonic=clock, min_refetch_interval=30)
     verifier = JWKSBearer(
         jwks=client, algorithms=["ES256"], issuer=None, audience=None, clock=lambda: NOW
     )
     with respx.mock(assert_all_mocked=True) as mock:
         route = mock.get(JWKS_URL).mock(return_value=httpx.Response(200, json=jwks))
         good = _es256(key, "good-kid", {"sub": "u", "exp": NOW + 60})
-        assert verifier.decode(good)["sub"] == "u"
+        assert verifier.decode_sync(good)["sub"] == "u"
         for _ in range(1000):
             token = _es256(key, uuid.uuid4().hex, {"sub": "u", "exp": NOW + 60})
-            rejected(verifier.decode, token, code="unknown_kid", echo=token)
+            rejected(verifier.decode_sync, token, code="unknown_kid", echo=token)
         assert route.call_count == 1  # the flood never reached the endpoint
         clock.t += 31  # one refetch per min_refetch_interval
         for _ in range(200):
             rejected(
-                verifier.decode,
+                verifier.decode_sync,
                 _es256(key, uuid.uuid4().hex, {"exp": NOW + 60}),
                 code="unknown_kid",
             )
         assert route.call_count == 2
-        assert verifier.decode(good)["sub"] == "u"  # the good key survived the flood
+        assert verifier.decode_sync(good)["sub"] == "u"  # the good key survived the flood
         assert client.fetch_count == 2
 
 
 def test_random_kid_flood_concurrent_async_single_fetch():
     key, jwks = _ec_jwks()
-    client = JWKSClient(JWKS_URL, clock=_Clock(), min_refetch_interval=30)
+    client = JWKSClient(JWKS_URL, monotonic=_Clock(), min_refetch_interval=30)
     verifier = JWKSBearer(jwks=client, algorithms=["ES256"], issuer=None, audience=None)
     tokens = [_es256(key, uuid.uuid4().hex, {"exp": int(time.time()) + 60}) for _ in range(300)]
 
     async def one(token: str) -> str:
         try:
-            await verifier.decode_async(token)
+            await verifier.decode(token)
         except SessionGateError as err:
             return err.code
         return "ok"
@@ -510,7 +505,7 @@ def test_kid_longer_than_256_chars_refused_before_any_fetch():
     verifier = JWKSBearer(JWKS_URL, algorithms=["ES256"], issuer=None, audience=None)
     with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
         route = mock.get(JWKS_URL).mock(return_value=httpx.Response(500))
-        rejected(verifier.decode, _es256(key, "k" * 257, {"exp": NOW + 60}), code="malformed")
+        rejected(verifier.decode_sync, _es256(key, "k" * 257, {"exp": NOW + 60}), code="malformed")
     assert route.call_count == 0
 
 
@@ -650,7 +645,7 @@ def _check_db_injections(g: SessionGate) -> None:
         )
         rejected(g.authenticate_sync, {"cookie": f"{V5}={quote(token, safe='')}"}, code="malformed")
     # the table is intact and the real session still verifies
-    assert g.authenticate_sync({"cookie": f"{V5}={VALID_DB_TOKEN}"}).id == "u1"
+    assert g.authenticate_sync({"cookie": f"{V5}={VALID_DB_TOKEN}"}).user.id == "u1"
     rejected(g.authenticate_sync, {"cookie": f"{V5}={EXPIRED_DB_TOKEN}"}, code="expired")
 
 
@@ -666,7 +661,7 @@ async def _check_db_injections_async(g: SessionGate) -> list[str]:
             await g.authenticate({"cookie": f"{V5}={quote(token, safe='')}"})
         except SessionGateError as err:
             codes.append(err.code)
-    user = await g.authenticate({"cookie": f"{V5}={VALID_DB_TOKEN}"})
+    user = (await g.authenticate({"cookie": f"{V5}={VALID_DB_TOKEN}"})).user
     codes.append(user.id)
     return codes
 
@@ -702,7 +697,7 @@ def test_better_auth_signed_sql_metacharacters_sqlite(tmp_path):
             g.authenticate_sync, {"cookie": f"better-auth.session_token={signed}"}, code="malformed"
         )
     good = quote(sign_cookie_value("session-token-1", BA_SECRET), safe="")
-    assert g.authenticate_sync({"cookie": f"better-auth.session_token={good}"}).id == "u1"
+    assert g.authenticate_sync({"cookie": f"better-auth.session_token={good}"}).user.id == "u1"
 
 
 PG_DDL = """

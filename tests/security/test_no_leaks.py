@@ -26,16 +26,16 @@ from fastapi.testclient import TestClient
 from flask import Flask
 
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
-from sessiongate._encoding import b64url_encode
+from sessiongate._b64json import b64url_encode
 from sessiongate.authjs import v5_key
-from sessiongate.betterauth import BetterAuthSession, sign_cookie_value
+from sessiongate.betterauth import sign_cookie_value
 from sessiongate.cli import main as cli_main
 from sessiongate.cookies import RequestCredentials
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import SessionGateError
 from sessiongate.fastapi import SessionGateAuth, install_error_handlers
 from sessiongate.flask import SessionGateFlask, login_required, roles_required
 from sessiongate.jwks import JWKSBearer, JWKSClient
+from sessiongate.sessions import BetterAuthSession, DatabaseSession
 from sessiongate.stores.cache import CachedStore
 from sessiongate.stores.sqlite import SQLiteStore
 from sessiongate.testing import mint_authjs_v5, mint_hs256, mint_nextauth_v4
@@ -593,7 +593,8 @@ def test_cli_decode_success_never_prints_the_secret(monkeypatch):
 
 
 def _configured_objects(tmp: Path) -> list[Any]:
-    from sessiongate.sidecar import SidecarApp, SidecarConfig
+    from sessiongate.config import GateConfig
+    from sessiongate.sidecar import SidecarApp
     from sessiongate.stores.postgres import PostgresStore
 
     db = make_prisma_db(tmp / "authjs.db")
@@ -607,7 +608,7 @@ def _configured_objects(tmp: Path) -> list[Any]:
     jwks = JWKSBearer(jwks=client, algorithms=["ES256"], issuer=None, audience=None)
     gate = SessionGate(authjs, jws, database, better, jwks)
     flask_app = Flask("repr")
-    config = SidecarConfig.from_sources(
+    config = GateConfig.from_sources(
         secrets=[SECRET],
         jwt_secrets=[JWT_SECRET],
         database_url=f"postgresql://app:{PG_PASSWORD}@127.0.0.1:5432/app",

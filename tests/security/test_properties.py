@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
-from sessiongate._encoding import b64url_encode
+from sessiongate._b64json import b64url_encode
 from sessiongate.authjs import v4_key, v5_key
 from sessiongate.betterauth import (
     decode_cookie_cache,
@@ -245,7 +245,7 @@ def test_authjs_random_claims_under_the_real_key_only_our_errors(claims):
     token = V5_KEY.encrypt(json.dumps(claims).encode(), {"kid": V5_KEY.kid})
     result = only_our_errors(GATE.authenticate_sync, {"cookie": f"{V5}={token}"})
     if not isinstance(result, SessionGateError):
-        assert isinstance(result.id, str) and result.id
+        assert isinstance(result.user.id, str) and result.user.id
 
 
 HUGE = 10**400
@@ -281,7 +281,7 @@ def test_bearer_jwt_random_claims_through_the_gate_only_our_errors(claims):
     token = sign_hs256({"alg": "HS256", "typ": "JWT"}, claims)
     result = only_our_errors(GATE.authenticate_sync, {"authorization": f"Bearer {token}"})
     if not isinstance(result, SessionGateError):
-        assert isinstance(result.id, str) and result.id
+        assert isinstance(result.user.id, str) and result.user.id
 
 
 @FAST
@@ -322,7 +322,7 @@ def test_better_auth_cookie_cache_random_text_only_our_errors(value, strategy):
 
 
 def _compact_cache(session: dict, expires_at) -> str:
-    from sessiongate._encoding import json_compact
+    from sessiongate._b64json import json_compact
 
     signed = json_compact({**session, "expiresAt": expires_at}).decode()
     sig = b64url_encode(hmac.digest(BA_SECRET.encode(), signed.encode(), "sha256"))
@@ -502,7 +502,7 @@ def test_full_gate_any_cookie_header_only_our_errors(header):
     if isinstance(result, SessionGateError):
         assert result.status_code in {401, 403, 503}
     else:
-        assert isinstance(result.id, str) and result.id
+        assert isinstance(result.user.id, str) and result.user.id
     result = only_our_errors(FULL_GATE.authenticate_sync, {"cookie": header})
     assert not isinstance(result, SessionGateError) or result.status_code in {401, 403, 503}
 

@@ -86,7 +86,7 @@ def test_long_credential_headers_cannot_grow_the_gate_memo_past_its_budget():
             token = mint_authjs_v5(SHAPES["many-strings"](i, 4_800), S, now=NOW)
             header = cookie_header(token)
             assert 5 * 1024 < len(header) <= 8 * 1024  # two chunks; remembered by the memo
-            assert gate.authenticate_sync({"cookie": header}).id == "attacker"
+            assert gate.authenticate_sync({"cookie": header}).user.id == "attacker"
         del token, header
     assert gate._memo is not None and 0 < len(gate._memo) < SLOTS
     print(f"\nSessionGate memo holds {held[0] / 2**20:.2f} MiB (budget 1 MiB)")

@@ -21,8 +21,8 @@ import pytest
 
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
 from sessiongate.authjs import v4_key, v5_key
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import NotASessionError, SessionGateError
+from sessiongate.sessions import DatabaseSession
 from sessiongate.stores.base import SessionRecord
 from sessiongate.testing import mint_authjs_v5, mint_hs256
 
@@ -105,7 +105,7 @@ def test_planted_check_cookie_does_not_lock_out_the_database_session():
     db_token = str(uuid.uuid4())
     gate = SessionGate(AuthJSToken(S), DatabaseSession(MemoryStore(db_token, "victim")))
     cookie = f"next-auth.session-token={db_token}; next-auth.session-token.0={V4_STATE_COOKIE}"
-    result = asyncio.run(gate.authenticate_request({"cookie": cookie}))
+    result = asyncio.run(gate.authenticate({"cookie": cookie}))
     assert (result.user.id, result.authenticator) == ("victim", "database")
 
 
@@ -114,7 +114,7 @@ def test_token_without_user_id_lets_the_next_authenticator_answer():
     bearer = mint_hs256({"sub": "u-bearer"}, S, now=NOW)
     gate = SessionGate(AuthJSToken(S), BearerJWT(S), clock=lambda: NOW)
     headers = {"cookie": f"authjs.session-token={no_id}", "authorization": f"Bearer {bearer}"}
-    assert gate.authenticate_sync(headers).id == "u-bearer"
+    assert gate.authenticate_sync(headers).user.id == "u-bearer"
     with pytest.raises(SessionGateError) as info:  # alone, it is still refused precisely
         gate.authenticate_sync({"cookie": f"authjs.session-token={no_id}"})
     assert info.value.code == "invalid_claim"

@@ -33,7 +33,7 @@ def test_audience_substring_not_accepted(aud):
 
 
 def test_every_construction_path_validates_and_normalises():
-    assert ClaimRules(issuer="a") == ClaimRules.build(issuer=["a"]) == ClaimRules(issuer={"a"})
+    assert ClaimRules(issuer="a") == ClaimRules(issuer=["a"]) == ClaimRules(issuer={"a"})
     assert ClaimRules(issuer="a").issuer == frozenset({"a"})
     assert ClaimRules(leeway=timedelta(seconds=3)).leeway == 3.0
     for bad in (

@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 
 from sessiongate import AuthJSToken, SessionGate
-from sessiongate.betterauth import BetterAuthSession
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import SessionGateError
+from sessiongate.sessions import BetterAuthSession, DatabaseSession
 from sessiongate.stores.base import SessionRecord
 
 from sg_security_helpers import asgi_request, make_asgi_app  # isort: skip
@@ -80,9 +79,9 @@ def test_chunk_looking_cookie_names_never_500_from_the_database_session(cookie):
         gate.authenticate_sync({"cookie": cookie})
     assert info.value.status_code == 401
     # the valid session next to the junk name still works
-    assert gate.authenticate_sync({"cookie": f"{cookie}; authjs.session-token={VALID}"}).id == (
-        "u1"
-    )
+    assert gate.authenticate_sync(
+        {"cookie": f"{cookie}; authjs.session-token={VALID}"}
+    ).user.id == ("u1")
 
 
 @pytest.mark.parametrize("cookie", HOSTILE_NAMES[:3])

@@ -14,10 +14,10 @@ from urllib.parse import quote
 
 import pytest
 
-from sessiongate import AuthJSToken, SessionGate
-from sessiongate.betterauth import BetterAuthSession, sign_cookie_value
-from sessiongate.dbsession import DatabaseSession
+from sessiongate import AUTHJS_COOKIE_NAMES, AuthJSToken, SessionGate
+from sessiongate.betterauth import sign_cookie_value
 from sessiongate.errors import SessionGateError
+from sessiongate.sessions import BetterAuthSession, DatabaseSession
 from sessiongate.stores.base import SessionRecord
 from sessiongate.testing import mint_authjs_v5, mint_nextauth_v4
 
@@ -35,7 +35,7 @@ def gate() -> SessionGate:
 
 
 def who(cookie: str) -> str:
-    return gate().authenticate_sync({"cookie": cookie}).id
+    return gate().authenticate_sync({"cookie": cookie}).user.id
 
 
 def refused(cookie: str) -> str:
@@ -78,8 +78,9 @@ def test_every_secure_family_is_tried_before_any_plain_one():
         {"sub": "custom"}, S, cookie_name="__Secure-myapp.sid", now=NOW
     )
     assert who(f"{plain}; {secure_v4}") == "secure"
-    g = SessionGate(AuthJSToken(S, cookie_names=["myapp.sid"]), clock=lambda: NOW)
-    assert g.authenticate_sync({"cookie": f"{plain}; {custom}"}).id == "custom"
+    names = [*AUTHJS_COOKIE_NAMES, "myapp.sid", "__Secure-myapp.sid"]
+    g = SessionGate(AuthJSToken(S, cookie_names=names), clock=lambda: NOW)
+    assert g.authenticate_sync({"cookie": f"{plain}; {custom}"}).user.id == "custom"
 
 
 # ------------------------------------------------------------------ v4 tokens under v5 names
@@ -99,9 +100,10 @@ def test_v4_token_still_accepted_where_next_auth_v4_reads_it():
     for name in (PLAIN_V4, SECURE_V4):
         assert who(f"{name}={v4}") == "u1"
     # a custom name (cookies.sessionToken.name) and the Bearer fallback of getToken()
-    custom = SessionGate(AuthJSToken(S, cookie_names=["myapp.sid"]), clock=lambda: NOW)
-    assert custom.authenticate_sync({"cookie": f"myapp.sid={v4}"}).id == "u1"
-    assert gate().authenticate_sync({"authorization": f"Bearer {v4}"}).id == "u1"
+    names = [*AUTHJS_COOKIE_NAMES, "myapp.sid"]
+    custom = SessionGate(AuthJSToken(S, cookie_names=names), clock=lambda: NOW)
+    assert custom.authenticate_sync({"cookie": f"myapp.sid={v4}"}).user.id == "u1"
+    assert gate().authenticate_sync({"authorization": f"Bearer {v4}"}).user.id == "u1"
     assert AuthJSToken(S).decode(v4, now=NOW)["sub"] == "u1"
 
 
@@ -129,7 +131,7 @@ def test_plain_database_cookie_of_other_family_cannot_shadow_secure_one():
         f"{PLAIN_V5}=attacker-token-001; {SECURE_V4}=victim-token-0001",
         f"{PLAIN_V5}.0=attacker-token-001; {SECURE_V4}=victim-token-0001",
     ):
-        assert asyncio.run(g.authenticate({"cookie": cookie})).id == "victim"
+        assert asyncio.run(g.authenticate({"cookie": cookie})).user.id == "victim"
 
 
 def test_plain_better_auth_cookie_cannot_shadow_secure_one():
@@ -138,7 +140,7 @@ def test_plain_better_auth_cookie_cannot_shadow_secure_one():
     victim = "__Secure-better-auth.session_token=" + quote(sign_cookie_value("V" * 32, S), safe="")
     planted = "better-auth.session_token=" + quote(sign_cookie_value("A" * 32, S), safe="")
     g = SessionGate(auth)
-    assert asyncio.run(g.authenticate({"cookie": f"{planted}; {victim}"})).id == "victim"
+    assert asyncio.run(g.authenticate({"cookie": f"{planted}; {victim}"})).user.id == "victim"
     forged = "__Secure-better-auth.session_token=" + quote(sign_cookie_value("V" * 32, OTHER))
     with pytest.raises(SessionGateError) as info:
         asyncio.run(g.authenticate({"cookie": f"{planted}; {forged}"}))

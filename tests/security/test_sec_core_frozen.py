@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
-from sessiongate.dbsession import DatabaseSession
+from sessiongate.sessions import DatabaseSession
 from sessiongate.stores.base import SessionRecord
 from sessiongate.testing import mint_authjs_v5, mint_hs256
 from sessiongate.user import FrozenDict, FrozenList, thaw_claims
@@ -78,7 +78,7 @@ def test_one_caller_mutating_nested_claims_cannot_corrupt_the_next_callers_claim
 def test_one_request_mutating_user_claims_cannot_corrupt_the_next_requests_user():
     gate = SessionGate(AuthJSToken(S), clock=lambda: NOW)
     token = mint_authjs_v5(CLAIMS, S, now=NOW)
-    first = gate.authenticate_sync({"cookie": f"{V5}={token}"})
+    first = gate.authenticate_sync({"cookie": f"{V5}={token}"}).user
     for mutate in (
         lambda c: c["user"].__setitem__("role", "admin"),
         lambda c: c["user"].update(role="admin"),
@@ -89,7 +89,7 @@ def test_one_request_mutating_user_claims_cannot_corrupt_the_next_requests_user(
         with pytest.raises(TypeError):
             mutate(first.claims)
     # another request with the same token (a memo miss, a token-cache hit)
-    second = gate.authenticate_sync({"cookie": f"theme=dark; {V5}={token}"})
+    second = gate.authenticate_sync({"cookie": f"theme=dark; {V5}={token}"}).user
     assert second.claims["user"] == {"role": "user", "orgs": ["a"]}
     assert second.claims["roles"] == ["user"] and second.roles == {"user"}
 
@@ -113,12 +113,12 @@ class OneRecordStore:
 def test_one_request_mutating_database_claims_cannot_corrupt_the_cached_record():
     gate = SessionGate(DatabaseSession(OneRecordStore()))
     headers = {"cookie": f"{V5}=db-token-0123456789"}
-    first = asyncio.run(gate.authenticate(headers))
+    first = asyncio.run(gate.authenticate(headers)).user
     with pytest.raises(TypeError):
         first.claims["permissions"].append("admin")
     with pytest.raises(TypeError):
         first.claims["profile"]["team"] = "b"
-    second = asyncio.run(gate.authenticate(headers))  # the store's cache hit
+    second = asyncio.run(gate.authenticate(headers)).user  # the store's cache hit
     assert second.claims["permissions"] == ["read"] and second.permissions == {"read"}
 
 

@@ -18,7 +18,7 @@ import respx
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sessiongate import SessionGate
-from sessiongate._encoding import b64url_encode
+from sessiongate._b64json import b64url_encode
 from sessiongate.errors import ProviderUnavailableError, UnknownKidError
 from sessiongate.jwks import JWKSBearer, JWKSClient
 
@@ -70,39 +70,39 @@ def force_refresh(client: JWKSClient, mode: str) -> tuple[str | None, ...]:
 
 @pytest.mark.parametrize("mode", ["async", "sync"])
 def test_removed_compromised_key_rejected_after_force_refresh(mode):
-    client = JWKSClient(JWKS_URL, clock=Clock())
+    client = JWKSClient(JWKS_URL, monotonic=Clock())
     bearer = verifier(client)
     gate = SessionGate(bearer, clock=lambda: NOW)
     stolen = build_token_signed_with_compromised_key()
     headers = {"authorization": "Bearer " + stolen}
     with respx.mock:
         route = respx.get(JWKS_URL).mock(return_value=httpx.Response(200, json=BEFORE))
-        assert bearer.decode(stolen, now=NOW)["sub"] == "victim"  # verified and cached
-        assert gate.authenticate_sync(headers).id == "victim"
+        assert bearer.decode_sync(stolen, now=NOW)["sub"] == "victim"  # verified and cached
+        assert gate.authenticate_sync(headers).user.id == "victim"
 
         route.mock(return_value=httpx.Response(200, json=AFTER))  # the operator removes "old"
         # what SECURITY.md documents: within the TTL the cached set still has the key
-        assert bearer.decode(stolen, now=NOW)["sub"] == "victim"
+        assert bearer.decode_sync(stolen, now=NOW)["sub"] == "victim"
         assert route.call_count == 1
 
         assert force_refresh(client, mode) == ("new",)
         assert route.call_count == 2
         for attempt in (stolen, build_token_signed_with_compromised_key("attacker")):
             with pytest.raises(UnknownKidError):
-                bearer.decode(attempt, now=NOW)  # the cached verdict is gone too
+                bearer.decode_sync(attempt, now=NOW)  # the cached verdict is gone too
             with pytest.raises(UnknownKidError):
-                asyncio.run(bearer.decode_async(attempt, now=NOW))
+                asyncio.run(bearer.decode(attempt, now=NOW))
         with pytest.raises(UnknownKidError):
             gate.authenticate_sync(headers)
-        assert bearer.decode(build_token_signed_with_surviving_key(), now=NOW)["sub"] == "user"
+        assert bearer.decode_sync(build_token_signed_with_surviving_key(), now=NOW)["sub"] == "user"
 
 
 @pytest.mark.parametrize("mode", ["async", "sync"])
 def test_force_refresh_is_not_rate_limited(mode):
-    client = JWKSClient(JWKS_URL, clock=Clock(), min_refetch_interval=30, cache_ttl=600)
+    client = JWKSClient(JWKS_URL, monotonic=Clock(), min_refetch_interval=30, cache_ttl=600)
     with respx.mock:
         route = respx.get(JWKS_URL).mock(return_value=httpx.Response(200, json=BEFORE))
-        client.get_signing_keys("old")
+        client.get_signing_keys_sync("old")
         force_refresh(client, mode)
         force_refresh(client, mode)
         assert route.call_count == 3
@@ -116,11 +116,11 @@ def test_force_refresh_is_not_rate_limited(mode):
 )
 def test_failed_force_refresh_is_503_and_keeps_the_cached_keys(mode, failure):
     """The operator must learn that the key was *not* dropped; the cache is never emptied."""
-    client = JWKSClient(JWKS_URL, clock=Clock())
+    client = JWKSClient(JWKS_URL, monotonic=Clock())
     bearer = verifier(client)
     with respx.mock:
         route = respx.get(JWKS_URL).mock(return_value=httpx.Response(200, json=BEFORE))
-        bearer.decode(build_token_signed_with_surviving_key(), now=NOW)
+        bearer.decode_sync(build_token_signed_with_surviving_key(), now=NOW)
         if isinstance(failure, Exception):
             route.mock(side_effect=failure)
         else:
@@ -128,7 +128,7 @@ def test_failed_force_refresh_is_503_and_keeps_the_cached_keys(mode, failure):
         with pytest.raises(ProviderUnavailableError):
             force_refresh(client, mode)
         assert client.kids == ("old", "new")
-        assert bearer.decode(build_token_signed_with_surviving_key(), now=NOW)["sub"] == "user"
+        assert bearer.decode_sync(build_token_signed_with_surviving_key(), now=NOW)["sub"] == "user"
 
 
 def _race(client: JWKSClient, clock: Clock, second_fetch) -> None:
@@ -149,9 +149,9 @@ def _race(client: JWKSClient, clock: Clock, second_fetch) -> None:
 
     with respx.mock:
         respx.get(JWKS_URL).mock(side_effect=respond)
-        client.get_signing_keys("new")
+        client.get_signing_keys_sync("new")
         clock.t += 601  # expired: the next call refetches
-        slow = threading.Thread(target=client.get_signing_keys, args=("new",))
+        slow = threading.Thread(target=client.get_signing_keys_sync, args=("new",))
         slow.start()
         assert entered.wait(5)
         try:
@@ -164,30 +164,30 @@ def _race(client: JWKSClient, clock: Clock, second_fetch) -> None:
 
 def test_in_flight_fetch_started_before_force_refresh_cannot_restore_removed_key():
     clock = Clock()
-    client = JWKSClient(JWKS_URL, clock=clock)
+    client = JWKSClient(JWKS_URL, monotonic=clock)
     bearer = verifier(client)
     _race(client, clock, lambda: asyncio.run(client.force_refresh()))
     assert client.kids == ("new",)
     with pytest.raises(UnknownKidError):
-        bearer.decode(build_token_signed_with_compromised_key(), now=NOW)
+        bearer.decode_sync(build_token_signed_with_compromised_key(), now=NOW)
 
 
 def test_late_older_fetch_cannot_restore_a_removed_key():
     """Without force_refresh: an async refresh and a slower sync refresh of expired keys overlap
     (they hold different locks); the older result, arriving last, must not win."""
     clock = Clock()
-    client = JWKSClient(JWKS_URL, clock=clock)
+    client = JWKSClient(JWKS_URL, monotonic=clock)
     bearer = verifier(client)
-    _race(client, clock, lambda: asyncio.run(client.get_signing_keys_async("new")))
+    _race(client, clock, lambda: asyncio.run(client.get_signing_keys("new")))
     assert client.kids == ("new",)
     with pytest.raises(UnknownKidError):
-        bearer.decode(build_token_signed_with_compromised_key(), now=NOW)
+        bearer.decode_sync(build_token_signed_with_compromised_key(), now=NOW)
 
 
 def test_force_refresh_waits_for_a_fetch_under_way_then_fetches_again():
     """A fetch already running may have read the old set: force_refresh must not just reuse it."""
     clock = Clock()
-    client = JWKSClient(JWKS_URL, clock=clock)
+    client = JWKSClient(JWKS_URL, monotonic=clock)
     started, release = asyncio.Event(), asyncio.Event()
     bodies = [BEFORE, BEFORE, AFTER]
 
@@ -199,9 +199,9 @@ def test_force_refresh_waits_for_a_fetch_under_way_then_fetches_again():
         return httpx.Response(200, json=body)
 
     async def main() -> tuple[str | None, ...]:
-        await client.get_signing_keys_async("new")
+        await client.get_signing_keys("new")
         clock.t += 601
-        refresh = asyncio.create_task(client.get_signing_keys_async("new"))
+        refresh = asyncio.create_task(client.get_signing_keys("new"))
         await started.wait()
         forced = asyncio.create_task(client.force_refresh())
         await asyncio.sleep(0.01)

@@ -17,7 +17,7 @@ import respx
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from sessiongate import SessionGate
-from sessiongate._encoding import b64url_encode
+from sessiongate._b64json import b64url_encode
 from sessiongate.errors import ProviderUnavailableError, UnknownKidError
 from sessiongate.jwks import JWKSBearer, JWKSClient
 
@@ -49,8 +49,8 @@ def build_token(key: ec.EllipticCurvePrivateKey, kid: str) -> str:
 
 def decode(bearer: JWKSBearer, token: str, mode: str) -> dict:
     if mode == "async":
-        return asyncio.run(bearer.decode_async(token, now=NOW))
-    return bearer.decode(token, now=NOW)
+        return asyncio.run(bearer.decode(token, now=NOW))
+    return bearer.decode_sync(token, now=NOW)
 
 
 @pytest.mark.parametrize("mode", ["async", "sync"])
@@ -61,7 +61,7 @@ def decode(bearer: JWKSBearer, token: str, mode: str) -> dict:
 )
 def test_unknown_kid_during_jwks_outage_is_503_not_401(mode, outage):
     clock = Clock()
-    client = JWKSClient(JWKS_URL, clock=clock, min_refetch_interval=30, retry_interval=5)
+    client = JWKSClient(JWKS_URL, monotonic=clock, min_refetch_interval=30, retry_interval=5)
     bearer = JWKSBearer(jwks=client, algorithms=["ES256"], issuer=None, audience=None)
     gate = SessionGate(bearer, clock=lambda: NOW)
     new_token = build_token(ROTATED_IN, "k2")
@@ -100,7 +100,7 @@ def test_unknown_kid_during_jwks_outage_is_503_not_401(mode, outage):
 def test_kidless_token_no_cached_key_fits_during_jwks_outage_is_503_not_401(mode):
     """A token without ``kid`` whose ``alg`` no cached key fits, while refreshes fail."""
     clock = Clock()
-    client = JWKSClient(JWKS_URL, clock=clock)
+    client = JWKSClient(JWKS_URL, monotonic=clock)
     bearer = JWKSBearer(jwks=client, algorithms=["ES256", "EdDSA"], issuer=None, audience=None)
     eddsa_key = ed25519.Ed25519PrivateKey.generate()
     kidless = jwt.encode({"sub": "u1", "exp": NOW + 600}, eddsa_key, algorithm="EdDSA")

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
 
 from sessiongate import AuthJSToken, BearerJWT
-from sessiongate._encoding import b64url_decode, b64url_encode
+from sessiongate._b64json import b64url_decode, b64url_encode
 from sessiongate.errors import InvalidSignatureError
 from sessiongate.jwks import JWKSBearer, JWKSClient
 from sessiongate.testing import mint_authjs_v5, mint_nextauth_v4
@@ -116,7 +116,7 @@ def test_jwks_token_spelled_with_other_unused_signature_bits_is_the_same_token(a
         assert len(spellings) == count
         for spelling in spellings:
             assert spelling != token
-            assert bearer.decode(spelling, now=NOW) == bearer.decode(token, now=NOW)
+            assert bearer.decode_sync(spelling, now=NOW) == bearer.decode_sync(token, now=NOW)
 
 
 def test_ecdsa_token_has_a_twin_anyone_can_compute():
@@ -128,8 +128,8 @@ def test_ecdsa_token_has_a_twin_anyone_can_compute():
             return_value=httpx.Response(200, json={"keys": [public_jwk(a) for a in KEYS]})
         )
         assert twin != token
-        assert bearer.decode(twin, now=NOW) == bearer.decode(token, now=NOW)
-        assert bearer.decode(twin, now=NOW)["jti"] == CLAIMS["jti"]
+        assert bearer.decode_sync(twin, now=NOW) == bearer.decode_sync(token, now=NOW)
+        assert bearer.decode_sync(twin, now=NOW)["jti"] == CLAIMS["jti"]
 
 
 def test_ed25519_token_has_no_s_plus_l_twin():
@@ -139,9 +139,9 @@ def test_ed25519_token_has_no_s_plus_l_twin():
         respx.get(JWKS_URL).mock(
             return_value=httpx.Response(200, json={"keys": [public_jwk(a) for a in KEYS]})
         )
-        assert bearer.decode(token, now=NOW)["jti"] == CLAIMS["jti"]
+        assert bearer.decode_sync(token, now=NOW)["jti"] == CLAIMS["jti"]
         with pytest.raises(InvalidSignatureError):
-            bearer.decode(build_ed25519_twin(token), now=NOW)
+            bearer.decode_sync(build_ed25519_twin(token), now=NOW)
 
 
 @pytest.mark.parametrize("version", ["v5", "v4"])

@@ -12,13 +12,13 @@ from typing import Any
 import jwt
 import pytest
 
+from sessiongate._sync import BackgroundLoop
 from sessiongate.authjs import AuthJSToken
 from sessiongate.errors import ProviderUnavailableError, SessionRevokedError
 from sessiongate.gate import SessionGate
 from sessiongate.jws import BearerJWT
 from sessiongate.revocation import Revocable, Revocation, RevocationMirror
 from sessiongate.stores.base import SessionRecord
-from sessiongate.stores.bridge import BackgroundLoop
 from sessiongate.stores.cache import CachedStore
 from sessiongate.stores.notify import Listener
 from sessiongate.testing import mint_authjs_v5, mint_hs256
@@ -62,8 +62,8 @@ def test_revoked_token_replayed_from_gate_memo_is_refused() -> None:
     gate = SessionGate(Revocable(AuthJSToken(SECRET), m))
     token = mint_authjs_v5({"sub": "victim"}, SECRET)
     headers = {"cookie": f"authjs.session-token={token}"}
-    assert gate.authenticate_sync(headers).id == "victim"
-    assert gate.authenticate_sync(headers).id == "victim"  # now answered from the memo
+    assert gate.authenticate_sync(headers).user.id == "victim"
+    assert gate.authenticate_sync(headers).user.id == "victim"  # now answered from the memo
     revoke_user_now(m, "victim")
     with pytest.raises(SessionRevokedError):
         gate.authenticate_sync(headers)
@@ -76,7 +76,7 @@ def test_stolen_jwt_replayed_after_jti_revocation_is_refused() -> None:
     gate = SessionGate(Revocable(BearerJWT(SECRET + "-jwt"), m))
     token = mint_hs256({"sub": "u1", "jti": "stolen"}, SECRET + "-jwt")
     headers = {"authorization": f"Bearer {token}"}
-    assert gate.authenticate_sync(headers).id == "u1"
+    assert gate.authenticate_sync(headers).user.id == "u1"
     m.apply(Revocation("jti", "stolen", int(time.time() * 1000) + 60_000))
     with pytest.raises(SessionRevokedError):
         gate.authenticate_sync(headers)
@@ -88,7 +88,7 @@ def test_token_without_iat_cannot_escape_user_revocation() -> None:
     # a hand-rolled token that omits iat (jose's SignJWT without setIssuedAt)
     no_iat = jwt.encode({"sub": "u1", "exp": int(time.time()) + 60}, SECRET + "-jwt")
     headers = {"authorization": f"Bearer {no_iat}"}
-    assert gate.authenticate_sync(headers).id == "u1"
+    assert gate.authenticate_sync(headers).user.id == "u1"
     revoke_user_now(m, "u1")
     with pytest.raises(SessionRevokedError):
         gate.authenticate_sync(headers)
@@ -132,7 +132,7 @@ def test_forged_revocation_event_is_withdrawn_once_checked() -> None:
             await asyncio.sleep(0.001)
 
     asyncio.run(forged())
-    assert gate.authenticate_sync(headers).id == "u1"  # the store has no such record
+    assert gate.authenticate_sync(headers).user.id == "u1"  # the store has no such record
 
 
 def test_partitioned_replica_fails_closed_instead_of_serving_revoked_tokens() -> None:
@@ -140,7 +140,7 @@ def test_partitioned_replica_fails_closed_instead_of_serving_revoked_tokens() ->
     m = mirror(timer=lambda: clock[0], max_stale=5.0)
     gate = SessionGate(Revocable(AuthJSToken(SECRET), m))
     headers = {"cookie": f"authjs.session-token={mint_authjs_v5({'sub': 'u1'}, SECRET)}"}
-    assert gate.authenticate_sync(headers).id == "u1"
+    assert gate.authenticate_sync(headers).user.id == "u1"
     clock[0] += 6  # no ping proved the listener for longer than max_stale
     with pytest.raises(ProviderUnavailableError) as caught:
         gate.authenticate_sync(headers)

@@ -16,8 +16,9 @@ import pytest
 
 from sessiongate import SessionGate
 from sessiongate.cli import main as cli_main
+from sessiongate.config import GateConfig, build_authenticators
 from sessiongate.errors import ConfigurationError, SessionGateError
-from sessiongate.sidecar import SidecarApp, SidecarConfig, build_gate
+from sessiongate.sidecar import SidecarApp
 from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256
 
 AUTH_SECRET = "sec-sidecar-auth-secret-0123456789abcdef"
@@ -43,7 +44,7 @@ def test_app_signed_reset_link_jwt_is_not_an_api_credential():
     gate = from_env({"AUTH_SECRET": AUTH_SECRET})
     # the session cookie still works...
     cookie = {"cookie": cookie_header(mint_authjs_v5({"sub": "u1"}, AUTH_SECRET, now=NOW))}
-    assert gate.authenticate_sync(cookie).id == "u1"
+    assert gate.authenticate_sync(cookie).user.id == "u1"
     # ...but an HS256 JWT signed with AUTH_SECRET is nobody (on the old code: user victim-id)
     with pytest.raises(SessionGateError):
         gate.authenticate_sync(bearer(reset_link_jwt()))
@@ -51,8 +52,8 @@ def test_app_signed_reset_link_jwt_is_not_an_api_credential():
 
 
 def test_app_signed_reset_link_jwt_is_refused_by_the_sidecar():
-    config = SidecarConfig.from_sources(environ={"AUTH_SECRET": AUTH_SECRET})
-    app = SidecarApp(build_gate(config))
+    config = GateConfig.from_sources(environ={"AUTH_SECRET": AUTH_SECRET})
+    app = SidecarApp(SessionGate(*build_authenticators(config)))
 
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
@@ -68,14 +69,14 @@ def test_app_signed_reset_link_jwt_is_refused_by_the_sidecar():
 @pytest.mark.parametrize("name", ["SESSIONGATE_JWT_SECRET", "JWT_SECRET"])
 def test_dedicated_jwt_secret_enables_hs256_bearer(name):
     gate = from_env({"AUTH_SECRET": AUTH_SECRET, name: JWT_SECRET})
-    assert gate.authenticate_sync(bearer(reset_link_jwt(JWT_SECRET))).id == "victim-id"
+    assert gate.authenticate_sync(bearer(reset_link_jwt(JWT_SECRET))).user.id == "victim-id"
     with pytest.raises(SessionGateError):  # still never the session secret
         gate.authenticate_sync(bearer(reset_link_jwt()))
 
 
 def test_sessiongate_jwt_secret_wins_over_jwt_secret():
     gate = from_env({"SESSIONGATE_JWT_SECRET": JWT_SECRET, "JWT_SECRET": "recipe-secret-0123456"})
-    assert gate.authenticate_sync(bearer(reset_link_jwt(JWT_SECRET))).id == "victim-id"
+    assert gate.authenticate_sync(bearer(reset_link_jwt(JWT_SECRET))).user.id == "victim-id"
     with pytest.raises(SessionGateError):
         gate.authenticate_sync(bearer(reset_link_jwt("recipe-secret-0123456")))
 
@@ -88,7 +89,7 @@ def test_required_audience_and_issuer_refuse_other_jwts():
     }
     gate = from_env(env)
     ok = reset_link_jwt(JWT_SECRET, aud="api", iss="https://app.example.com")
-    assert gate.authenticate_sync(bearer(ok)).id == "victim-id"
+    assert gate.authenticate_sync(bearer(ok)).user.id == "victim-id"
     for token in (
         reset_link_jwt(JWT_SECRET),  # no aud / iss at all
         reset_link_jwt(JWT_SECRET, aud="api"),
@@ -106,17 +107,17 @@ def test_jwt_secret_reusing_the_session_secret_needs_an_audience():
     assert AUTH_SECRET not in str(err.value)
     env_ba = {"BETTER_AUTH_SECRET": AUTH_SECRET, "SESSIONGATE_JWT_SECRET": AUTH_SECRET}
     with pytest.raises(ConfigurationError, match="also a session secret"):
-        build_gate(SidecarConfig.from_sources(environ=env_ba))
+        build_authenticators(GateConfig.from_sources(environ=env_ba))
     gate = from_env({**env, "SESSIONGATE_JWT_AUDIENCE": "api"})
-    assert gate.authenticate_sync(bearer(reset_link_jwt(aud="api"))).id == "victim-id"
+    assert gate.authenticate_sync(bearer(reset_link_jwt(aud="api"))).user.id == "victim-id"
     with pytest.raises(SessionGateError):
         gate.authenticate_sync(bearer(reset_link_jwt()))
 
 
 def test_describe_says_which_claims_are_checked():
-    config = SidecarConfig.from_sources(environ={"AUTH_SECRET": AUTH_SECRET})
+    config = GateConfig.from_sources(environ={"AUTH_SECRET": AUTH_SECRET})
     assert not any("Bearer JWTs" in line for line in config.describe())
-    config = SidecarConfig.from_sources(
+    config = GateConfig.from_sources(
         jwt_secrets=[JWT_SECRET], jwt_audience="api", environ={"AUTH_SECRET": AUTH_SECRET}
     )
     assert "HS256 Bearer JWTs (1 secret(s), aud 'api')" in config.describe()
@@ -166,7 +167,7 @@ def test_serve_jwt_flags(served, monkeypatch):
     assert "aud 'api'" in out and "iss 'https://app.example.com'" in out
     gate = served[0].gate
     token = mint_hs256({"sub": "s", "aud": "api", "iss": "https://app.example.com"}, JWT_SECRET)
-    assert gate.authenticate_sync(bearer(token)).id == "s"
+    assert gate.authenticate_sync(bearer(token)).user.id == "s"
     with pytest.raises(SessionGateError):
         gate.authenticate_sync(bearer(mint_hs256({"sub": "s"}, JWT_SECRET)))
 

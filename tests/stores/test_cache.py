@@ -46,7 +46,7 @@ def test_single_flight_even_with_cache_disabled():
 def test_hits_expire_after_ttl():
     timer = Clock()
     fake = FakeStore({"tok": record()})
-    cache = CachedStore(fake, ttl=5, timer=timer)
+    cache = CachedStore(fake, ttl=5, monotonic=timer)
 
     async def main():
         await cache.load("tok")
@@ -63,7 +63,7 @@ def test_hits_expire_after_ttl():
 def test_negative_cache_is_short_and_separate():
     timer = Clock()
     fake = FakeStore({})
-    cache = CachedStore(fake, ttl=60, negative_ttl=2, timer=timer)
+    cache = CachedStore(fake, ttl=60, negative_ttl=2, monotonic=timer)
 
     async def main():
         assert await cache.load("nope") is None

@@ -21,7 +21,6 @@ import asyncmy
 import pytest
 from asyncmy.constants import CLIENT
 
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import (
     ConfigurationError,
     ExpiredTokenError,
@@ -29,6 +28,7 @@ from sessiongate.errors import (
     SessionNotFoundError,
 )
 from sessiongate.gate import SessionGate
+from sessiongate.sessions import DatabaseSession
 from sessiongate.stores import PRESETS, open_store
 from sessiongate.stores.mysql import MySQLStore
 from sessiongate.stores.urls import parse_mysql_url
@@ -236,7 +236,7 @@ def test_presets_on_real_tables(mysql_db, preset):
     async def main():
         try:
             now = time.time()
-            ok = await auth.authenticate_async(creds({"authjs.session-token": "tok-valid"}), now)
+            ok = await auth.authenticate(creds({"authjs.session-token": "tok-valid"}), now)
             assert ok.claims["sub"] == user_id
             assert ok.claims["email"] == "ada@example.com"
             assert ok.claims["role"] == "admin"
@@ -244,9 +244,9 @@ def test_presets_on_real_tables(mysql_db, preset):
             # naive columns are UTC wall time: no shift by the server's +05:00
             assert ok.expires_at == FUTURE.timestamp()
             with pytest.raises(ExpiredTokenError):
-                await auth.authenticate_async(creds({"authjs.session-token": "tok-expired"}), now)
+                await auth.authenticate(creds({"authjs.session-token": "tok-expired"}), now)
             with pytest.raises(SessionNotFoundError):
-                await auth.authenticate_async(creds({"authjs.session-token": "tok-none"}), now)
+                await auth.authenticate(creds({"authjs.session-token": "tok-none"}), now)
         finally:
             await auth.aclose()
 
@@ -304,9 +304,7 @@ def test_mapping_db_schema_reads_another_database(mysql_db, mysql_url):
 
     async def main():
         try:
-            ok = await auth.authenticate_async(
-                creds({"authjs.session-token": "tok-valid"}), time.time()
-            )
+            ok = await auth.authenticate(creds({"authjs.session-token": "tok-valid"}), time.time())
             assert ok.claims["sub"] == "cuid1"
         finally:
             await auth.aclose()
@@ -328,9 +326,7 @@ def test_prisma_url_with_parameters_opens_a_mysql_store(mysql_db):
 
     async def main():
         try:
-            ok = await auth.authenticate_async(
-                creds({"authjs.session-token": "tok-valid"}), time.time()
-            )
+            ok = await auth.authenticate(creds({"authjs.session-token": "tok-valid"}), time.time())
             assert ok.claims["sub"] == "cuid1"
             assert ok.expires_at == FUTURE.timestamp()
         finally:
@@ -379,7 +375,7 @@ def test_wrong_password_is_a_refused_connection_not_a_schema_error(mysql_db):
     )
     auth = authenticator(wrong, "authjs-prisma")
     with pytest.raises(ProviderUnavailableError) as info:
-        asyncio.run(auth.authenticate_async(creds({"authjs.session-token": "x"}), time.time()))
+        asyncio.run(auth.authenticate(creds({"authjs.session-token": "x"}), time.time()))
     assert "refused the connection" in info.value.message
     assert "schema mapping" not in info.value.message
     assert "wrong" not in info.value.message
@@ -392,7 +388,7 @@ def test_wrong_password_is_a_refused_connection_not_a_schema_error(mysql_db):
 def test_missing_table_is_503_naming_the_schema_mapping(mysql_db):
     auth = authenticator(mysql_db, "better-auth")
     with pytest.raises(ProviderUnavailableError) as info:
-        asyncio.run(auth.authenticate_async(creds({"authjs.session-token": "x"}), time.time()))
+        asyncio.run(auth.authenticate(creds({"authjs.session-token": "x"}), time.time()))
     assert info.value.status_code == 503
     assert "schema mapping" in info.value.message
     asyncio.run(auth.aclose())
@@ -403,7 +399,7 @@ def test_unreachable_database_is_503_fast():
     auth = authenticator("mysql://nobody@127.0.0.1:1/none", "authjs-prisma")
     started = time.monotonic()
     with pytest.raises(ProviderUnavailableError):
-        asyncio.run(auth.authenticate_async(creds({"authjs.session-token": "x"}), time.time()))
+        asyncio.run(auth.authenticate(creds({"authjs.session-token": "x"}), time.time()))
     assert time.monotonic() - started < 2.5
     asyncio.run(auth.aclose())
 
@@ -437,11 +433,11 @@ def test_hanging_query_times_out_as_503_then_recovers(mysql_db):
         try:
             started = time.monotonic()
             with pytest.raises(ProviderUnavailableError, match="in time"):
-                await auth.authenticate_async(cookie, time.time())
+                await auth.authenticate(cookie, time.time())
             assert time.monotonic() - started < 1.5
             async with locker.cursor() as cursor:
                 await cursor.execute("UNLOCK TABLES")
-            ok = await auth.authenticate_async(cookie, time.time())
+            ok = await auth.authenticate(cookie, time.time())
             assert ok.claims["sub"] == "cuid1"
         finally:
             locker.close()
@@ -474,7 +470,7 @@ def test_hung_query_is_stopped_server_side_too(mysql_db):
         locker = await _lock_session_table(mysql_db)
         try:
             with pytest.raises(ProviderUnavailableError):
-                await auth.authenticate_async(creds({"authjs.session-token": marker}), time.time())
+                await auth.authenticate(creds({"authjs.session-token": marker}), time.time())
             assert await waiting() >= 1  # still queued behind the lock right after
             await asyncio.sleep(1.5)  # timeout + 0.5 s of server grace, plus margin
             assert await waiting() == 0
@@ -493,8 +489,8 @@ def test_pool_exhaustion_is_503_not_a_queue(mysql_db):
         locker = await _lock_session_table(mysql_db)
         try:
             results = await asyncio.gather(
-                auth.authenticate_async(creds({"authjs.session-token": "tok-valid"}), 0),
-                auth.authenticate_async(creds({"authjs.session-token": "tok-other"}), 0),
+                auth.authenticate(creds({"authjs.session-token": "tok-valid"}), 0),
+                auth.authenticate(creds({"authjs.session-token": "tok-other"}), 0),
                 return_exceptions=True,
             )
             assert all(isinstance(r, ProviderUnavailableError) for r in results), results
@@ -520,7 +516,7 @@ def test_many_concurrent_requests_one_query_per_token(mysql_db):
             tokens = [f"tok-{1 + i % 100}" for i in range(2000)]
             results = await asyncio.gather(
                 *(
-                    auth.authenticate_async(creds({"authjs.session-token": t}), time.time())
+                    auth.authenticate(creds({"authjs.session-token": t}), time.time())
                     for t in tokens
                 )
             )
@@ -541,13 +537,13 @@ def test_sync_gate_and_load_sync_on_mysql(mysql_db):
     assert record is not None and record.user_id == "u32charsxxxxxxxxxxxxxxxxxxxxxxxx"
     gate = SessionGate(DatabaseSession(store, cache_ttl=0, negative_cache_ttl=0))
     try:
-        user = gate.authenticate_sync({"authorization": "Bearer tok-valid"})
+        user = gate.authenticate_sync({"authorization": "Bearer tok-valid"}).user
         assert user.id == "u32charsxxxxxxxxxxxxxxxxxxxxxxxx"
         with pytest.raises(SessionNotFoundError):
             gate.authenticate_sync({"authorization": "Bearer tok-nope"})
 
         async def on_app_loop():
-            return await gate.authenticate({"authorization": "Bearer tok-valid"})
+            return (await gate.authenticate({"authorization": "Bearer tok-valid"})).user
 
         assert asyncio.run(on_app_loop()).id == "u32charsxxxxxxxxxxxxxxxxxxxxxxxx"
     finally:
@@ -572,7 +568,7 @@ def test_database_stopped_mid_run_is_503_then_recovers(mysql_controllable, mode)
     cookie = creds({"authjs.session-token": "tok-valid"})
 
     async def lookup():
-        return await auth.authenticate_async(cookie, time.time())
+        return await auth.authenticate(cookie, time.time())
 
     async def main():
         try:
@@ -603,11 +599,11 @@ def test_restart_between_requests_is_invisible(mysql_controllable):
 
     async def main():
         try:
-            await asyncio.gather(*(auth.authenticate_async(cookie, time.time()) for _ in range(3)))
+            await asyncio.gather(*(auth.authenticate(cookie, time.time()) for _ in range(3)))
             await asyncio.to_thread(mysql_control, "restart")
             # the pooled connections are dead; the lookup retries on fresh ones
             results = await asyncio.gather(
-                *(auth.authenticate_async(cookie, time.time()) for _ in range(5))
+                *(auth.authenticate(cookie, time.time()) for _ in range(5))
             )
             assert all(r.claims["sub"] == "cuid1" for r in results)
         finally:

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import (
     ConfigurationError,
     ExpiredTokenError,
@@ -18,6 +17,7 @@ from sessiongate.errors import (
     SessionNotFoundError,
 )
 from sessiongate.gate import SessionGate
+from sessiongate.sessions import DatabaseSession
 from sessiongate.stores import PRESETS, open_store
 from sessiongate.stores.postgres import PostgresStore
 
@@ -184,7 +184,7 @@ def test_presets_on_real_tables(postgres_dsn, pg_schema, preset):
     async def main():
         try:
             now = time.time()
-            ok = await auth.authenticate_async(creds({"authjs.session-token": "tok-valid"}), now)
+            ok = await auth.authenticate(creds({"authjs.session-token": "tok-valid"}), now)
             assert ok.claims["sub"] == user_id
             assert ok.claims["email"] == "ada@example.com"
             assert ok.claims["role"] == "admin"
@@ -192,9 +192,9 @@ def test_presets_on_real_tables(postgres_dsn, pg_schema, preset):
             # naive columns are UTC wall time: no shift by the server or client time zone
             assert ok.expires_at == FUTURE.timestamp()
             with pytest.raises(ExpiredTokenError):
-                await auth.authenticate_async(creds({"authjs.session-token": "tok-expired"}), now)
+                await auth.authenticate(creds({"authjs.session-token": "tok-expired"}), now)
             with pytest.raises(SessionNotFoundError):
-                await auth.authenticate_async(creds({"authjs.session-token": "tok-none"}), now)
+                await auth.authenticate(creds({"authjs.session-token": "tok-none"}), now)
         finally:
             await auth.aclose()
 
@@ -211,9 +211,7 @@ def test_naive_timestamps_ignore_session_time_zone(postgres_dsn, pg_schema):
 
     async def main():
         try:
-            ok = await auth.authenticate_async(
-                creds({"authjs.session-token": "tok-valid"}), time.time()
-            )
+            ok = await auth.authenticate(creds({"authjs.session-token": "tok-valid"}), time.time())
             assert ok.expires_at == FUTURE.timestamp()
         finally:
             await auth.aclose()
@@ -237,12 +235,12 @@ def test_prisma_url_schema_parameter_reads_a_non_public_schema(postgres_dsn, pg_
     async def main():
         try:
             now = time.time()
-            ok = await auth.authenticate_async(creds({"authjs.session-token": "tok-valid"}), now)
+            ok = await auth.authenticate(creds({"authjs.session-token": "tok-valid"}), now)
             assert ok.claims["sub"] == "cuid1"
             assert ok.claims["role"] == "admin"
             assert ok.expires_at == FUTURE.timestamp()
             with pytest.raises(ExpiredTokenError):
-                await auth.authenticate_async(creds({"authjs.session-token": "tok-expired"}), now)
+                await auth.authenticate(creds({"authjs.session-token": "tok-expired"}), now)
         finally:
             await auth.aclose()
 
@@ -259,7 +257,7 @@ def test_server_refusing_a_url_parameter_is_a_connection_error_not_a_schema_one(
     )
     auth = DatabaseSession(store, cache_ttl=0, negative_cache_ttl=0)
     with pytest.raises(ProviderUnavailableError) as info:
-        asyncio.run(auth.authenticate_async(creds({"authjs.session-token": "x"}), time.time()))
+        asyncio.run(auth.authenticate(creds({"authjs.session-token": "x"}), time.time()))
     assert "refused the connection" in info.value.message
     assert "schema mapping" not in info.value.message
     asyncio.run(auth.aclose())
@@ -268,7 +266,7 @@ def test_server_refusing_a_url_parameter_is_a_connection_error_not_a_schema_one(
 def test_missing_table_is_503(postgres_dsn, pg_schema):
     auth = authenticator(postgres_dsn, mapping("better-auth", pg_schema))
     with pytest.raises(ProviderUnavailableError) as info:
-        asyncio.run(auth.authenticate_async(creds({"authjs.session-token": "x"}), time.time()))
+        asyncio.run(auth.authenticate(creds({"authjs.session-token": "x"}), time.time()))
     assert info.value.status_code == 503
     asyncio.run(auth.aclose())
 
@@ -278,7 +276,7 @@ def test_unreachable_database_is_503_fast():
     auth = authenticator("postgresql://nobody@127.0.0.1:1/none", "authjs-prisma")
     started = time.monotonic()
     with pytest.raises(ProviderUnavailableError):
-        asyncio.run(auth.authenticate_async(creds({"authjs.session-token": "x"}), time.time()))
+        asyncio.run(auth.authenticate(creds({"authjs.session-token": "x"}), time.time()))
     assert time.monotonic() - started < 2.5
     asyncio.run(auth.aclose())
 
@@ -307,10 +305,10 @@ def test_hanging_query_times_out_as_503_then_recovers(postgres_dsn, pg_schema):
             await locker.execute(f'LOCK TABLE "{pg_schema}"."Session" IN ACCESS EXCLUSIVE MODE')
             started = time.monotonic()
             with pytest.raises(ProviderUnavailableError, match="in time"):
-                await auth.authenticate_async(cookie, time.time())
+                await auth.authenticate(cookie, time.time())
             assert time.monotonic() - started < 1.5
             await tx.rollback()
-            ok = await auth.authenticate_async(cookie, time.time())
+            ok = await auth.authenticate(cookie, time.time())
             assert ok.claims["sub"] == "cuid1"
         finally:
             await locker.close()
@@ -332,8 +330,8 @@ def test_pool_exhaustion_is_503_not_a_queue(postgres_dsn, pg_schema):
             await tx.start()
             await locker.execute(f'LOCK TABLE "{pg_schema}"."Session" IN ACCESS EXCLUSIVE MODE')
             results = await asyncio.gather(
-                auth.authenticate_async(creds({"authjs.session-token": "tok-valid"}), 0),
-                auth.authenticate_async(creds({"authjs.session-token": "tok-other"}), 0),
+                auth.authenticate(creds({"authjs.session-token": "tok-valid"}), 0),
+                auth.authenticate(creds({"authjs.session-token": "tok-other"}), 0),
                 return_exceptions=True,
             )
             assert all(isinstance(r, ProviderUnavailableError) for r in results)
@@ -364,7 +362,7 @@ def test_many_concurrent_requests_one_query_per_token(postgres_dsn, pg_schema):
             tokens = [f"tok-{1 + i % 100}" for i in range(2000)]
             results = await asyncio.gather(
                 *(
-                    auth.authenticate_async(creds({"authjs.session-token": t}), time.time())
+                    auth.authenticate(creds({"authjs.session-token": t}), time.time())
                     for t in tokens
                 )
             )
@@ -382,7 +380,7 @@ def test_blocking_gate_on_postgres(postgres_dsn, pg_schema):
     auth = authenticator(postgres_dsn, mapping("better-auth", pg_schema))
     gate = SessionGate(auth)
     try:
-        user = gate.authenticate_sync({"authorization": "Bearer tok-valid"})
+        user = gate.authenticate_sync({"authorization": "Bearer tok-valid"}).user
         assert user.id == "u32charsxxxxxxxxxxxxxxxxxxxxxxxx"
         with pytest.raises(SessionNotFoundError):
             gate.authenticate_sync({"authorization": "Bearer tok-nope"})
@@ -397,10 +395,10 @@ def test_same_store_serves_two_event_loops(postgres_dsn, pg_schema):
     headers = {"cookie": "authjs.session-token=tok-valid"}
 
     async def on_app_loop():
-        return await gate.authenticate(headers)
+        return (await gate.authenticate(headers)).user
 
     assert asyncio.run(on_app_loop()).id == "1"  # a pool on this loop
-    assert gate.authenticate_sync(headers).id == "1"  # another on the background loop
+    assert gate.authenticate_sync(headers).user.id == "1"  # another on the background loop
     asyncio.run(auth.aclose())
 
 
@@ -422,7 +420,7 @@ def test_database_stopped_mid_run_is_503_then_recovers(pg_controllable, pg_schem
     cookie = creds({"authjs.session-token": "tok-valid"})
 
     async def lookup():
-        return await auth.authenticate_async(cookie, time.time())
+        return await auth.authenticate(cookie, time.time())
 
     async def main():
         try:
@@ -455,11 +453,11 @@ def test_restart_between_requests_is_invisible(pg_controllable, pg_schema):
 
     async def main():
         try:
-            await asyncio.gather(*(auth.authenticate_async(cookie, time.time()) for _ in range(3)))
+            await asyncio.gather(*(auth.authenticate(cookie, time.time()) for _ in range(3)))
             pg_control("restart")
             # the pooled connections are dead; the lookup retries on fresh ones
             results = await asyncio.gather(
-                *(auth.authenticate_async(cookie, time.time()) for _ in range(5))
+                *(auth.authenticate(cookie, time.time()) for _ in range(5))
             )
             assert all(r.claims["sub"] == "cuid1" for r in results)
         finally:

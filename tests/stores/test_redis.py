@@ -11,14 +11,14 @@ from urllib.parse import quote
 
 import pytest
 
-from sessiongate.betterauth import BetterAuthSession, sign_cookie_value
-from sessiongate.dbsession import DatabaseSession
+from sessiongate.betterauth import sign_cookie_value
 from sessiongate.errors import (
     ConfigurationError,
     ExpiredTokenError,
     ProviderUnavailableError,
     SessionNotFoundError,
 )
+from sessiongate.sessions import BetterAuthSession, DatabaseSession
 from sessiongate.stores.redis import RedisStore
 from sessiongate.stores.redis_layouts import AuthJSRedisLayout, BetterAuthRedisLayout
 
@@ -57,7 +57,7 @@ def ba_auth(redis_url: str, prefix: str, **options: Any) -> BetterAuthSession:
 
 
 async def _verify(auth: Any, cookies: dict[str, str]) -> Any:
-    return await auth.authenticate_async(creds(cookies), datetime.now(UTC).timestamp())
+    return await auth.authenticate(creds(cookies), datetime.now(UTC).timestamp())
 
 
 def test_better_auth_session_in_secondary_storage(redis_url: str, prefix: str, client: Any) -> None:
@@ -152,7 +152,7 @@ def test_authjs_adapter_layout_with_database_session(
 def test_sync_callers_use_the_background_loop(redis_url: str, prefix: str, client: Any) -> None:
     client.set(prefix + "tokS", better_auth_value("tokS", "u6"))
     auth = ba_auth(redis_url, prefix)
-    verified = auth.authenticate_blocking(creds(ba_cookie("tokS")), datetime.now(UTC).timestamp())
+    verified = auth.authenticate_sync(creds(ba_cookie("tokS")), datetime.now(UTC).timestamp())
     assert verified is not None
     assert verified.claims["sub"] == "u6"
 

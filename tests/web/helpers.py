@@ -8,8 +8,8 @@ from typing import Any
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
 from sessiongate.cookies import RequestCredentials
 from sessiongate.errors import ProviderUnavailableError
-from sessiongate.gate import Verified
 from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256
+from sessiongate.types import Verified
 
 SECRET = "web-test-secret-0123456789abcdef0123456789"
 OTHER_SECRET = "an-entirely-different-secret-9876543210"
@@ -66,7 +66,7 @@ class OutageAuthenticator:
     def __init__(self) -> None:
         self.calls = 0
 
-    def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
+    def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
         self.calls += 1
         if credentials.cookies or credentials.authorization:
             raise ProviderUnavailableError()
@@ -81,7 +81,7 @@ class CountingAuthenticator:
         self.name = inner.name
         self.calls = 0
 
-    def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
+    def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
         self.calls += 1
-        result: Verified | None = self.inner.authenticate(credentials, now)
+        result: Verified | None = self.inner.authenticate_sync(credentials, now)
         return result

@@ -19,10 +19,12 @@ Channels: :mod:`sessiongate.channels`. See the Django guide in the documentation
 
 from __future__ import annotations
 
+from .._extras import missing_extra
+
 try:
     import django  # noqa: F401
-except ImportError as err:  # pragma: no cover - exercised without the extra installed
-    raise ImportError("sessiongate.django needs Django: pip install 'sessiongate[django]'") from err
+except ModuleNotFoundError as err:
+    raise missing_extra(err, "django") from None
 
 from .conf import DjangoConfig, get_config, reset_config
 from .decorators import login_required, permission_required, requirement_required, role_required

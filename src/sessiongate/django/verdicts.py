@@ -17,11 +17,11 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-from ..cookies import Headers
 from ..errors import SessionGateError
 from ..guards import Requirement
 from ..policy import Decision, RequestFacts, Verdict, decide, refuse
 from ..responses import ErrorResponse
+from ..types import Headers
 from ..wsgi import ENVIRON_VERDICT
 from .conf import DjangoConfig, get_config
 from .users import SessionGateAnonymousUser, SessionGateUser, as_django_user
@@ -97,7 +97,7 @@ def get_verdict(request: HttpRequest, config: DjangoConfig | None = None) -> Ver
         return known
     facts = request_facts(request)
     try:
-        outcome: Any = config.gate.authenticate_request_sync(_headers(request))
+        outcome: Any = config.gate.authenticate_sync(_headers(request))
     except SessionGateError as err:
         outcome = err
     return _keep(request, Verdict(config.gate, outcome, facts, config.policy))
@@ -111,7 +111,7 @@ async def aget_verdict(request: HttpRequest, config: DjangoConfig | None = None)
         return known
     facts = request_facts(request)
     try:
-        outcome: Any = await config.gate.authenticate_request(_headers(request))
+        outcome: Any = await config.gate.authenticate(_headers(request))
     except SessionGateError as err:
         outcome = err
     return _keep(request, Verdict(config.gate, outcome, facts, config.policy))

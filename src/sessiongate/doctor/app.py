@@ -1,7 +1,7 @@
 """The gate the app would build, and the answers of it and of each of its authenticators.
 
-:class:`AppGate` builds the gate with :func:`sessiongate.config.build_gate` (the builder behind
-``sessiongate serve`` and :meth:`SessionGate.from_env`), adding only what
+:class:`AppGate` builds the gate from :func:`sessiongate.config.build_authenticators` (the
+builder behind ``sessiongate serve`` and :meth:`SessionGate.from_env`), adding only what
 :class:`~sessiongate.config.GateConfig` cannot express yet (custom cookie names, Better Auth's
 cookie cache). Its :meth:`~AppGate.verdict` is the doctor's verdict; :meth:`~AppGate.run`
 asks one authenticator about one credential, which is how the probes learn *which* rule
@@ -18,24 +18,17 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from ..authjs import AuthJSToken
-from ..betterauth import BetterAuthSession
-from ..config import GateConfig, build_gate
-from ..cookies import RequestCredentials
-from ..dbsession import DatabaseSession
+from ..config import GateConfig, build_authenticators
+from ..cookies import AUTHJS_COOKIE_NAMES, RequestCredentials
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
     ProviderUnavailableError,
     SessionGateError,
 )
-from ..gate import (
-    AnyAuthenticator,
-    AsyncAuthenticator,
-    Authenticator,
-    AuthResult,
-    SessionGate,
-    Verified,
-)
+from ..gate import SessionGate
+from ..sessions import BetterAuthSession, DatabaseSession
+from ..types import Authenticator, AuthResult, Verified
 from ..user import ClaimMapping
 from .explain import explain_code
 from .inputs import Setup
@@ -77,11 +70,11 @@ class Outcome:
 def _with_cookie_names(
     auth: AuthJSToken, secrets: tuple[str, ...], names: tuple[str, ...]
 ) -> AuthJSToken:
-    """``auth`` (as build_gate made it) that also reads the app's custom cookie names."""
+    """``auth`` (as build_authenticators made it) that also reads the app's custom cookie names."""
     rules = auth.rules
     return AuthJSToken(
         list(secrets),
-        cookie_names=names,
+        cookie_names=[*AUTHJS_COOKIE_NAMES, *names],
         accept_v4=auth.accept_v4,
         accept_v5=auth.accept_v5,
         leeway=rules.leeway,
@@ -92,22 +85,24 @@ def _with_cookie_names(
     )
 
 
-def _authenticators(setup: Setup) -> list[AnyAuthenticator]:
-    """The app's authenticators: build_gate's, plus the settings GateConfig lacks."""
+def _authenticators(setup: Setup) -> list[Authenticator]:
+    """The app's authenticators: build_authenticators', plus the settings GateConfig lacks."""
     config = setup.config
     cache = setup.better_auth_cookie_cache
     cache_only = cache is not None and bool(config.better_auth_secrets) and not config.database_url
     base = replace(config, better_auth_secrets=()) if cache_only else config
-    auths: list[AnyAuthenticator] = []
+    auths: list[Authenticator] = []
     if cache_only and not (base.secrets or base.jwt_secrets or base.jwks_url):
-        pass  # build_gate would find nothing to build besides the cookie cache
+        pass  # build_authenticators would find nothing to build besides the cookie cache
     else:
-        auths = list(build_gate(base).authenticators)
+        auths = build_authenticators(base)
     for i, auth in enumerate(auths):
         if isinstance(auth, AuthJSToken) and setup.cookie_names:
             auths[i] = _with_cookie_names(auth, config.secrets, setup.cookie_names)
         elif isinstance(auth, DatabaseSession) and setup.cookie_names:
-            auths[i] = DatabaseSession(auth.store, cookie_names=setup.cookie_names)
+            auths[i] = DatabaseSession(
+                auth.store, cookie_names=[*AUTHJS_COOKIE_NAMES, *setup.cookie_names]
+            )
         elif isinstance(auth, BetterAuthSession) and cache is not None:
             auths[i] = BetterAuthSession(
                 secret=list(config.better_auth_secrets), store=auth.store, cookie_cache=cache
@@ -117,11 +112,11 @@ def _authenticators(setup: Setup) -> list[AnyAuthenticator]:
     return auths
 
 
-def _helpers(config: GateConfig) -> tuple[AnyAuthenticator, ...]:
+def _helpers(config: GateConfig) -> tuple[Authenticator, ...]:
     """What can be built without the store-backed parts, to explain tokens with."""
     try:
         stateless = replace(config, better_auth_secrets=(), database_url=None, jwks_url=None)
-        return build_gate(stateless).authenticators
+        return tuple(build_authenticators(stateless))
     except ConfigurationError:
         return ()
 
@@ -138,7 +133,7 @@ class AppGate:
             self.gate = SessionGate(*_authenticators(setup), clock=lambda: now, memo_size=0)
         except ConfigurationError as err:
             self.error = err
-        self.authenticators: tuple[AnyAuthenticator, ...] = (
+        self.authenticators: tuple[Authenticator, ...] = (
             self.gate.authenticators if self.gate is not None else _helpers(setup.config)
         )
         self.claim_mapping = self.gate.claim_mapping if self.gate is not None else ClaimMapping()
@@ -161,12 +156,9 @@ class AppGate:
         blocked = self.gate is None
         try:
             creds = self.credentials(headers)
-            if isinstance(auth, Authenticator):
-                verified = auth.authenticate(creds, self.now)
-            elif isinstance(auth, AsyncAuthenticator):
-                verified = auth.authenticate_blocking(creds, self.now)
-            else:  # pragma: no cover - SessionGate refuses anything else
+            if not isinstance(auth, Authenticator):  # pragma: no cover - the gate refuses it
                 raise TypeError(f"{auth!r} is not an authenticator")
+            verified = auth.authenticate_sync(creds, self.now)
         except (AuthenticationError, ProviderUnavailableError) as err:
             return Outcome(error=err, blocked=blocked)
         return Outcome(verified=verified, blocked=blocked)
@@ -177,7 +169,7 @@ class AppGate:
             assert self.error is not None
             return Outcome(error=self.error, blocked=True)
         try:
-            return Outcome(result=self.gate.authenticate_request_sync(headers))
+            return Outcome(result=self.gate.authenticate_sync(headers))
         except SessionGateError as err:
             return Outcome(error=err)
 
@@ -202,7 +194,7 @@ class AppGate:
         """Close stores and pools on the loop that used them."""
         if self.gate is None or not self.gate.has_async:
             return
-        from ..stores.bridge import default_loop
+        from .._sync import default_loop
 
         with contextlib.suppress(SessionGateError, OSError):  # best effort on the way out
             default_loop().run(self.gate.aclose(), timeout=10.0)

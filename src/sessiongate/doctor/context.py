@@ -85,7 +85,7 @@ class Context:
         names of the input: a token copied under another name is still recognised.
         """
         auth = self.app.find(AuthJSToken)
-        bases = auth.cookie_bases if auth is not None else (AUTHJS_COOKIE, NEXTAUTH_COOKIE)
+        bases = auth.cookie_names if auth is not None else (AUTHJS_COOKIE, NEXTAUTH_COOKIE)
         names: list[str] = [arrived] if arrived else []
         for name in (*bases, *self.setup.cookie_names, *self.seen_cookie_names):
             base = name.removeprefix(SECURE_PREFIX)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from .._encoding import b64url_decode
+from .._b64json import b64url_decode
 from ..errors import SessionGateError
 from ..jws import HMAC_ALGORITHMS
 from ..testing import AUTHJS_CHUNK_SIZE, NEXTAUTH_CHUNK_SIZE

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .._encoding import b64url_decode, json_object
+from .._b64json import b64url_decode, json_object
 from ..betterauth import CookieCacheStrategy
 from ..config import GateConfig
 from ..cookies import parse_cookie_header

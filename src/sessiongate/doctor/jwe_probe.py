@@ -135,7 +135,7 @@ def probe_jwe(ctx: Context, subject: str, value: Value) -> None:
         ctx.add("error", match.error.code, subject, what)
         return
     assert match.decoded is not None
-    rules = app_auth.rules if app_auth is not None else ClaimRules.build()
+    rules = app_auth.rules if app_auth is not None else ClaimRules()
     accepted = outcome is not None and outcome.accepted
     explain_claims(
         ctx, subject, match.decoded.claims, match.decoded.source, rules, blocked=not accepted

@@ -111,7 +111,7 @@ def probe_jws(ctx: Context, subject: str, value: Value) -> None:
     app_jwt = ctx.app.find(BearerJWT)
     outcome = ctx.ask(app_jwt, value)
     _jws_refusal(ctx, subject, kind, index, alg, app_jwt, outcome, arrived)
-    rules = app_jwt.rules if app_jwt is not None else ClaimRules.build()
+    rules = app_jwt.rules if app_jwt is not None else ClaimRules()
     accepted = outcome is not None and outcome.accepted
     explain_claims(ctx, subject, decoded.claims, "jws", rules, blocked=not accepted)
 

@@ -1,7 +1,7 @@
 """Explain database session tokens (Auth.js adapters) and Better Auth cookies.
 
-The decisions are the app's :class:`~sessiongate.dbsession.DatabaseSession` and
-:class:`~sessiongate.betterauth.BetterAuthSession` (they read the cookie, check the signature,
+The decisions are the app's :class:`~sessiongate.sessions.DatabaseSession` and
+:class:`~sessiongate.sessions.BetterAuthSession` (they read the cookie, check the signature,
 trust or ignore the cookie cache, look the row up). To say *which* Better Auth secret signed a
 value, :func:`verify_signed_cookie` / :func:`verify_bearer_value` are called with one secret at
 a time; :func:`decode_cookie_cache` says what a ``session_data`` cache holds.
@@ -12,15 +12,10 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Mapping
 
-from ..betterauth import (
-    BetterAuthSession,
-    decode_cookie_cache,
-    verify_bearer_value,
-    verify_signed_cookie,
-)
+from ..betterauth import decode_cookie_cache, verify_bearer_value, verify_signed_cookie
 from ..cookies import SECURE_PREFIX, parse_cookie_header, session_cookie_candidates
-from ..dbsession import DatabaseSession
 from ..errors import SessionGateError
+from ..sessions import BetterAuthSession, DatabaseSession
 from .app import Outcome
 from .context import Context, Value
 from .explain import explain_code, hint_for_code, iso, truncation
@@ -165,7 +160,7 @@ def probe_better_auth(ctx: Context, subject: str, value: Value) -> None:
             "cookie_not_read",
             subject,
             f"sessiongate's Better Auth verifier does not read `{value.arrived}` "
-            f"(it reads `{auth.cookie_names[1]}`)",
+            f"(it reads `{auth.cookie_names[-1]}`)",
             "match the cookie prefix / name the app configures (advanced.cookiePrefix)",
         )
     elif outcome.code == "session_not_found" and not ctx.setup.config.database_url:

@@ -2,7 +2,7 @@
 
 Cookies are grouped in *families*: a session cookie name, its ``__Secure-`` twin, their chunks
 (``name.0``, ``name.1``…) and, for Better Auth, the ``session_data`` cache cookies. The names
-come from the app's authenticators (``AuthJSToken.cookie_bases``, ``BetterAuthSession.
+come from the app's authenticators (``AuthJSToken.cookie_names``, ``BetterAuthSession.
 cookie_names``); other session-looking names are examined only when no known one is present.
 Chunks are joined by :meth:`RequestCredentials.session_cookie`, the verifiers' own reader, with
 the gate's caps; this module only reports what that reader did (joined, gap, stale value).
@@ -16,7 +16,6 @@ from typing import Literal
 from urllib.parse import quote
 
 from ..authjs import AuthJSToken
-from ..betterauth import BetterAuthSession
 from ..cookies import (
     AUTHJS_COOKIE,
     BETTER_AUTH_COOKIE,
@@ -26,6 +25,7 @@ from ..cookies import (
     session_cookie_candidates,
 )
 from ..errors import SessionGateError
+from ..sessions import BetterAuthSession
 from .context import Context, Subject, Value
 
 __all__ = ["bare_subject", "bearer_subject", "chunk_numbers", "cookie_subjects", "wire_cookie"]
@@ -77,10 +77,11 @@ def _present(cookies: Mapping[str, str], name: str) -> bool:
 
 def _families(ctx: Context, cookies: Mapping[str, str]) -> list[_Family]:
     auth = ctx.app.find(AuthJSToken)
-    bases = list(auth.cookie_bases if auth is not None else (AUTHJS_COOKIE, NEXTAUTH_COOKIE))
+    names = auth.cookie_names if auth is not None else (AUTHJS_COOKIE, NEXTAUTH_COOKIE)
+    bases = [n.removeprefix(SECURE_PREFIX) for n in names]
     bases += [n.removeprefix(SECURE_PREFIX) for n in ctx.setup.cookie_names]
     ba = ctx.app.find(BetterAuthSession)
-    ba_base = ba.cookie_names[1] if ba is not None else BETTER_AUTH_COOKIE
+    ba_base = ba.cookie_names[-1].removeprefix(SECURE_PREFIX) if ba else BETTER_AUTH_COOKIE
     ba_data = ba.data_cookie_names[1] if ba is not None else "better-auth.session_data"
     known = [_Family(b, "authjs") for b in dict.fromkeys(bases)]
     known.append(_Family(ba_base, "better-auth", (SECURE_PREFIX + ba_data, ba_data)))

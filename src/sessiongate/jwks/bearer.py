@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from .._encoding import b64url_decode, json_object
+from .._b64json import b64url_decode, json_object
 from .._tokencache import DecodedToken, TokenCache
 from ..claims import ClaimRules
 from ..cookies import DEFAULT_MAX_TOKEN_BYTES, RequestCredentials
@@ -36,8 +36,8 @@ from ..errors import (
     TokenTooLargeError,
     UnknownKidError,
 )
-from ..gate import Verified
 from ..jws import parse_jws_header
+from ..types import Verified
 from .client import JWKSClient
 from .fetch import check_url, origin
 from .keys import JWKSKey, SignatureVerifier
@@ -71,7 +71,8 @@ class JWKSBearer:
             ``exp``/``nbf`` and is dropped when the key set changes.
         max_token_bytes: size cap, checked before any parsing.
         allow_http: with ``jwks_url``, accept an ``http`` URL (loopback, development).
-        clock: returns UNIX time for :meth:`decode`; injectable for tests.
+        clock: returns wall-clock UNIX time for :meth:`decode` / :meth:`decode_sync`;
+            injectable for tests.
     """
 
     name = "jwks"
@@ -98,7 +99,7 @@ class JWKSBearer:
             raise ConfigurationError("max_token_bytes must be positive")
         self.jwks = jwks if jwks is not None else JWKSClient(jwks_url, allow_http=allow_http)
         self.algorithms = self._signatures.algorithms
-        self.rules = ClaimRules.build(
+        self.rules = ClaimRules(
             leeway=leeway, require_exp=require_exp, issuer=issuer, audience=audience
         )
         self.max_token_bytes = max_token_bytes
@@ -208,52 +209,50 @@ class JWKSBearer:
         self._cache.put((version, token), decoded)
         return decoded
 
-    def _verify(self, token: str) -> DecodedToken:
+    def _verify_sync(self, token: str) -> DecodedToken:
         version = self.jwks.version
         hit = self._cache.get((version, token))
         if hit is not None:
             return hit
         parsed = self._parse(token)
-        keys = self.jwks.get_signing_keys(parsed.kid)
+        keys = self.jwks.get_signing_keys_sync(parsed.kid)
         return self._check(token, parsed, keys, self.jwks.version)
 
-    async def _verify_async(self, token: str) -> DecodedToken:
+    async def _verify(self, token: str) -> DecodedToken:
         version = self.jwks.version
         hit = self._cache.get((version, token))
         if hit is not None:
             return hit
         parsed = self._parse(token)
-        keys = await self.jwks.get_signing_keys_async(parsed.kid)
+        keys = await self.jwks.get_signing_keys(parsed.kid)
         return self._check(token, parsed, keys, self.jwks.version)
 
-    def decode(self, token: str, *, now: float | None = None) -> dict[str, Any]:
-        """Verify ``token`` (fetching keys synchronously if needed) and return its claims."""
-        decoded = self._verify(token)
-        self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
-        return dict(decoded.claims)
-
-    async def decode_async(self, token: str, *, now: float | None = None) -> dict[str, Any]:
+    async def decode(self, token: str, *, now: float | None = None) -> dict[str, Any]:
         """Verify ``token`` (awaiting the key fetch if needed) and return its claims."""
-        decoded = await self._verify_async(token)
+        decoded = await self._verify(token)
         self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
         return dict(decoded.claims)
 
-    async def authenticate_async(
-        self, credentials: RequestCredentials, now: float
-    ) -> Verified | None:
+    def decode_sync(self, token: str, *, now: float | None = None) -> dict[str, Any]:
+        """Blocking :meth:`decode` (fetches keys in a blocking way if needed)."""
+        decoded = self._verify_sync(token)
+        self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
+        return dict(decoded.claims)
+
+    async def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """Authenticator protocol: a three-segment ``Bearer`` token, else ``None``."""
         token = credentials.bearer_token()
         if token is None or token.count(".") != 2:
             return None
-        decoded = await self._verify_async(token)
+        decoded = await self._verify(token)
         self.rules.check_time(decoded.exp, decoded.nbf, now)
         return decoded.as_verified("bearer")
 
-    def authenticate_blocking(self, credentials: RequestCredentials, now: float) -> Verified | None:
-        """Synchronous :meth:`authenticate_async` (WSGI); shares the key cache."""
+    def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
+        """Blocking :meth:`authenticate` (WSGI); shares the key cache."""
         token = credentials.bearer_token()
         if token is None or token.count(".") != 2:
             return None
-        decoded = self._verify(token)
+        decoded = self._verify_sync(token)
         self.rules.check_time(decoded.exp, decoded.nbf, now)
         return decoded.as_verified("bearer")

@@ -43,40 +43,42 @@ def seconds(value: float | timedelta, what: str, *, positive: bool = False) -> f
     return total
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class CachePolicy:
-    """The cache's timing rules, validated once (see :class:`~sessiongate.jwks.JWKSClient`)."""
+    """The cache's timing rules, validated on construction (see
+    :class:`~sessiongate.jwks.JWKSClient` for each option). Durations are seconds or
+    ``timedelta``; raises :class:`ConfigurationError` for a negative, infinite or inconsistent one.
+    """
 
-    cache_ttl: float = 600.0
-    min_cache_ttl: float = 60.0
-    max_cache_ttl: float = 3600.0
-    min_refetch_interval: float = 30.0
-    retry_interval: float = 5.0
-    max_stale: float = 3600.0
+    cache_ttl: float
+    min_cache_ttl: float
+    max_cache_ttl: float
+    min_refetch_interval: float
+    retry_interval: float
+    max_stale: float
 
-    @classmethod
-    def build(
-        cls,
+    def __init__(
+        self,
         *,
-        cache_ttl: float | timedelta,
-        min_cache_ttl: float | timedelta,
-        max_cache_ttl: float | timedelta,
-        min_refetch_interval: float | timedelta,
-        retry_interval: float | timedelta,
-        max_stale: float | timedelta,
-    ) -> CachePolicy:
-        """Validate the options; raises :class:`ConfigurationError`."""
-        policy = cls(
-            cache_ttl=seconds(cache_ttl, "cache_ttl", positive=True),
-            min_cache_ttl=seconds(min_cache_ttl, "min_cache_ttl"),
-            max_cache_ttl=seconds(max_cache_ttl, "max_cache_ttl", positive=True),
-            min_refetch_interval=seconds(min_refetch_interval, "min_refetch_interval"),
-            retry_interval=seconds(retry_interval, "retry_interval"),
-            max_stale=seconds(max_stale, "max_stale"),
-        )
-        if policy.min_cache_ttl > policy.max_cache_ttl:
+        cache_ttl: float | timedelta = 600.0,
+        min_cache_ttl: float | timedelta = 60.0,
+        max_cache_ttl: float | timedelta = 3600.0,
+        min_refetch_interval: float | timedelta = 30.0,
+        retry_interval: float | timedelta = 5.0,
+        max_stale: float | timedelta = 3600.0,
+    ) -> None:
+        values = {
+            "cache_ttl": seconds(cache_ttl, "cache_ttl", positive=True),
+            "min_cache_ttl": seconds(min_cache_ttl, "min_cache_ttl"),
+            "max_cache_ttl": seconds(max_cache_ttl, "max_cache_ttl", positive=True),
+            "min_refetch_interval": seconds(min_refetch_interval, "min_refetch_interval"),
+            "retry_interval": seconds(retry_interval, "retry_interval"),
+            "max_stale": seconds(max_stale, "max_stale"),
+        }
+        if values["min_cache_ttl"] > values["max_cache_ttl"]:
             raise ConfigurationError("min_cache_ttl must not exceed max_cache_ttl")
-        return policy
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
 
     def ttl(self, max_age: float | None) -> float:
         """How long a fetched set is fresh: the server's ``max-age`` within bounds, or the TTL."""

@@ -28,8 +28,8 @@ import weakref
 from collections.abc import Callable
 from datetime import timedelta
 
+from .._sync import default_loop
 from ..errors import ConfigurationError, ProviderUnavailableError
-from ..stores.bridge import default_loop
 from .cache import CachePolicy, KeyCache
 from .fetch import FetchError, FetchOptions, check_url, fetch_key_set
 from .keys import JWKSKey
@@ -59,7 +59,8 @@ class JWKSClient:
         timeout: bound on one whole fetch (connect, redirects, body), in seconds; at most 60.
         max_response_bytes: body size cap (at most 16 MiB).
         allow_http: accept ``http`` URLs (tests on loopback, local development).
-        clock: a monotonic clock; injectable for tests.
+        monotonic: the clock of the cache's TTLs and intervals (monotonic seconds); injectable
+            for tests.
     """
 
     def __init__(
@@ -76,7 +77,7 @@ class JWKSClient:
         timeout: float | timedelta = 5,
         max_response_bytes: int = 512 * 1024,
         allow_http: bool = False,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if (url is None) == (issuer is None):
             raise ConfigurationError("JWKSClient needs exactly one of url= or issuer=")
@@ -89,7 +90,7 @@ class JWKSClient:
             raise ConfigurationError(str(err)) from None
         self.url = url
         self.issuer = issuer
-        self.policy = CachePolicy.build(
+        self.policy = CachePolicy(
             cache_ttl=cache_ttl,
             min_cache_ttl=min_cache_ttl,
             max_cache_ttl=max_cache_ttl,
@@ -97,10 +98,10 @@ class JWKSClient:
             retry_interval=retry_interval,
             max_stale=max_stale,
         )
-        self.options = FetchOptions.build(
+        self.options = FetchOptions(
             timeout=timeout, max_response_bytes=max_response_bytes, allow_http=allow_http
         )
-        self.clock = clock
+        self.monotonic = monotonic
         self._jwks_uri: str | None = url
         self._cache = KeyCache(self.policy)
         self._loop_locks_guard = threading.Lock()
@@ -150,13 +151,13 @@ class JWKSClient:
         else:
             self._jwks_uri = fetched.jwks_uri
             ttl = self.policy.ttl(fetched.max_age)
-            self._cache.record_success(ticket, started, fetched.keyset, ttl, self.clock())
+            self._cache.record_success(ticket, started, fetched.keyset, ttl, self.monotonic())
             return True
         self._record_failure(ticket, started, reason)
         return False
 
     def _record_failure(self, ticket: int, started: float, reason: str) -> None:
-        cached = self._cache.record_failure(ticket, started, self.clock())
+        cached = self._cache.record_failure(ticket, started, self.monotonic())
         logger.warning(
             "JWKS fetch from %s failed (%s); %s",
             self._jwks_uri or self.issuer,
@@ -165,7 +166,7 @@ class JWKSClient:
         )
 
     async def _fetch_async(self) -> bool:
-        return await self._fetch_once(self._cache.begin(), self.clock())
+        return await self._fetch_once(self._cache.begin(), self.monotonic())
 
     def _fetch_sync(self) -> bool:
         """The synchronous fetch: the async fetch run on the shared background loop.
@@ -175,7 +176,7 @@ class JWKSClient:
         fetch enforces one total deadline (``asyncio.timeout``); running it on the background
         loop gives sync callers the same bound.
         """
-        ticket, started = self._cache.begin(), self.clock()
+        ticket, started = self._cache.begin(), self.monotonic()
         try:
             return default_loop().run(
                 self._fetch_once(ticket, started), timeout=self.options.timeout + 1.0
@@ -194,13 +195,13 @@ class JWKSClient:
 
     # ------------------------------------------------------------------ public API
 
-    async def get_signing_keys_async(self, kid: str | None) -> tuple[JWKSKey, ...]:
+    async def get_signing_keys(self, kid: str | None) -> tuple[JWKSKey, ...]:
         """The keys for ``kid`` (all keys when ``None``), fetching if needed.
 
         Raises :class:`UnknownKidError` (401) or :class:`ProviderUnavailableError` (503).
         """
         cache = self._cache
-        now = self.clock()
+        now = self.monotonic()
         keys = cache.lookup(kid, now)
         if keys is not None:
             return keys
@@ -209,14 +210,14 @@ class JWKSClient:
             lock = self._async_lock()
             if not (lock.locked() and cache.stale_usable(kid, now)):
                 async with lock:
-                    if cache.still_needed(generation, kid, self.clock()):
+                    if cache.still_needed(generation, kid, self.monotonic()):
                         await self._fetch_async()
-        return cache.serve(kid, self.clock())
+        return cache.serve(kid, self.monotonic())
 
-    def get_signing_keys(self, kid: str | None) -> tuple[JWKSKey, ...]:
-        """Synchronous :meth:`get_signing_keys_async` (same cache, same rules)."""
+    def get_signing_keys_sync(self, kid: str | None) -> tuple[JWKSKey, ...]:
+        """Blocking :meth:`get_signing_keys` (same cache, same rules)."""
         cache = self._cache
-        now = self.clock()
+        now = self.monotonic()
         keys = cache.lookup(kid, now)
         if keys is not None:
             return keys
@@ -225,11 +226,11 @@ class JWKSClient:
             lock = self._sync_lock
             if lock.acquire(blocking=not cache.stale_usable(kid, now)):
                 try:
-                    if cache.still_needed(generation, kid, self.clock()):
+                    if cache.still_needed(generation, kid, self.monotonic()):
                         self._fetch_sync()
                 finally:
                     lock.release()
-        return cache.serve(kid, self.clock())
+        return cache.serve(kid, self.monotonic())
 
     async def force_refresh(self) -> tuple[str | None, ...]:
         """Fetch the key set now and serve only what it holds; returns the cached ``kid``\\ s.
@@ -252,7 +253,7 @@ class JWKSClient:
         return self.kids
 
     def force_refresh_sync(self) -> tuple[str | None, ...]:
-        """Synchronous :meth:`force_refresh` (same cache, same rules)."""
+        """Blocking :meth:`force_refresh` (same cache, same rules)."""
         with self._sync_lock:
             fetched = self._fetch_sync()
         if not fetched:

@@ -24,9 +24,14 @@ from datetime import timedelta
 from typing import Final, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
-import httpx
+from .._extras import missing_extra
 
-from .._encoding import json_object
+try:
+    import httpx
+except ModuleNotFoundError as err:
+    raise missing_extra(err, "jwks") from None
+
+from .._b64json import json_object
 from ..errors import ConfigurationError, MalformedTokenError
 from .cache import seconds
 from .keys import KeySet, parse_jwk_set
@@ -93,19 +98,22 @@ def _max_age(headers: httpx.Headers) -> float | None:
     return max_age
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class FetchOptions:
-    """Transport limits, validated once (see :class:`~sessiongate.jwks.JWKSClient`)."""
+    """Transport limits, validated on construction (see :class:`~sessiongate.jwks.JWKSClient`);
+    raises :class:`ConfigurationError`."""
 
-    timeout: float = 5.0
-    max_response_bytes: int = 512 * 1024
-    allow_http: bool = False
+    timeout: float
+    max_response_bytes: int
+    allow_http: bool
 
-    @classmethod
-    def build(
-        cls, *, timeout: float | timedelta, max_response_bytes: int, allow_http: bool
-    ) -> FetchOptions:
-        """Validate the options; raises :class:`ConfigurationError`."""
+    def __init__(
+        self,
+        *,
+        timeout: float | timedelta = 5.0,
+        max_response_bytes: int = 512 * 1024,
+        allow_http: bool = False,
+    ) -> None:
         total = seconds(timeout, "timeout", positive=True)
         if total > _MAX_TIMEOUT:
             raise ConfigurationError("timeout must be at most 60 seconds")
@@ -115,7 +123,9 @@ class FetchOptions:
             or not 0 < max_response_bytes <= _MAX_BODY_CAP
         ):
             raise ConfigurationError("max_response_bytes must be between 1 and 16 MiB")
-        return cls(total, max_response_bytes, bool(allow_http))
+        object.__setattr__(self, "timeout", total)
+        object.__setattr__(self, "max_response_bytes", max_response_bytes)
+        object.__setattr__(self, "allow_http", bool(allow_http))
 
 
 class Fetched(NamedTuple):

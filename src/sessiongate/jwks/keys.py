@@ -27,11 +27,17 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
-import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from jwt.api_jws import PyJWS
 
-from .._encoding import json_object
+from .._extras import missing_extra
+
+try:
+    import jwt
+    from jwt.api_jws import PyJWS
+except ModuleNotFoundError as err:
+    raise missing_extra(err, "jwks") from None
+
+from .._b64json import json_object
 from ..errors import (
     AlgorithmNotAllowedError,
     ConfigurationError,

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..cookies import RequestCredentials
 from ..errors import ConfigurationError
-from ..gate import AsyncAuthenticator, Authenticator, Verified
+from ..types import AsyncAuthenticator, Authenticator, Verified
 from .mirror import RevocationMirror
 
 __all__ = ["Revocable", "RevocableAsync", "revocable"]
@@ -89,13 +89,13 @@ class Revocable(_Wrapping):
     """Wrap a synchronous authenticator (``AuthJSToken``, ``BearerJWT``)."""
 
     def __init__(self, inner: Authenticator, mirror: RevocationMirror) -> None:
-        if not isinstance(inner, Authenticator):
+        if not isinstance(inner, Authenticator) or isinstance(inner, AsyncAuthenticator):
             raise ConfigurationError(f"{inner!r} is not a synchronous authenticator")
         super().__init__(inner, mirror)
 
-    def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
+    def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """The inner verdict, refused when revoked."""
-        return self._guard(self.inner.authenticate(credentials, now))
+        return self._guard(self.inner.authenticate_sync(credentials, now))
 
 
 class RevocableAsync(_Wrapping):
@@ -106,19 +106,17 @@ class RevocableAsync(_Wrapping):
             raise ConfigurationError(f"{inner!r} is not an asynchronous authenticator")
         super().__init__(inner, mirror)
 
-    async def authenticate_async(
-        self, credentials: RequestCredentials, now: float
-    ) -> Verified | None:
+    async def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """The inner verdict, refused when revoked."""
-        return self._guard(await self.inner.authenticate_async(credentials, now))
+        return self._guard(await self.inner.authenticate(credentials, now))
 
-    def authenticate_blocking(self, credentials: RequestCredentials, now: float) -> Verified | None:
+    def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """The same from synchronous code."""
-        return self._guard(self.inner.authenticate_blocking(credentials, now))
+        return self._guard(self.inner.authenticate_sync(credentials, now))
 
 
 def revocable(inner: Any, mirror: RevocationMirror) -> Revocable | RevocableAsync:
     """The right wrapper for ``inner``: :class:`Revocable` or :class:`RevocableAsync`."""
-    if isinstance(inner, Authenticator):
-        return Revocable(inner, mirror)
-    return RevocableAsync(inner, mirror)
+    if isinstance(inner, AsyncAuthenticator):
+        return RevocableAsync(inner, mirror)
+    return Revocable(inner, mirror)

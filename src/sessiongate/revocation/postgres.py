@@ -13,6 +13,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from .._extras import require
 from ..errors import ConfigurationError, ProviderUnavailableError
 from ..stores.notify import REVOCATION_TABLE, _table
 from ..stores.schema import quote_identifier
@@ -86,7 +87,7 @@ class PostgresRevocations:
         return f"PostgresRevocations(table={self.table!r})"
 
     async def _run(self, fn: Any) -> Any:
-        import asyncpg  # type: ignore[import-untyped]
+        asyncpg = require("asyncpg", "postgres")
 
         try:
             async with asyncio.timeout(self.timeout):

@@ -4,25 +4,30 @@
   MariaDB) and :class:`SQLiteStore` (stdlib, embedded default);
 * :class:`SchemaMapping` and the presets for the tables the JS side creates;
 * :class:`CachedStore` (TTL cache, negative cache, single-flight) in front of either;
-* :class:`BackgroundLoop` so synchronous (WSGI) code uses the same async stores;
 * :func:`open_store` and :func:`parse_database_url`: database URLs as the JS side writes them.
+
+The stores are loaded on first use (``sqlite3``, ``asyncpg`` and ``asyncmy`` are imported only
+then); the drivers come with the ``postgres`` and ``mysql`` extras
+(``pip install 'sessiongate[postgres]'``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .base import SessionRecord, SessionStore
-from .bridge import BackgroundLoop, default_loop
+from .base import SessionRecord, SessionStore, SyncSessionStore
 from .cache import CachedStore
 from .schema import PRESETS, SchemaMapping, quote_identifier, resolve_schema
-from .sqlite import SQLiteStore
 from .urls import SUPPORTED_SCHEMES, MySQLURL, SQLiteURL, parse_database_url
+
+if TYPE_CHECKING:
+    from .mysql import MySQLStore
+    from .postgres import PostgresStore
+    from .sqlite import SQLiteStore
 
 __all__ = [
     "PRESETS",
     "SUPPORTED_SCHEMES",
-    "BackgroundLoop",
     "CachedStore",
     "MySQLStore",
     "PostgresStore",
@@ -30,7 +35,7 @@ __all__ = [
     "SchemaMapping",
     "SessionRecord",
     "SessionStore",
-    "default_loop",
+    "SyncSessionStore",
     "open_store",
     "parse_database_url",
     "quote_identifier",
@@ -39,7 +44,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # asyncpg / asyncmy are imported only when PostgreSQL / MySQL is used
+    """The stores load lazily: ``sqlite3`` / ``asyncpg`` / ``asyncmy`` on first use."""
+    if name == "SQLiteStore":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore
     if name == "PostgresStore":
         from .postgres import PostgresStore
 
@@ -48,7 +57,7 @@ def __getattr__(name: str) -> Any:
         from .mysql import MySQLStore
 
         return MySQLStore
-    raise AttributeError(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def open_store(url: str, *, schema: SchemaMapping | str, **options: Any) -> SessionStore:
@@ -64,6 +73,8 @@ def open_store(url: str, *, schema: SchemaMapping | str, **options: Any) -> Sess
     """
     target = parse_database_url(url)
     if isinstance(target, SQLiteURL):
+        from .sqlite import SQLiteStore
+
         return SQLiteStore(url, schema=schema, **options)
     if isinstance(target, MySQLURL):
         from .mysql import MySQLStore

@@ -8,6 +8,10 @@ JavaScript side.
 Stores raise :class:`~sessiongate.errors.ProviderUnavailableError` when they cannot answer
 (database down, timeout, pool exhausted, schema mismatch). They never turn an outage into
 "not found".
+
+Every store answers ``await load(token)``. One that can also answer from the calling thread
+without an event loop (SQLite) has ``load_sync`` as well (:class:`SyncSessionStore`): blocking
+callers then ask it directly instead of going through the background loop.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["SessionRecord", "SessionStore"]
+__all__ = ["SessionRecord", "SessionStore", "SyncSessionStore"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -72,4 +76,13 @@ class SessionStore(Protocol):
 
     async def aclose(self) -> None:
         """Release connections and threads."""
+        ...
+
+
+@runtime_checkable
+class SyncSessionStore(SessionStore, Protocol):
+    """A store that can also answer from the calling thread (no event loop, no extra thread)."""
+
+    def load_sync(self, token: str) -> SessionRecord | None:
+        """Blocking :meth:`SessionStore.load`: the same answers and errors."""
         ...

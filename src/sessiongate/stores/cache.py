@@ -6,6 +6,8 @@
 * **Misses** (no such token) are kept for ``negative_ttl`` seconds, which blunts floods of
   made-up tokens without keeping a fresh sign-in out for long.
 * **Single-flight**: concurrent lookups of one token on one event loop share one query.
+* **Blocking callers** (:meth:`CachedStore.load_sync`) share the same caches and ask a store
+  that has ``load_sync`` (SQLite) in their own thread.
 * Errors (:class:`~sessiongate.errors.ProviderUnavailableError`) are never cached.
 
 The trade-off: a session deleted on the JavaScript side (sign-out, revocation) stays valid
@@ -24,7 +26,7 @@ from collections.abc import Callable
 from cachetools import TTLCache
 
 from ..errors import ConfigurationError, ProviderUnavailableError
-from .base import SessionRecord, SessionStore
+from .base import SessionRecord, SessionStore, SyncSessionStore
 
 __all__ = ["CachedStore"]
 
@@ -39,7 +41,8 @@ class CachedStore:
         ttl: seconds a found session is served from memory (0 disables the hit cache).
         negative_ttl: seconds an unknown token is remembered as unknown (0 disables).
         maxsize: most entries in each cache.
-        timer: monotonic clock for the caches (injectable for tests).
+        monotonic: the clock the TTLs are measured with (monotonic seconds; injectable for
+            tests).
 
     Expired sessions are cached like live ones (the verdict "expired" is re-derived from the
     request clock on every hit), which also spares the database a flood of stale cookies.
@@ -52,7 +55,7 @@ class CachedStore:
         ttl: float = 5.0,
         negative_ttl: float = 2.0,
         maxsize: int = 10_000,
-        timer: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         for label, value in (("ttl", ttl), ("negative_ttl", negative_ttl)):
             if not math.isfinite(value) or value < 0:
@@ -60,14 +63,15 @@ class CachedStore:
         if maxsize <= 0:
             raise ConfigurationError("maxsize must be positive")
         self.store = store
+        self._sync_store = store if isinstance(store, SyncSessionStore) else None
         self.ttl = float(ttl)
         self.negative_ttl = float(negative_ttl)
         self._lock = threading.Lock()
         self._hits: TTLCache[str, SessionRecord] | None = (
-            TTLCache(maxsize=maxsize, ttl=self.ttl, timer=timer) if self.ttl > 0 else None
+            TTLCache(maxsize=maxsize, ttl=self.ttl, timer=monotonic) if self.ttl > 0 else None
         )
         self._misses: TTLCache[str, bool] | None = (
-            TTLCache(maxsize=maxsize, ttl=self.negative_ttl, timer=timer)
+            TTLCache(maxsize=maxsize, ttl=self.negative_ttl, timer=monotonic)
             if self.negative_ttl > 0
             else None
         )
@@ -128,6 +132,29 @@ class CachedStore:
             return record
         finally:
             self._inflight.pop(key, None)
+
+    @property
+    def answers_sync(self) -> bool:
+        """Whether :meth:`load_sync` can ask the wrapped store from the calling thread."""
+        return self._sync_store is not None
+
+    def load_sync(self, token: str) -> SessionRecord | None:
+        """Blocking :meth:`load` for a store that has ``load_sync`` (:attr:`answers_sync`).
+
+        Answers from the cache, else asks the store in the calling thread and remembers the
+        answer. Concurrent threads asking for the same uncached token may each query it.
+        """
+        cached = self.get_cached(token)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        store = self._sync_store
+        if store is None:
+            raise TypeError(f"{self.store!r} has no load_sync: use the background loop")
+        generation = self._generation
+        self.queries += 1
+        record = store.load_sync(token)
+        self._remember(token, record, generation)
+        return record
 
     def _remember(self, token: str, record: SessionRecord | None, generation: int) -> None:
         with self._lock:

@@ -41,12 +41,17 @@ import time
 import weakref
 from typing import Any
 
-import asyncmy
-from asyncmy.constants import FIELD_TYPE
+from .._extras import missing_extra
 
+try:
+    import asyncmy
+    from asyncmy.constants import FIELD_TYPE
+except ModuleNotFoundError as err:
+    raise missing_extra(err, "mysql") from None
+
+from .._sync import default_loop
 from ..errors import ConfigurationError, ProviderUnavailableError
 from .base import SessionRecord
-from .bridge import default_loop
 from .schema import SchemaMapping, resolve_schema
 from .urls import MySQLURL, parse_mysql_url
 

@@ -37,8 +37,9 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from .._extras import require
+from .._sync import BackgroundLoop, default_loop
 from ..errors import ConfigurationError
-from .bridge import BackgroundLoop, default_loop
 from .schema import SchemaMapping, quote_identifier, resolve_schema
 
 __all__ = [
@@ -385,7 +386,7 @@ class PostgresListener(Listener):
         return f"PostgresListener(channel={self.channel!r}, connected={self.connected})"
 
     async def _connect(self) -> None:
-        import asyncpg  # type: ignore[import-untyped]
+        asyncpg = require("asyncpg", "postgres")
 
         self._gone = asyncio.Event()
         conn = await asyncpg.connect(

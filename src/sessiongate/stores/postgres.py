@@ -26,7 +26,12 @@ import weakref
 from dataclasses import replace
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+from .._extras import missing_extra
+
+try:
+    import asyncpg  # type: ignore[import-untyped]
+except ModuleNotFoundError as err:
+    raise missing_extra(err, "postgres") from None
 
 from ..errors import ConfigurationError, ProviderUnavailableError
 from .base import SessionRecord

@@ -28,6 +28,7 @@ import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._extras import require
 from ..errors import ConfigurationError, ProviderUnavailableError
 from .base import SessionRecord
 from .redis_layouts import AuthJSRedisLayout, BetterAuthRedisLayout, RedisLayout, resolve_layout
@@ -40,14 +41,8 @@ _SCHEMES = ("redis", "rediss", "valkey", "valkeys", "unix")
 
 
 def redis_module() -> Any:
-    """``redis.asyncio``, or a :class:`ConfigurationError` naming the extra to install."""
-    try:
-        import redis.asyncio as aioredis
-    except ImportError:  # pragma: no cover - the test extra installs it
-        raise ConfigurationError(
-            "the Redis store needs the redis package: pip install 'sessiongate[redis]'"
-        ) from None
-    return aioredis
+    """``redis.asyncio``, or the one-line error naming the extra to install."""
+    return require("redis.asyncio", "redis")
 
 
 def check_redis_url(url: str) -> str:

@@ -1,6 +1,8 @@
 """SQLite session store (stdlib ``sqlite3``): the embedded default for development, demos, tests.
 
-Queries run in a small thread pool, off the event loop, one connection per worker thread. Each
+Async lookups (:meth:`SQLiteStore.load`) run in a small thread pool, off the event loop;
+blocking ones (:meth:`SQLiteStore.load_sync`, used by WSGI code) run in the calling thread. One
+connection per thread. Each
 lookup has a deadline enforced with SQLite's progress handler, so a query stuck behind a lock
 or a runaway view is interrupted and answered 503 like PostgreSQL's timeout.
 
@@ -158,8 +160,8 @@ class SQLiteStore:
         except RuntimeError:  # executor shut down concurrently
             raise ProviderUnavailableError("the session store is closed") from None
 
-    def load_blocking(self, token: str) -> SessionRecord | None:
-        """The same lookup from synchronous code, in the calling thread."""
+    def load_sync(self, token: str) -> SessionRecord | None:
+        """Blocking :meth:`load`, in the calling thread (no event loop, no worker thread)."""
         if self._closed:
             raise ProviderUnavailableError("the session store is closed")
         return self._query(token)

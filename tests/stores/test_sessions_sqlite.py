@@ -1,4 +1,4 @@
-"""DatabaseSession end to end on the embedded SQLite store."""
+"""DatabaseSession (sessiongate.sessions) end to end on the embedded SQLite store."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 
-from sessiongate.dbsession import DatabaseSession
 from sessiongate.errors import (
     ConfigurationError,
     ExpiredTokenError,
@@ -19,6 +18,7 @@ from sessiongate.errors import (
     SessionNotFoundError,
 )
 from sessiongate.gate import SessionGate
+from sessiongate.sessions import DatabaseSession
 from sessiongate.stores import PRESETS, SQLiteStore, open_store
 
 from .helpers import NOW, NOW_TS, creds, make_prisma_sqlite, naive_utc
@@ -43,7 +43,7 @@ def auth(db):
 
 
 def run(auth, credentials, now=NOW_TS):
-    return asyncio.run(auth.authenticate_async(credentials, now))
+    return asyncio.run(auth.authenticate(credentials, now))
 
 
 def test_valid_session_shapes_claims(auth):
@@ -64,7 +64,7 @@ def test_valid_session_shapes_claims(auth):
 
 def test_gate_builds_user_with_roles_and_permissions(auth):
     gate = SessionGate(auth, clock=lambda: NOW_TS)
-    user = asyncio.run(gate.authenticate({"cookie": "next-auth.session-token=tok-valid"}))
+    user = asyncio.run(gate.authenticate({"cookie": "next-auth.session-token=tok-valid"})).user
     assert user.id == "u1"
     assert user.roles == frozenset({"admin"})
     assert user.permissions == frozenset({"read", "write"})
@@ -187,10 +187,10 @@ def test_revocation_is_seen_after_the_ttl(db):
         asyncio.run(auth.aclose())
 
 
-def test_blocking_path_uses_background_loop_and_cache(auth):
+def test_blocking_path_answers_found_unknown_and_expired_sessions(auth):
     gate = SessionGate(auth, clock=lambda: NOW_TS)
     headers = {"cookie": "authjs.session-token=tok-valid"}
-    assert gate.authenticate_sync(headers).id == "u1"
+    assert gate.authenticate_sync(headers).user.id == "u1"
     with pytest.raises(SessionNotFoundError):
         gate.authenticate_sync({"cookie": "authjs.session-token=nope"})
     with pytest.raises(ExpiredTokenError):
@@ -205,7 +205,7 @@ def test_blocking_path_from_many_threads(db):
     def worker():
         try:
             for _ in range(20):
-                assert gate.authenticate_sync({"cookie": "authjs.session-token=tok-valid"}).id
+                assert gate.authenticate_sync({"cookie": "authjs.session-token=tok-valid"}).user.id
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

@@ -1,8 +1,11 @@
-"""Run the async stores from synchronous code (WSGI, Flask, the CLI) on one background loop.
+"""The background event loop that lets blocking code (WSGI, Flask, the CLI) run async I/O.
 
-Sync callers do not get a second database driver: their lookups are submitted to an event loop
-running in a daemon thread, where the same asyncpg pool and cache serve them. The loop is
-created on first use and re-created in a forked child (gunicorn ``--preload``).
+Blocking callers do not get a second database driver or HTTP client: a lookup that only exists
+as a coroutine (an asyncpg query, a JWKS fetch) is submitted to one event loop running in a
+daemon thread, where the same pools and caches serve it. The loop is created on first use (so
+``import sessiongate`` starts no thread) and re-created in a forked child (gunicorn
+``--preload``). A store that can answer from the calling thread (``SQLiteStore.load_sync``) is
+asked directly instead; see :class:`sessiongate.sessions.SessionLookup`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from ..errors import ProviderUnavailableError
+from .errors import ProviderUnavailableError
 
 __all__ = ["BackgroundLoop", "default_loop"]
 

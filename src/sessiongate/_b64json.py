@@ -1,22 +1,18 @@
-"""Strict base64url and JSON helpers shared by the token formats (no I/O)."""
+"""Strict base64url and JSON, as the token formats need them (no I/O).
+
+Decoding refuses what the JS libraries would never emit: padding, whitespace, the standard
+alphabet's ``+``/``/``, JSON constants such as ``NaN``, and anything that is not an object.
+"""
 
 from __future__ import annotations
 
 import binascii
 import json
-from collections.abc import Sequence
 from typing import Any
 
-from .errors import ConfigurationError, MalformedTokenError
+from .errors import MalformedTokenError
 
-__all__ = [
-    "b64url_decode",
-    "b64url_encode",
-    "json_compact",
-    "json_object",
-    "secret_bytes",
-    "secret_list",
-]
+__all__ = ["b64url_decode", "b64url_encode", "json_compact", "json_object"]
 
 # base64url -> standard alphabet in one pass; "+", "/" and "=" become "!" so that the strict
 # decoder rejects them (they are not base64url) without extra scans.
@@ -76,23 +72,3 @@ def json_object(data: bytes, what: str = "payload") -> dict[str, Any]:
 def json_compact(value: Any) -> bytes:
     """Serialize like ``JSON.stringify``: compact separators, key order kept, no ASCII escaping."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def secret_bytes(secret: str | bytes, what: str = "a secret") -> bytes:
-    """A secret as the JS libraries use it: the UTF-8 bytes of the string as typed."""
-    key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
-    if not key:
-        raise ConfigurationError(f"{what} must not be empty")
-    return key
-
-
-def secret_list(
-    secret: str | bytes | Sequence[str | bytes], what: str = "a secret"
-) -> tuple[bytes, ...]:
-    """One secret or a list (current first) as non-empty byte strings; refuses an empty list."""
-    if isinstance(secret, (str, bytes)):
-        return (secret_bytes(secret, what),)
-    keys = tuple(secret_bytes(s, what) for s in secret)
-    if not keys:
-        raise ConfigurationError(f"at least one {what.removeprefix('a ')} is needed")
-    return keys
