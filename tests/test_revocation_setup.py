@@ -125,3 +125,46 @@ def test_database_unreachable_at_start_then_no_table_means_no_revocation(
     assert backend.found_table is False
     time.sleep(0.05)  # far beyond max_stale: no freshness needed for an absent list
     assert gate.authenticate_sync(headers).user.id == "u1"
+
+
+def test_from_env_with_redis_url_reads_better_auth_from_redis_and_revokes(
+    redis_url: str,
+) -> None:
+    from sessiongate.betterauth import sign_cookie_value
+    from stores.redis_util import better_auth_value, sync_client, unique_prefix
+
+    prefix = unique_prefix()
+    env = {
+        "AUTH_SECRET": SECRET,
+        "BETTER_AUTH_SECRET": SECRET + "-ba",
+        "REDIS_URL": redis_url,
+        "SESSIONGATE_REDIS_PREFIX": prefix,
+    }
+    client = sync_client(redis_url)
+    client.set(prefix + "tokE", better_auth_value("tokE", "u9"))
+    try:
+        gate = SessionGate.from_env(env)
+        names = [type(a).__name__ for a in gate.authenticators]
+        assert names == ["Revocable", "BetterAuthSession"]
+        signed = sign_cookie_value("tokE", SECRET + "-ba")
+        assert (
+            gate.authenticate_sync({"cookie": f"better-auth.session_token={signed}"}).user.id
+            == "u9"
+        )
+        token = mint_authjs_v5({"sub": "u9"}, SECRET, now=time.time() - 5)
+        headers = {"cookie": f"authjs.session-token={token}"}
+        assert gate.authenticate_sync(headers).user.id == "u9"
+        backend = RedisRevocations(redis_url)  # the default prefix: what from_env listens to
+        asyncio.run(revoke_user(backend, "u9"))
+        deadline = time.monotonic() + 3
+        while True:
+            try:
+                gate.authenticate_sync(headers)
+            except SessionRevokedError:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        client.hdel(RedisRevocations(redis_url).users_key, "u9")
+        client.delete(prefix + "tokE")
+        client.close()

@@ -268,7 +268,10 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         options = SidecarOptions.from_sources(
             csrf_mode=args.csrf, trusted_origins=args.trusted_origin or ()
         )
-        gate = SessionGate(*build_authenticators(config))
+        from .replicas import replicated
+
+        replicas = replicated(config, build_authenticators(config))
+        gate = SessionGate(*replicas.authenticators)
         app = SidecarApp(
             gate,
             include_claims=args.include_claims,
@@ -281,6 +284,8 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     out.write(f"sessiongate sidecar on http://{args.host}:{args.port} (/verify, /healthz)\n")
     for line in config.describe():
         out.write(f"  verifying: {line}\n")
+    for line in replicas.describe():
+        out.write(f"  {line}\n")
     out.write(f"  csrf: {_CSRF_LINES[options.csrf_mode]}\n")
     out.flush()
     import logging

@@ -28,7 +28,7 @@ from ._extras import require
 from .stores.cache import CachedStore
 from .stores.notify import Listener, PostgresListener
 
-__all__ = ["ReplicaSetup", "attach_replicas"]
+__all__ = ["ReplicaSetup", "attach_replicas", "replicated"]
 
 logger = logging.getLogger("sessiongate")
 
@@ -116,6 +116,17 @@ def attach_replicas(
         _attach_postgres(setup, database_url, stateless, run)
     if redis_url:
         _attach_redis(setup, redis_url, redis_prefix, stateless)
+    return setup
+
+
+def replicated(config: Any, authenticators: Sequence[Any], *, wait: float = 3.0) -> ReplicaSetup:
+    """:func:`attach_replicas` for a :class:`~sessiongate.config.GateConfig`, listeners started
+    (waiting up to ``wait`` seconds for them to connect and the mirrors to load)."""
+    setup = attach_replicas(
+        authenticators, database_url=config.database_url, redis_url=config.redis_url
+    )
+    if setup.listeners:
+        setup.start(wait=wait)
     return setup
 
 
