@@ -20,7 +20,8 @@ from sessiongate.revocation import RevocationMirror, revoke_token, revoke_user, 
 from sessiongate.revocation.postgres import PostgresRevocations
 from sessiongate.revocation.redis import RedisRevocations
 from sessiongate.stores.cache import CachedStore
-from sessiongate.stores.notify import PostgresListener, install_sql
+from sessiongate.stores.notify import PostgresListener
+from sessiongate.stores.notify_sql import install_sql
 from sessiongate.stores.postgres import PostgresStore
 from sessiongate.stores.redis import RedisStore
 from sessiongate.stores.redis_layouts import BetterAuthRedisLayout

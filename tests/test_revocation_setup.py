@@ -18,7 +18,8 @@ from sessiongate.revocation import Revocable, RevocationMirror, revoke_user
 from sessiongate.revocation.postgres import PostgresRevocations
 from sessiongate.revocation.redis import RedisRevocations
 from sessiongate.sessions import BetterAuthSession, DatabaseSession
-from sessiongate.stores.notify import PostgresListener, install_sql
+from sessiongate.stores.notify import PostgresListener
+from sessiongate.stores.notify_sql import install_sql
 from sessiongate.stores.postgres import PostgresStore
 from sessiongate.stores.redis import RedisStore
 from sessiongate.stores.redis_notify import RedisListener

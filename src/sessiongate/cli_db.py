@@ -43,7 +43,7 @@ async def _apply_sql(dsn: str, sql: str) -> None:
 
 
 def _cmd_install_notify(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .stores.notify import describe_install, install_sql
+    from .stores.notify_sql import describe_install, install_sql
 
     database_url = args.database_url or os.environ.get("DATABASE_URL")
     redis_url = args.redis_url

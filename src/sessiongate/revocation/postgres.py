@@ -15,7 +15,7 @@ from typing import Any
 
 from .._extras import require
 from ..errors import ConfigurationError, ProviderUnavailableError
-from ..stores.notify import REVOCATION_TABLE, _table
+from ..stores.notify_sql import REVOCATION_TABLE, qualified_table
 from ..stores.schema import quote_identifier
 from ..stores.urls import parse_postgres_url
 from .rules import Revocation
@@ -64,7 +64,7 @@ class PostgresRevocations:
         self.required = required
         self.found_table: bool | None = None
         """Whether the last load found the table (``None``: not loaded yet)."""
-        table = _table(self.db_schema, REVOCATION_TABLE)
+        table = qualified_table(self.db_schema, REVOCATION_TABLE)
         self._select = (
             f"SELECT kind, subject, revoked_before, expires_at FROM {table} "  # noqa: S608
             "WHERE expires_at > now()"
