@@ -3,6 +3,7 @@
     python benchmarks/bench_core.py            # full run, < 60 s, prints a table
     python benchmarks/bench_core.py --quick    # ~10 s (the smoke test uses this)
     python benchmarks/bench_core.py --json     # one JSON document on stdout instead
+    python benchmarks/bench_core.py --cpu-time # rounds in thread CPU time (a busy shared machine)
 
 One process, one run. Per operation, every contender is first checked to return the same claims
 as sessiongate for the benchmark token and to reject a token with a tampered tag/signature (so
@@ -16,6 +17,10 @@ Groups:
 3. ``hs256``: ``jsonwebtoken``-style HS256 bearer JWT.
 4. ``cache``: repeated token through sessiongate's verified-token cache, at the token level and
    end to end through ``SessionGate.authenticate_sync`` (Cookie parsing + user build).
+5. ``v5_miss``, ``v4_miss``, ``hs256_miss``: the **default configuration** (cache on) on tokens
+   it has not seen: every call decodes the next of a pool of distinct tokens larger than the
+   default cache, so each call is a miss that also inserts (and, once the cache is full,
+   evicts), against the reference on the same tokens in the same rounds.
 
 The **reference** contenders are written here with ``cryptography``/``hmac`` primitives only and
 a key derived once: split, base64url-decode, authenticate, decrypt, unpad, ``json.loads``,
@@ -29,17 +34,21 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hmac
+import inspect
 import io
+import itertools
 import json
 import os
 import platform
 import ssl
+import statistics
 import sys
 import time
 import types
+import uuid
 import warnings
 from binascii import a2b_base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -81,7 +90,14 @@ TARGETS = {
     "hs256_vs_reference": 1.5,
     "hs256_pyjwt_speedup": 4.0,
     "cache_hit_ns": 3000.0,
+    "v5_miss_vs_reference": 1.3,
+    "v4_miss_vs_reference": 1.3,
+    "hs256_miss_vs_reference": 1.3,
 }
+# Distinct tokens per format for the cache-miss groups: more than the default cache holds, so
+# that decoding them round-robin never finds one still cached (checked before timing).
+DEFAULT_CACHE_SIZE: int = inspect.signature(AuthJSToken).parameters["cache_size"].default
+MISS_POOL = DEFAULT_CACHE_SIZE + 2048
 
 
 # --------------------------------------------------------------------------- references
@@ -177,7 +193,8 @@ class Contender:
     """One way of doing the group's operation.
 
     ``factory(token)`` returns the zero-argument callable that is timed; ``to_claims`` turns its
-    result into a claims dict for the agreement check.
+    result into a claims dict for the agreement check. Contenders of a group with a token pool
+    also have ``decode(token)``: the timed callable then decodes the pool's tokens in turn.
     """
 
     name: str
@@ -186,6 +203,12 @@ class Contender:
     to_claims: Callable[[Any], dict[str, Any]] = dict
     unavailable: str | None = None
     note: str = ""
+    decode: Callable[[str], Any] | None = None
+
+
+def _decoder(name: str, role: str, decode: Callable[[str], Any], note: str = "") -> Contender:
+    """A contender that decodes any token it is given (for the pooled groups)."""
+    return Contender(name, role, lambda t: lambda: decode(t), note=note, decode=decode)
 
 
 def _missing(name: str, dist: str, err: Exception) -> Contender:
@@ -349,6 +372,75 @@ def cache_contenders() -> list[Contender]:
     ]
 
 
+def _prove_misses(label: str, decode_full: Callable[[str], object], pool: Sequence[str]) -> None:
+    """Check, on an instance configured like the timed one, that decoding ``pool`` round-robin
+    misses every time: the first token is no longer cached one pass later (``decode_full``
+    returns a new record), while a token decoded twice in a row is (the cache is on)."""
+    first = decode_full(pool[0])
+    for token in pool[1:]:
+        decode_full(token)
+    if decode_full(pool[0]) is first:
+        raise AssertionError(f"{label}: a token was still cached one pass later: not a miss")
+    if decode_full(pool[1]) is not decode_full(pool[1]):
+        raise AssertionError(f"{label}: a repeated token was not cached: the cache is off")
+
+
+def miss_contenders(fmt: str, pool: Sequence[str]) -> list[Contender]:
+    """The default configuration (cache on) on unseen tokens vs the reference, same tokens."""
+    if fmt == "hs256":
+        on, off = BearerJWT(SECRET), BearerJWT(SECRET, cache_size=0)
+        _prove_misses(fmt, BearerJWT(SECRET).decode_full, pool)
+        ref = make_reference_hs256(SECRET.encode())
+        on_decode: Callable[[str], Any] = on.decode
+        off_decode: Callable[[str], Any] = off.decode
+        kind = "BearerJWT"
+    else:
+        cookie = V5_COOKIE if fmt == "v5" else V4_COOKIE
+        on, off = AuthJSToken(SECRET), AuthJSToken(SECRET, cache_size=0)
+        probe = AuthJSToken(SECRET)
+        _prove_misses(fmt, lambda t: probe.decode_full(t, cookie_name=cookie), pool)
+        if fmt == "v5":
+            ref = make_reference_cbc(v5_key(SECRET, V5_COOKIE).raw)
+        else:
+            ref = make_reference_gcm(v4_key(SECRET).raw)
+
+        def on_decode(t: str) -> Any:
+            return on.decode(t, cookie_name=cookie)
+
+        def off_decode(t: str) -> Any:
+            return off.decode(t, cookie_name=cookie)
+
+        kind = "AuthJSToken"
+    return [
+        _decoder(
+            f"sessiongate {kind}() default cache, miss",
+            "sessiongate",
+            on_decode,
+            note=f"cache_size={DEFAULT_CACHE_SIZE}; each call an unseen token (insert + evict)",
+        ),
+        _decoder("reference (same tokens)", "reference", ref),
+        _decoder(f"sessiongate {kind}(cache_size=0)", "sessiongate", off_decode),
+    ]
+
+
+def mint_pool(fmt: str, now: float, n: int = MISS_POOL) -> list[str]:
+    """``n`` distinct tokens of one format (each has its own ``jti``), claims as ``CLAIMS``."""
+    if fmt == "hs256":
+        signer = BearerJWT(SECRET, cache_size=0)
+        return [
+            signer.encode({**CLAIMS, "jti": str(uuid.uuid4())}, expires_in=3600, now=now)
+            for _ in range(n)
+        ]
+    minter = AuthJSToken(SECRET, cache_size=0)
+    if fmt == "v5":
+        return [
+            minter.encode(CLAIMS, cookie_name=V5_COOKIE, max_age=MAX_AGE, now=now) for _ in range(n)
+        ]
+    return [
+        minter.encode(CLAIMS, generation="nextauth-v4", max_age=MAX_AGE, now=now) for _ in range(n)
+    ]
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -375,6 +467,12 @@ class GroupSpec:
     title: str
     token: str
     contenders: list[Contender]
+    pool: Sequence[str] = ()  # when set, contenders decode these tokens in turn
+
+
+def _round_robin(decode: Callable[[str], Any], pool: Sequence[str]) -> Callable[[], Any]:
+    next_token = itertools.cycle(pool).__next__
+    return lambda: decode(next_token())
 
 
 def run_group(spec: GroupSpec, expected: dict[str, Any], timer: Timer) -> dict[str, Any]:
@@ -402,6 +500,8 @@ def run_group(spec: GroupSpec, expected: dict[str, Any], timer: Timer) -> dict[s
                 f"(claims_agree={agree}, rejects_tampered={rejects}): refusing to time it"
             )
         rows.append(row)
+        if spec.pool and c.decode is not None:
+            call = _round_robin(c.decode, spec.pool)
         timed.append((c.name, call))
     measurements = {m.name: m for m in measure_group(timed, timer)}
     for row in rows:
@@ -413,8 +513,12 @@ def run_group(spec: GroupSpec, expected: dict[str, Any], timer: Timer) -> dict[s
                 stdev_pct=round(m.stdev_pct, 2),
                 loops_per_round=m.loops,
                 rounds=len(m.samples_ns),
+                samples_ns=[round(x, 1) for x in m.samples_ns],
             )
-    return {"key": spec.key, "title": spec.title, "token_chars": len(spec.token), "results": rows}
+    group = {"key": spec.key, "title": spec.title, "token_chars": len(spec.token), "results": rows}
+    if spec.pool:
+        group["distinct_tokens"] = len(spec.pool)
+    return group
 
 
 def _row(group: dict[str, Any], role: str, name_part: str = "") -> dict[str, Any] | None:
@@ -434,9 +538,13 @@ def add_ratios(group: dict[str, Any]) -> None:
             row["ratio_vs_sessiongate"] = round(row["median_ns"] / sg["median_ns"], 3)
     ref = _row(group, "reference")
     if ref is not None:
+        # paired: the median of the per-round ratios. Round r of both was timed back to back
+        # (interleaved), so slow drift of a shared machine cancels out in each pair.
+        per_round = [a / b for a, b in zip(sg["samples_ns"], ref["samples_ns"], strict=True)]
         group["sessiongate_over_reference"] = {
             "median": round(sg["median_ns"] / ref["median_ns"], 3),
             "min": round(sg["min_ns"] / ref["min_ns"], 3),
+            "paired": round(statistics.median(per_round), 3),
         }
 
 
@@ -474,6 +582,16 @@ def evaluate_targets(groups: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             TARGETS["cache_hit_ns"],
             "<=",
         )
+    for key, label in (("v5_miss", "v5"), ("v4_miss", "v4"), ("hs256_miss", "HS256")):
+        g = groups.get(key)
+        if g is not None:
+            ratio = g.get("sessiongate_over_reference", {}).get("median")
+            add(
+                f"{label} cache miss, default cache: sg / reference",
+                ratio,
+                TARGETS[f"{key}_vs_reference"],
+                "<=",
+            )
     return out
 
 
@@ -558,12 +676,14 @@ def print_table(doc: dict[str, Any]) -> None:
     print(f"  sessiongate from {m['sessiongate_path']}")
     print(
         f"  timing  : {cfg['rounds']} interleaved rounds of ~{cfg['round_ms']:.0f} ms per "
-        f"contender after {cfg['warmup_ms']:.0f} ms warm-up; ns per call, median (min); "
+        f"contender after {cfg['warmup_ms']:.0f} ms warm-up, {cfg['clock']}; "
+        f"ns per call, median (min); "
         f"load avg at start {m['loadavg_at_start']}"
     )
     for g in doc["groups"]:
         print()
-        print(f"{g['title']}  [{g['token_chars']}-char token]")
+        pool = f", {g['distinct_tokens']:,} distinct tokens" if "distinct_tokens" in g else ""
+        print(f"{g['title']}  [{g['token_chars']}-char token{pool}]")
         print(f"  {'contender':<52}{'median ns':>11}{'min ns':>10}{'±%':>6}{'vs sg':>8}  check")
         for row in g["results"]:
             if not row.get("available"):
@@ -579,10 +699,10 @@ def print_table(doc: dict[str, Any]) -> None:
         if ratio:
             print(
                 f"  sessiongate / reference: {ratio['median']:.2f}x by median, "
-                f"{ratio['min']:.2f}x by min"
+                f"{ratio['min']:.2f}x by min, {ratio['paired']:.2f}x median of per-round ratios"
             )
     print()
-    print("targets (issue 2)")
+    print("targets (issue 2; cache-miss rows: issue 10)")
     for t in doc["targets"]:
         if t["value"] is None:
             verdict, value = "n/a", "n/a"
@@ -605,7 +725,17 @@ def print_table(doc: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def build_groups(now: float) -> tuple[list[GroupSpec], dict[str, dict[str, Any]]]:
+MISS_TITLES = {
+    "v5_miss": "5. v5 decode, cache miss: default cache on, unseen token each call",
+    "v4_miss": "6. v4 decode, cache miss: default cache on, unseen token each call",
+    "hs256_miss": "7. HS256 verify, cache miss: default cache on, unseen token each call",
+}
+GROUP_KEYS = ["v5", "v4", "hs256", "cache", *MISS_TITLES]
+
+
+def build_groups(
+    now: float, only: Sequence[str] | None = None
+) -> tuple[list[GroupSpec], dict[str, dict[str, Any]]]:
     v5 = mint_authjs_v5(CLAIMS, SECRET, cookie_name=V5_COOKIE, max_age=MAX_AGE, now=now)
     v4 = mint_nextauth_v4(CLAIMS, SECRET, max_age=MAX_AGE, now=now)
     hs = mint_hs256(CLAIMS, SECRET, expires_in=3600, now=now)
@@ -616,9 +746,6 @@ def build_groups(now: float) -> tuple[list[GroupSpec], dict[str, dict[str, Any]]
         "hs256": BearerJWT(SECRET, cache_size=0).decode(hs),
     }
     expected["cache"] = expected["v5"]
-    for claims in expected.values():
-        assert claims.items() >= CLAIMS.items()
-        assert "exp" in claims
     specs = [
         GroupSpec(
             "v5",
@@ -634,6 +761,20 @@ def build_groups(now: float) -> tuple[list[GroupSpec], dict[str, dict[str, Any]]
             "cache", "4. cache hit: the same v5 token again (default cache)", v5, cache_contenders()
         ),
     ]
+    for key, title in MISS_TITLES.items():
+        if only and key not in only:
+            continue  # minting and checking a pool takes a moment: only for groups that run
+        fmt = key.removesuffix("_miss")
+        pool = mint_pool(fmt, now)
+        if fmt == "hs256":
+            expected[key] = BearerJWT(SECRET, cache_size=0).decode(pool[0])
+        else:
+            cookie = V5_COOKIE if fmt == "v5" else V4_COOKIE
+            expected[key] = probe.decode(pool[0], cookie_name=cookie)
+        specs.append(GroupSpec(key, title, pool[0], miss_contenders(fmt, pool), pool))
+    for claims in expected.values():
+        assert claims.items() >= CLAIMS.items()
+        assert "exp" in claims
     return specs, expected
 
 
@@ -644,19 +785,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="rounds per contender")
     parser.add_argument("--round-ms", type=float, help="target length of one round")
     parser.add_argument(
-        "--only", action="append", choices=["v5", "v4", "hs256", "cache"], help="run these groups"
+        "--cpu-time",
+        action="store_true",
+        help="time rounds in this thread's CPU time, not wall time (shared, busy machines)",
     )
+    parser.add_argument("--only", action="append", choices=GROUP_KEYS, help="run these groups")
     args = parser.parse_args(argv)
     timer = Timer(rounds=7, round_s=0.06, warmup_s=0.05) if args.quick else Timer()
-    if args.rounds or args.round_ms:
-        timer = Timer(
-            rounds=args.rounds or timer.rounds,
-            round_s=(args.round_ms / 1000) if args.round_ms else timer.round_s,
-            warmup_s=timer.warmup_s,
-        )
+    timer = Timer(
+        rounds=args.rounds or timer.rounds,
+        round_s=(args.round_ms / 1000) if args.round_ms else timer.round_s,
+        warmup_s=timer.warmup_s,
+        clock=time.thread_time_ns if args.cpu_time else time.perf_counter_ns,
+    )
     started = time.perf_counter()
     machine = machine_info()
-    specs, expected = build_groups(time.time())
+    specs, expected = build_groups(time.time(), args.only)
     groups: dict[str, dict[str, Any]] = {}
     for spec in specs:
         if args.only and spec.key not in args.only:
@@ -672,6 +816,7 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": timer.rounds,
             "round_ms": timer.round_s * 1000,
             "warmup_ms": timer.warmup_s * 1000,
+            "clock": "thread CPU time" if args.cpu_time else "wall time",
             "claims": CLAIMS,
         },
         "groups": list(groups.values()),

@@ -15,8 +15,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks" / "bench_core.py"
 
-GROUPS = {"v5", "v4", "hs256", "cache"}
-TIMING_KEYS = {"median_ns", "min_ns", "stdev_pct", "loops_per_round", "rounds"}
+GROUPS = {"v5", "v4", "hs256", "cache", "v5_miss", "v4_miss", "hs256_miss"}
+MISS_GROUPS = {"v5_miss", "v4_miss", "hs256_miss"}
+TIMING_KEYS = {"median_ns", "min_ns", "stdev_pct", "loops_per_round", "rounds", "samples_ns"}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,7 @@ def test_machine_and_versions(report: dict) -> None:
         assert dist in versions
     assert versions["sessiongate"] and versions["cryptography"]
     assert report["config"]["quick"] is True
+    assert report["config"]["clock"] == "wall time"  # --cpu-time is opt-in
 
 
 def test_every_group_present(report: dict) -> None:
@@ -54,7 +56,7 @@ def test_every_group_present(report: dict) -> None:
         assert "sessiongate" in roles
         if g["key"] != "cache":
             assert "reference" in roles
-            assert set(g["sessiongate_over_reference"]) == {"median", "min"}
+            assert set(g["sessiongate_over_reference"]) == {"median", "min", "paired"}
 
 
 def test_every_available_contender_agreed_and_was_timed(report: dict) -> None:
@@ -74,13 +76,30 @@ def test_every_available_contender_agreed_and_was_timed(report: dict) -> None:
 
 def test_targets_listed(report: dict) -> None:
     names = [t["target"] for t in report["targets"]]
-    assert names == [  # the five targets issue 2 sets
+    assert names == [  # the five targets issue 2 sets, then issue 10's
         "v5 decode: sessiongate / reference",
         "v4 decode: sessiongate / reference",
         "HS256: sessiongate / hmac reference",
         "HS256: PyJWT / sessiongate (speedup)",
         "cache hit: AuthJSToken.decode median ns",
+        # issue 10: a miss with the default cache on
+        "v5 cache miss, default cache: sg / reference",
+        "v4 cache miss, default cache: sg / reference",
+        "HS256 cache miss, default cache: sg / reference",
     ]
     for t in report["targets"]:
         assert t["op"] in {"<=", ">="}
         assert t["met"] in {True, False, None}  # reported, never asserted here
+
+
+def test_cache_miss_rows_time_the_default_cache_on_a_pool(report: dict) -> None:
+    """Issue 10: the miss rows decode more distinct tokens than the default cache holds, with
+    the default cache on, next to the reference and the cache-off path on the same tokens."""
+    groups = {g["key"]: g for g in report["groups"]}
+    for key in MISS_GROUPS:
+        g = groups[key]
+        assert g["distinct_tokens"] > 4096  # AuthJSToken / BearerJWT default cache_size
+        sg = [r for r in g["results"] if r["role"] == "sessiongate"]
+        assert "default cache" in sg[0]["contender"]  # the ratio is taken on the cache-on row
+        assert any("cache_size=0" in r["contender"] for r in sg)
+        assert g["sessiongate_over_reference"]["median"] > 0

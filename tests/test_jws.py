@@ -87,3 +87,13 @@ def test_gate_bearer_and_malformed_signature():
     assert gate.authenticate_sync({"authorization": f"Bearer {t}"}).user.id == "u"
     with pytest.raises(MalformedTokenError):
         gate.authenticate_sync({"authorization": f"Bearer {t[:-3]}!!!"})
+
+
+@pytest.mark.parametrize("cache_size", [4096, 0])
+def test_decode_gives_nested_claims_as_a_private_mutable_copy(cache_size):
+    """Like AuthJSToken.decode: the caller may change what it gets; the cache never sees it."""
+    verifier = BearerJWT(S, cache_size=cache_size)
+    t = mint_hs256({"sub": "u", "org": {"roles": ["reader"]}}, S, now=NOW)
+    mine = verifier.decode(t, now=NOW)  # a miss: verified, then cached
+    mine["org"]["roles"].append("admin")
+    assert verifier.decode(t, now=NOW)["org"] == {"roles": ["reader"]}  # a hit when cached

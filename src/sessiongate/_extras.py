@@ -36,12 +36,20 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("rest_framework", "django"),
     ),
     "ninja": ("the Django Ninja integration (sessiongate.ninja)", ("ninja", "django")),
+    "socketio": ("the python-socketio helper (sessiongate.socketio)", ("socketio", "engineio")),
+    "litestar": ("the Litestar integration (sessiongate.litestar)", ("litestar", "starlette")),
     "serve": ("sessiongate serve", ("uvicorn", "starlette")),
     "demo": ("sessiongate demo", ("uvicorn", "starlette", "httpx")),
 }
 """extra -> (the feature it enables, the top-level modules it installs)."""
 
-_DISTRIBUTIONS = {"jwt": "PyJWT", "rest_framework": "djangorestframework", "ninja": "django-ninja"}
+_DISTRIBUTIONS = {
+    "jwt": "PyJWT",
+    "rest_framework": "djangorestframework",
+    "ninja": "django-ninja",
+    "socketio": "python-socketio",
+    "engineio": "python-engineio",
+}
 
 
 def install_hint(extra: str) -> str:

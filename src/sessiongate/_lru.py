@@ -75,16 +75,25 @@ class ByteBudgetLRU(Generic[K, V]):
 
     def get(self, key: K) -> V | None:
         """The value for ``key`` (marking it recently used), or ``None``."""
+        # A miss takes no lock: one dict lookup is atomic, and every change holds the lock.
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            self._entries.move_to_end(key)
-            return entry[0]
+            if key in self._entries:  # else evicted since the lookup; the value was current then
+                self._entries.move_to_end(key)
+        return entry[0]
 
-    def put(self, key: K, value: V) -> None:
-        """Store ``value``, evicting the least recently used entries to stay in the budget."""
-        cost = estimated_bytes(key, self.bytes_per_char)
+    def put(self, key: K, value: V, chars: int | None = None) -> None:
+        """Store ``value``, evicting the least recently used entries to stay in the budget.
+
+        ``chars``: the characters of the key's strings when the caller knows them (a token's
+        length), which spares walking the key; the cost is the same as :func:`estimated_bytes`.
+        """
+        if chars is None:
+            cost = estimated_bytes(key, self.bytes_per_char)
+        else:
+            cost = chars * self.bytes_per_char + ENTRY_OVERHEAD
         if cost < SLOT_BYTES:
             cost = SLOT_BYTES
         elif cost > self.max_bytes:

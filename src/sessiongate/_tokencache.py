@@ -12,10 +12,10 @@ objects and arrays are frozen (:func:`~sessiongate.user.freeze_claims`).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from functools import partial
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from ._lru import ByteBudgetLRU
 from .claims import ClaimRules
@@ -86,14 +86,20 @@ class DecodedToken(_Fields):
         return v
 
 
+class _Put(Protocol):
+    def __call__(self, key: Hashable, value: DecodedToken, chars: int | None = None) -> None: ...
+
+
 class TokenCache:
     """LRU of ``key -> DecodedToken``; ``maxsize=0`` disables it.
 
     ``maxsize`` is the most entries kept; the estimated bytes are bounded by ``maxsize`` x 4 KiB
     (a token larger than ~500 characters takes more than one entry's share of the budget).
+    ``get``/``put(key, value, chars=None)`` are the LRU's own methods (or no-ops when disabled):
+    a cache miss runs for every new token, so no wrapper frame sits in between.
     """
 
-    __slots__ = ("_lru", "enabled")
+    __slots__ = ("_lru", "enabled", "get", "put")
 
     def __init__(self, maxsize: int) -> None:
         if maxsize < 0:
@@ -102,14 +108,12 @@ class TokenCache:
             ByteBudgetLRU(maxsize) if maxsize else None
         )
         self.enabled = self._lru is not None
-
-    def get(self, key: Hashable) -> DecodedToken | None:
-        lru = self._lru
-        return None if lru is None else lru.get(key)
-
-    def put(self, key: Hashable, value: DecodedToken) -> None:
-        if self._lru is not None:
-            self._lru.put(key, value)
+        self.get: Callable[[Hashable], DecodedToken | None]
+        self.put: _Put
+        if self._lru is None:
+            self.get, self.put = _nothing, _ignore
+        else:
+            self.get, self.put = self._lru.get, self._lru.put
 
     @property
     def estimated_bytes(self) -> int:
@@ -118,3 +122,11 @@ class TokenCache:
 
     def __len__(self) -> int:
         return 0 if self._lru is None else len(self._lru)
+
+
+def _nothing(key: Hashable) -> None:
+    return None
+
+
+def _ignore(key: Hashable, value: DecodedToken, chars: int | None = None) -> None:
+    return None

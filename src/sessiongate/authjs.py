@@ -315,17 +315,19 @@ class AuthJSToken:
         raise error
 
     def _verify(self, token: str, salt: str | None) -> DecodedToken:
-        cache = self._cache if self._cache.enabled else None
-        if cache is not None:
-            hit = cache.get((token, salt))
-            if hit is not None:
-                return hit
+        hit = self._cache.get((token, salt))
+        return self._verify_new(token, salt) if hit is None else hit
+
+    def _verify_new(self, token: str, salt: str | None, now: float | None = None) -> DecodedToken:
+        """Verify a token the cache does not hold, and remember it (a no-op with the cache off).
+
+        With ``now``, ``exp``/``nbf`` are checked too, in the same pass as the other claims.
+        """
         claims, header, key = self._open(token, salt)
-        exp, nbf = self.rules.check_static(claims)
+        exp, nbf = self.rules.check(claims, now)
         refuse_check_value(claims)
         decoded = DecodedToken(MappingProxyType(claims), header, key.generation, exp, nbf, key.salt)
-        if cache is not None:
-            cache.put((token, salt), decoded)
+        self._cache.put((token, salt), decoded, len(token))
         return decoded
 
     def decode_full(
@@ -352,26 +354,25 @@ class AuthJSToken:
         """
         if not isinstance(token, str) or not token:
             raise MalformedTokenError("the token is empty")
-        rules = self.rules
+        if now is None:
+            now = self.clock()
         cache = self._cache
-        if cache.enabled:
-            hit = cache.get((token, cookie_name))
-            if hit is not None:  # the hot path: no parse, no crypto; time claims re-checked
-                rules.check_time(hit.exp, hit.nbf, self.clock() if now is None else now)
-                if hit.nested:
-                    return hit.claims_copy()
-                # MappingProxyType.copy() copies the dict underneath (C, ~10x cheaper than dict())
-                claims: dict[str, Any] = hit.claims.copy()  # type: ignore[attr-defined]
-                return claims
-        else:
+        if not cache.enabled:
             # nothing else holds these claims: no read-only view, no record, no copy needed
             fresh = self._open(token, cookie_name)[0]
-            rules.check(fresh, self.clock() if now is None else now)
+            self.rules.check(fresh, now)
             refuse_check_value(fresh)
             return fresh
-        decoded = self._verify(token, cookie_name)
-        rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
-        return decoded.claims_copy()
+        decoded = cache.get((token, cookie_name))
+        if decoded is None:  # one lookup per new token; exp/nbf checked with the other claims
+            decoded = self._verify_new(token, cookie_name, now)
+        else:  # the hot path: no parse, no crypto; time claims re-checked
+            self.rules.check_time(decoded.exp, decoded.nbf, now)
+        if decoded.nested:
+            return decoded.claims_copy()
+        # MappingProxyType.copy() copies the dict underneath (C, ~10x cheaper than dict())
+        claims: dict[str, Any] = decoded.claims.copy()  # type: ignore[attr-defined]
+        return claims
 
     # ------------------------------------------------------------------ gate protocol
 

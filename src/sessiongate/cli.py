@@ -1,4 +1,4 @@
-"""The ``sessiongate`` command line: ``decode``, ``doctor``, ``serve`` and ``demo``.
+"""The ``sessiongate`` command line: ``decode``, ``doctor``, ``serve``, ``demo``, ``db inspect``.
 
 ``sessiongate decode TOKEN`` verifies a token and prints one JSON object::
 
@@ -39,6 +39,8 @@ from .config import CSRF_MODES
 from .cookies import AUTHJS_COOKIE_NAMES
 from .errors import ConfigurationError, MalformedTokenError, MissingExtraError, SessionGateError
 from .jws import HMAC_ALGORITHMS, BearerJWT
+from .stores.inspect import add_inspect_command
+from .stores.schema import PRESETS
 
 __all__ = ["decode_token", "main"]
 
@@ -264,6 +266,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             audience=args.audience,
             jwks_algorithms=args.jwks_algorithm or (),
             allow_http_jwks=args.allow_http_jwks,
+            jwt_public_key=args.jwt_public_key,
         )
         options = SidecarOptions.from_sources(
             csrf_mode=args.csrf, trusted_origins=args.trusted_origin or ()
@@ -330,8 +333,7 @@ def _database_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--schema",
-        help="schema preset: authjs-prisma (default), authjs-prisma-v4, authjs-pg, "
-        "authjs-drizzle, authjs-typeorm, better-auth, better-auth-snake",
+        help=f"schema preset: {', '.join(PRESETS)} (authjs-prisma by default; db inspect finds it)",
     )
     if not any(a.dest == "better_auth_secret" for a in parser._actions):
         parser.add_argument(
@@ -425,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument(
         "--jwks-algorithm", action="append", help="pinned algorithm (default EdDSA, RS256, ES256)"
     )
+    srv.add_argument("--jwt-public-key", help="PEM/JWK file: JWT cookies and Bearer it signs")
     srv.add_argument(
         "--allow-http-jwks", action="store_true", help="accept an http:// JWKS URL (dev only)"
     )
@@ -469,9 +472,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-color", action="store_true", help="never colour the output")
     demo.set_defaults(handler=_cmd_demo)
+    db = sub.add_parser("db", help="database helpers")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    add_inspect_command(db_commands)
     from .cli_db import add_commands
 
-    add_commands(sub)
+    add_commands(sub, db_commands)
     return parser
 
 

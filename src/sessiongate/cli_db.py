@@ -143,10 +143,8 @@ def _cmd_revoke(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return 0
 
 
-def add_commands(sub: Any) -> None:
-    """Register ``db install-notify`` and ``revoke`` on the ``sessiongate`` parser."""
-    db = sub.add_parser("db", help="database set-up for many replicas")
-    db_sub = db.add_subparsers(dest="db_command", required=True)
+def add_commands(sub: Any, db_sub: Any) -> None:
+    """Register ``db install-notify`` (on the ``db`` sub-commands) and ``revoke``."""
     notify = db_sub.add_parser(
         "install-notify",
         help="print (or --apply) the SQL for cross-replica invalidation and revocation",

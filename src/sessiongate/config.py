@@ -75,6 +75,10 @@ class GateConfig:
             ``database_url`` with this preset (``BETTER_AUTH_SECRET``).
         jwks_url / issuer / audience / jwks_algorithms: asymmetric Bearer JWTs
             (``SESSIONGATE_JWKS_URL``, ``SESSIONGATE_JWKS_ISSUER``, ``SESSIONGATE_JWKS_AUDIENCE``).
+        jwt_public_key: a file with the public key(s) of JWTs signed with a key pair (PEM, JWK
+            or JWK set; ``SESSIONGATE_JWT_PUBLIC_KEY``): session cookies written by a custom
+            Auth.js ``jwt.encode`` and Bearer tokens, pinned to ``jwks_algorithms``, with the
+            optional ``jwt_issuer`` / ``jwt_audience``.
         allow_http_jwks: accept an ``http://`` JWKS URL (loopback development only).
         redis_url: ``REDIS_URL``: Better Auth sessions in Redis (``secondaryStorage``, key
             prefix ``SESSIONGATE_REDIS_PREFIX``, default ``better-auth:``), the Redis
@@ -95,6 +99,7 @@ class GateConfig:
     audience: str | None = None
     jwks_algorithms: tuple[str, ...] = _DEFAULT_JWKS_ALGORITHMS
     allow_http_jwks: bool = False
+    jwt_public_key: str | None = None
     redis_url: str | None = field(default=None, repr=False)
     redis_prefix: str = "better-auth:"
 
@@ -123,6 +128,7 @@ class GateConfig:
         audience: str | None = None,
         jwks_algorithms: Sequence[str] = (),
         allow_http_jwks: bool = False,
+        jwt_public_key: str | None = None,
         redis_url: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> GateConfig:
@@ -143,6 +149,7 @@ class GateConfig:
             audience=audience or env.get("SESSIONGATE_JWKS_AUDIENCE") or None,
             jwks_algorithms=tuple(jwks_algorithms) or _DEFAULT_JWKS_ALGORITHMS,
             allow_http_jwks=allow_http_jwks,
+            jwt_public_key=jwt_public_key or env.get("SESSIONGATE_JWT_PUBLIC_KEY") or None,
             redis_url=redis_url or env.get("REDIS_URL") or None,
             redis_prefix=env.get("SESSIONGATE_REDIS_PREFIX", "better-auth:"),
         )
@@ -171,6 +178,11 @@ class GateConfig:
             lines.append(
                 f"JWKS Bearer JWTs ({', '.join(self.jwks_algorithms)}) from {self.jwks_url}"
             )
+        if self.jwt_public_key:
+            lines.append(
+                f"JWT cookies and Bearer ({', '.join(self.jwks_algorithms)}) signed with the key "
+                f"in {self.jwt_public_key}"
+            )
         return lines
 
 
@@ -197,6 +209,17 @@ def build_authenticators(config: GateConfig) -> list[Authenticator]:
             BearerJWT(
                 list(config.jwt_secrets),
                 algorithms=config.jwt_algorithms,
+                issuer=config.jwt_issuer,
+                audience=config.jwt_audience,
+            )
+        )
+    if config.jwt_public_key:
+        from .jwks import StaticKeyJWT, StaticKeys
+
+        authenticators.append(
+            StaticKeyJWT(
+                StaticKeys(path=config.jwt_public_key),
+                algorithms=config.jwks_algorithms,
                 issuer=config.jwt_issuer,
                 audience=config.jwt_audience,
             )
@@ -266,8 +289,8 @@ def build_authenticators(config: GateConfig) -> list[Authenticator]:
     if not authenticators:
         raise ConfigurationError(
             "nothing to verify: set AUTH_SECRET / NEXTAUTH_SECRET (or pass --secret), "
-            "SESSIONGATE_JWT_SECRET (--jwt-secret), DATABASE_URL (--database-url) or "
-            "SESSIONGATE_JWKS_URL (--jwks-url)"
+            "SESSIONGATE_JWT_SECRET (--jwt-secret), DATABASE_URL (--database-url), "
+            "SESSIONGATE_JWKS_URL (--jwks-url) or SESSIONGATE_JWT_PUBLIC_KEY (--jwt-public-key)"
         )
     return authenticators
 

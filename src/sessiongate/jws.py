@@ -141,11 +141,14 @@ class BearerJWT:
         )
 
     def _verify(self, token: str) -> DecodedToken:
-        cache = self._cache if self._cache.enabled else None
-        if cache is not None:
-            hit = cache.get(token)
-            if hit is not None:
-                return hit
+        hit = self._cache.get(token)
+        return self._verify_new(token) if hit is None else hit
+
+    def _verify_new(self, token: str, now: float | None = None) -> DecodedToken:
+        """Verify a token the cache does not hold, and remember it (a no-op with the cache off).
+
+        With ``now``, ``exp``/``nbf`` are checked too, in the same pass as the other claims.
+        """
         if len(token) > self.max_token_bytes:
             raise TokenTooLargeError()
         first = token.find(".")
@@ -167,10 +170,9 @@ class BearerJWT:
         else:
             raise InvalidSignatureError()
         claims = json_object(payload, "payload")
-        exp, nbf = self.rules.check_static(claims)
+        exp, nbf = self.rules.check(claims, now)
         decoded = DecodedToken(MappingProxyType(claims), header, "jws", exp, nbf)
-        if cache is not None:
-            cache.put(token, decoded)
+        self._cache.put(token, decoded, len(token))
         return decoded
 
     def decode_full(self, token: str, *, now: float | None = None) -> DecodedToken:
@@ -185,10 +187,18 @@ class BearerJWT:
         """Verify ``token`` and return its claims. Raises a ``SessionGateError``."""
         if not isinstance(token, str) or not token:
             raise MalformedTokenError("the token is empty")
-        decoded = self._verify(token)
-        self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
-        claims = decoded.claims
-        return claims.copy() if isinstance(claims, MappingProxyType) else dict(claims)
+        if now is None:
+            now = self.clock()
+        decoded = self._cache.get(token)
+        if decoded is None:  # one lookup per new token; exp/nbf checked with the other claims
+            decoded = self._verify_new(token, now)
+        else:
+            self.rules.check_time(decoded.exp, decoded.nbf, now)
+        if decoded.nested:
+            return decoded.claims_copy()
+        # MappingProxyType.copy() copies the dict underneath (C, ~10x cheaper than dict())
+        claims: dict[str, Any] = decoded.claims.copy()  # type: ignore[attr-defined]
+        return claims
 
     def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """Authenticator protocol: configured cookies, then a three-segment ``Bearer`` token.

@@ -32,7 +32,7 @@ __all__ = ["ReplicaSetup", "attach_replicas", "replicated"]
 
 logger = logging.getLogger("sessiongate")
 
-_REVOCABLE = ("authjs", "jws", "jwks")
+_REVOCABLE = ("authjs", "jws", "jwks", "static-key")
 
 
 @dataclass

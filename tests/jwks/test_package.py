@@ -23,6 +23,9 @@ def test_public_names():
         "JWKSClient",
         "JWKSKey",
         "KeySet",
+        "KeySource",
+        "StaticKeyJWT",
+        "StaticKeys",
         "parse_jwk_set",
     }
     assert ASYMMETRIC_ALGORITHMS and JWKSKey and KeySet and parse_jwk_set

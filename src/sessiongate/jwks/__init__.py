@@ -12,14 +12,18 @@ This package is the I/O side of token verification (it imports ``httpx`` and PyJ
 * :mod:`~sessiongate.jwks.client`: :class:`JWKSClient`, one cache shared by async and sync
   callers, single-flight refreshes, :meth:`JWKSClient.force_refresh`;
 * :mod:`~sessiongate.jwks.bearer`: :class:`JWKSBearer`, the authenticator (source ``"jwks"``);
-  :meth:`JWKSBearer.for_better_auth` configures it for Better Auth's ``jwt`` plugin.
+  :meth:`JWKSBearer.for_better_auth` configures it for Better Auth's ``jwt`` plugin;
+* :mod:`~sessiongate.jwks.static`: :class:`StaticKeys` (public keys from PEM, a JWK or a JWK
+  set, in place of a JWKS URL) and :class:`StaticKeyJWT`, the authenticator for cookies and
+  Bearer tokens signed with them (a custom Auth.js ``jwt.encode``).
 """
 
 from __future__ import annotations
 
 from .bearer import JWKSBearer
 from .client import JWKSClient
-from .keys import ASYMMETRIC_ALGORITHMS, JWKSKey, KeySet, parse_jwk_set
+from .keys import ASYMMETRIC_ALGORITHMS, JWKSKey, KeySet, KeySource, parse_jwk_set
+from .static import StaticKeyJWT, StaticKeys
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
@@ -27,5 +31,8 @@ __all__ = [
     "JWKSClient",
     "JWKSKey",
     "KeySet",
+    "KeySource",
+    "StaticKeyJWT",
+    "StaticKeys",
     "parse_jwk_set",
 ]

@@ -18,40 +18,27 @@ key removed, for instance), every remembered verdict is dropped. A hit still re-
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable
 from datetime import timedelta
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlsplit
 
-from .._b64json import b64url_decode, json_object
+from .._b64json import json_object
 from .._tokencache import DecodedToken, TokenCache
 from ..claims import ClaimRules
 from ..cookies import DEFAULT_MAX_TOKEN_BYTES, RequestCredentials
 from ..errors import (
-    AlgorithmNotAllowedError,
     ConfigurationError,
-    MalformedTokenError,
     ProviderUnavailableError,
-    TokenTooLargeError,
     UnknownKidError,
 )
-from ..jws import parse_jws_header
 from ..types import Verified
 from .client import JWKSClient
 from .fetch import check_url, origin
-from .keys import JWKSKey, SignatureVerifier
+from .keys import JWKSKey, KeySource, SignatureVerifier, SignedToken, parse_signed_token
 
 __all__ = ["JWKSBearer"]
-
-
-class _Parsed(NamedTuple):
-    header: Mapping[str, Any]
-    alg: str
-    kid: str | None
-    payload: bytes
-    signing_input: bytes
-    signature: bytes
 
 
 class JWKSBearer:
@@ -59,7 +46,9 @@ class JWKSBearer:
 
     Args:
         jwks_url: the JWKS URL; or pass a shared ``jwks=JWKSClient(...)`` instead.
-        jwks: a :class:`JWKSClient` (share one between verifiers of the same provider).
+        jwks: where the keys come from: a :class:`JWKSClient` (share one between verifiers of
+            the same provider) or :class:`~sessiongate.jwks.StaticKeys` (public keys
+            configured once, no endpoint); any :class:`~sessiongate.jwks.keys.KeySource`.
         algorithms: the accepted algorithms, required and never taken from the token; any of
             :data:`~sessiongate.jwks.ASYMMETRIC_ALGORITHMS`. HS* and ``none`` are refused (use
             ``BearerJWT``).
@@ -81,7 +70,7 @@ class JWKSBearer:
         self,
         jwks_url: str | None = None,
         *,
-        jwks: JWKSClient | None = None,
+        jwks: KeySource | None = None,
         algorithms: Iterable[str],
         issuer: str | Collection[str] | None,
         audience: str | Collection[str] | None,
@@ -94,10 +83,14 @@ class JWKSBearer:
     ) -> None:
         if (jwks_url is None) == (jwks is None):
             raise ConfigurationError("JWKSBearer needs exactly one of jwks_url= or jwks=")
+        if jwks is not None and not isinstance(jwks, KeySource):
+            raise ConfigurationError("jwks= must be a JWKSClient or StaticKeys")
         self._signatures = SignatureVerifier(algorithms)
         if max_token_bytes <= 0:
             raise ConfigurationError("max_token_bytes must be positive")
-        self.jwks = jwks if jwks is not None else JWKSClient(jwks_url, allow_http=allow_http)
+        self.jwks: KeySource = (
+            jwks if jwks is not None else JWKSClient(jwks_url, allow_http=allow_http)
+        )
         self.algorithms = self._signatures.algorithms
         self.rules = ClaimRules(
             leeway=leeway, require_exp=require_exp, issuer=issuer, audience=audience
@@ -168,29 +161,12 @@ class JWKSBearer:
 
     # ------------------------------------------------------------------ verification
 
-    def _parse(self, token: str) -> _Parsed:
-        """Everything checkable before any I/O: size, shape, strict base64url, header, alg."""
-        if not isinstance(token, str) or not token:
-            raise MalformedTokenError("the token is empty")
-        if len(token) > self.max_token_bytes:
-            raise TokenTooLargeError()
-        first = token.find(".")
-        last = token.rfind(".")
-        if first <= 0 or token.count(".") != 2:
-            raise MalformedTokenError("a JWT has three dot-separated segments")
-        header = parse_jws_header(token[:first])
-        alg = header["alg"]
-        if alg not in self.algorithms:
-            raise AlgorithmNotAllowedError(f"the JWT algorithm {alg[:16]!r} is not allowed")
-        payload = b64url_decode(token[first + 1 : last], "payload")
-        signature = b64url_decode(token[last + 1 :], "signature")
-        if not signature:
-            raise MalformedTokenError("the JWT has an empty signature")
-        signing_input = token[:last].encode("ascii")
-        return _Parsed(header, alg, header.get("kid"), payload, signing_input, signature)
+    def _parse(self, token: str) -> SignedToken:
+        """Everything checkable before any I/O (:func:`.keys.parse_signed_token`)."""
+        return parse_signed_token(token, self.algorithms, self.max_token_bytes)
 
     def _check(
-        self, token: str, parsed: _Parsed, keys: tuple[JWKSKey, ...], version: int
+        self, token: str, parsed: SignedToken, keys: tuple[JWKSKey, ...], version: int
     ) -> DecodedToken:
         """Signature with the resolved key(s), then the claims."""
         try:

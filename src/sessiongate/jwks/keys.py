@@ -8,7 +8,12 @@ This module owns the key rules of the JWKS verifier:
   keys whose ``alg`` does not fit their type or curve are ignored; at most 100 keys are kept;
 * the pinned algorithms (:data:`ASYMMETRIC_ALGORITHMS`; HS* and ``none`` are refused);
 * key selection (by ``kid``, then by the key's type and curve fitting the token's ``alg``) and
-  the signature check itself (:class:`SignatureVerifier`).
+  the signature check itself (:class:`SignatureVerifier`);
+* static public keys configured by the operator (:func:`parse_public_keys`: PEM, a JWK or a
+  JWK set), held to the same rules but refused loudly: a configured key that cannot verify
+  anything is a :class:`~sessiongate.errors.ConfigurationError`, never silently dropped;
+* :class:`KeySource`, what a verifier asks for keys: a fetched JWKS
+  (:class:`~sessiongate.jwks.JWKSClient`) or static keys (:class:`~sessiongate.jwks.StaticKeys`).
 
 PyJWT is used for two things only, and only through APIs that exist in PyJWT 2.8.0, the floor
 ``pyproject.toml`` declares: ``jwt.PyJWK`` turns a JWK into a ``cryptography`` key, and the
@@ -22,12 +27,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.x509 import load_pem_x509_certificates
 
 from .._extras import missing_extra
 
@@ -37,22 +45,27 @@ try:
 except ModuleNotFoundError as err:
     raise missing_extra(err, "jwks") from None
 
-from .._b64json import json_object
+from .._b64json import b64url_decode, json_object
 from ..errors import (
     AlgorithmNotAllowedError,
     ConfigurationError,
     InvalidSignatureError,
     MalformedTokenError,
+    TokenTooLargeError,
     UnknownKidError,
 )
-from ..jws import HMAC_ALGORITHMS
+from ..jws import HMAC_ALGORITHMS, parse_jws_header
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "JWKSKey",
     "KeySet",
+    "KeySource",
     "SignatureVerifier",
+    "SignedToken",
     "parse_jwk_set",
+    "parse_public_keys",
+    "parse_signed_token",
     "pin_algorithms",
     "select_keys",
 ]
@@ -191,6 +204,10 @@ def parse_jwk_set(data: bytes | Mapping[str, Any]) -> KeySet:
         accepted.append(jwk)
     if not keys:
         raise ValueError("the key set has no usable signature key")
+    return _keyset(keys, accepted)
+
+
+def _keyset(keys: list[JWKSKey], accepted: list[Any]) -> KeySet:
     fingerprint = hashlib.sha256(
         json.dumps(accepted, sort_keys=True, separators=(",", ":")).encode("utf-8")
     ).hexdigest()
@@ -199,6 +216,184 @@ def parse_jwk_set(data: bytes | Mapping[str, Any]) -> KeySet:
         if key.kid is not None:
             by_kid[key.kid] = (*by_kid.get(key.kid, ()), key)
     return KeySet(tuple(keys), fingerprint, MappingProxyType(by_kid))
+
+
+_MAX_STATIC_BYTES: Final = 1024 * 1024
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----", re.DOTALL)
+_REFUSED_PEM: Final = ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY")
+
+
+def _pem_keys(data: bytes, kid: str | None) -> tuple[list[JWKSKey], list[Any]]:
+    blocks = [(m.group(1).decode("ascii"), m.group(0)) for m in _PEM_BLOCK.finditer(data)]
+    if not blocks:
+        raise ConfigurationError("no PEM block (-----BEGIN PUBLIC KEY-----) in the key data")
+    if kid is not None and len(blocks) > 1:
+        raise ConfigurationError("kid= names one key; the PEM data holds several")
+    keys: list[JWKSKey] = []
+    accepted: list[Any] = []
+    for number, (label, block) in enumerate(blocks, 1):
+        if label in _REFUSED_PEM or label.endswith("PRIVATE KEY"):
+            raise ConfigurationError(
+                f"PEM block {number} is a private key: give sessiongate the public key only"
+            )
+        public: object
+        try:
+            if label == "CERTIFICATE":
+                public = load_pem_x509_certificates(block)[0].public_key()
+            elif label in ("PUBLIC KEY", "RSA PUBLIC KEY"):
+                public = serialization.load_pem_public_key(block)
+            else:
+                raise ValueError(label)
+        except ValueError:
+            raise ConfigurationError(
+                f"PEM block {number} ({label}) is not a public key or certificate"
+            ) from None
+        algorithms = _key_algorithms(public)
+        if not algorithms:
+            raise ConfigurationError(
+                f"PEM block {number} holds a key no pinned algorithm may use (RSA keys need "
+                f"{_MIN_RSA_BITS} bits or more; EC keys P-256, P-384 or P-521; OKP Ed25519/448)"
+            )
+        kty = (
+            "RSA"
+            if isinstance(public, rsa.RSAPublicKey)
+            else "EC"
+            if isinstance(public, ec.EllipticCurvePublicKey)
+            else "OKP"
+        )
+        keys.append(JWKSKey(kid, kty, algorithms, public))
+        der = public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        accepted.append({"spki": hashlib.sha256(der).hexdigest(), "kid": kid})
+    return keys, accepted
+
+
+def parse_public_keys(data: bytes | str | Mapping[str, Any], *, kid: str | None = None) -> KeySet:
+    """Parse statically configured public keys: PEM text, a JWK or a JWK set (pure).
+
+    Args:
+        data: PEM (``PUBLIC KEY``, ``RSA PUBLIC KEY`` or ``CERTIFICATE`` blocks, several for
+            rotation), JSON text of a JWK or a JWK set, or an already-parsed JWK / JWK set.
+        kid: the key id of a single PEM key (PEM carries none); a token naming another
+            ``kid`` is refused. JWKs keep their own ``kid``.
+
+    Every key must be usable under the rules of :func:`parse_jwk_set` (asymmetric, public,
+    RSA of 2048 bits or more, ``alg`` fitting the key): one that is not raises
+    :class:`ConfigurationError` naming it, as do private keys, symmetric (``oct``) keys and
+    data that is neither PEM nor JSON. At most 100 keys and 1 MiB.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if isinstance(data, bytes):
+        if len(data) > _MAX_STATIC_BYTES:
+            raise ConfigurationError("the key data is larger than 1 MiB")
+        if b"-----BEGIN " in data:
+            keys, accepted = _pem_keys(data, kid)
+            if len(keys) > _MAX_KEYS:
+                raise ConfigurationError(f"more than {_MAX_KEYS} keys")
+            return _keyset(keys, accepted)
+        try:
+            doc: Any = json_object(data, "key data")
+        except MalformedTokenError:
+            raise ConfigurationError(
+                "the key data is neither PEM nor a JSON JWK / JWK set"
+            ) from None
+    else:
+        doc = data
+    if not isinstance(doc, Mapping):
+        raise ConfigurationError("a JWK or JWK set must be a JSON object")
+    if kid is not None:
+        raise ConfigurationError("kid= is for PEM keys; a JWK carries its own kid")
+    listed = doc.get("keys") if "keys" in doc else [doc]
+    if not isinstance(listed, list) or not listed:
+        raise ConfigurationError("the JWK set has no keys")
+    if len(listed) > _MAX_KEYS:
+        raise ConfigurationError(f"more than {_MAX_KEYS} keys")
+    keys = []
+    for number, jwk in enumerate(listed, 1):
+        if isinstance(jwk, Mapping) and (jwk.get("kty") == "oct" or "k" in jwk):
+            raise ConfigurationError(
+                f"key {number} is a symmetric (oct) key: HS256 secrets go to BearerJWT"
+            )
+        if isinstance(jwk, Mapping) and jwk.keys() & _PRIVATE_MEMBERS:
+            raise ConfigurationError(
+                f"key {number} carries private key members: give sessiongate the public key only"
+            )
+        key = _parse_jwk(dict(jwk) if isinstance(jwk, Mapping) else jwk)
+        if key is None:
+            raise ConfigurationError(
+                f"key {number} is not a usable public signature key (kty RSA of 2048 bits or "
+                "more, EC or OKP; use 'sig'; an alg that fits the key)"
+            )
+        keys.append(key)
+    return _keyset(keys, list(listed))
+
+
+class SignedToken(NamedTuple):
+    """A compact JWS parsed strictly, nothing verified yet (see :func:`parse_signed_token`)."""
+
+    header: Mapping[str, Any]
+    alg: str
+    kid: str | None
+    payload: bytes
+    signing_input: bytes
+    signature: bytes
+
+
+def parse_signed_token(
+    token: str, algorithms: Collection[str], max_token_bytes: int
+) -> SignedToken:
+    """Everything checkable before any key lookup or crypto, in this order: size cap, three
+    segments, strict base64url, the protected header (:func:`sessiongate.jws.parse_jws_header`:
+    key-carrying and ``crit`` parameters refused), ``alg`` in ``algorithms`` (never taken from
+    the token), a non-empty signature."""
+    if not isinstance(token, str) or not token:
+        raise MalformedTokenError("the token is empty")
+    if len(token) > max_token_bytes:
+        raise TokenTooLargeError()
+    first = token.find(".")
+    last = token.rfind(".")
+    if first <= 0 or token.count(".") != 2:
+        raise MalformedTokenError("a JWT has three dot-separated segments")
+    header = parse_jws_header(token[:first])
+    alg = header["alg"]
+    if alg not in algorithms:
+        raise AlgorithmNotAllowedError(f"the JWT algorithm {alg[:16]!r} is not allowed")
+    payload = b64url_decode(token[first + 1 : last], "payload")
+    signature = b64url_decode(token[last + 1 :], "signature")
+    if not signature:
+        raise MalformedTokenError("the JWT has an empty signature")
+    signing_input = token[:last].encode("ascii")
+    return SignedToken(header, alg, header.get("kid"), payload, signing_input, signature)
+
+
+@runtime_checkable
+class KeySource(Protocol):
+    """Where a verifier gets its keys: a fetched JWKS or static keys.
+
+    ``version`` changes exactly when the usable keys change (verified-token caches are keyed
+    on it); ``failing`` says whether the newest fetch failed (static keys never fail).
+    """
+
+    @property
+    def version(self) -> int:
+        """Bumped when the usable keys change."""
+        ...
+
+    @property
+    def failing(self) -> bool:
+        """Whether the keys may be out of date because fetching them failed."""
+        ...
+
+    async def get_signing_keys(self, kid: str | None) -> tuple[JWKSKey, ...]:
+        """The keys for ``kid`` (all keys when ``None``); raises ``UnknownKidError`` (401) or
+        ``ProviderUnavailableError`` (503)."""
+        ...
+
+    def get_signing_keys_sync(self, kid: str | None) -> tuple[JWKSKey, ...]:
+        """Blocking :meth:`get_signing_keys`."""
+        ...
 
 
 def pin_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:

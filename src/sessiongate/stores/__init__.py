@@ -4,6 +4,7 @@
   MariaDB) and :class:`SQLiteStore` (stdlib, embedded default);
 * :class:`SchemaMapping` and the presets for the tables the JS side creates;
 * :class:`CachedStore` (TTL cache, negative cache, single-flight) in front of either;
+* :func:`touching`: opt-in extension of Auth.js sessions as ``session.updateAge`` does;
 * :func:`open_store` and :func:`parse_database_url`: database URLs as the JS side writes them.
 
 The stores are loaded on first use (``sqlite3``, ``asyncpg`` and ``asyncmy`` are imported only
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .base import SessionRecord, SessionStore, SyncSessionStore
 from .cache import CachedStore
 from .schema import PRESETS, SchemaMapping, quote_identifier, resolve_schema
+from .touch import TouchingStore, touching
 from .urls import SUPPORTED_SCHEMES, MySQLURL, SQLiteURL, parse_database_url
 
 if TYPE_CHECKING:
@@ -36,10 +38,12 @@ __all__ = [
     "SessionRecord",
     "SessionStore",
     "SyncSessionStore",
+    "TouchingStore",
     "open_store",
     "parse_database_url",
     "quote_identifier",
     "resolve_schema",
+    "touching",
 ]
 
 

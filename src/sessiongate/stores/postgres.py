@@ -23,6 +23,7 @@ import json
 import logging
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -131,6 +132,8 @@ class PostgresStore:
         self._dsn = url.dsn
         self.schema = mapping
         self.sql = self.schema.select_sql("$1")
+        self._expiry_sql = self.schema.expiry_sql("$1", for_update=True)
+        self._update_sql = self.schema.update_expiry_sql(("$1", "$2"))
         self.min_size = min_size
         self.max_size = int(pool_size)
         self.timeout = float(timeout)
@@ -233,6 +236,34 @@ class PostgresStore:
         if row is None:
             return None
         return self.schema.record_from_row(tuple(row.values()))
+
+    async def update_expiry(self, token: str, decide: Callable[[Any], Any]) -> bool:
+        """The opt-in touch (:mod:`.touch`): in one transaction, lock the session row, pass its
+        stored expiry to ``decide`` and write what it returns (nothing for ``None``).
+
+        Returns whether a row was written; faults raise :class:`ProviderUnavailableError`.
+        """
+        pool = await self._pool()
+        conn = None
+        try:
+            async with asyncio.timeout(self.timeout):
+                conn = await pool.acquire()
+                async with conn.transaction():
+                    stored = await conn.fetchrow(self._expiry_sql, token)
+                    value = None if stored is None else decide(stored[0])
+                    if value is None:
+                        return False
+                    await conn.execute(self._update_sql, token, value)
+                    return True
+        except ProviderUnavailableError:
+            raise
+        except Exception as exc:  # fail closed, as the lookup does
+            if conn is not None:
+                conn.terminate()
+            raise self._unavailable(exc) from None
+        finally:
+            if conn is not None:
+                await pool.release(conn)
 
     def _unavailable(self, exc: BaseException) -> ProviderUnavailableError:
         if isinstance(exc, TimeoutError):

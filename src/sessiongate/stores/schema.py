@@ -5,17 +5,26 @@ bind parameter. One query joins the session row with its user row.
 
 Presets (SPEC sections 4.3 and 5.4):
 
-==================== ============= ============================================= ==============
-preset               tables        session columns (token, user id, expiry)      expiry type
-==================== ============= ============================================= ==============
-``authjs-prisma``    Session/User  sessionToken, userId, expires                 timestamp(3)
-``authjs-prisma-v4`` Session/User  sessionToken, userId, expires (+ an id PK)    timestamp(3)
-``authjs-pg``        sessions/users sessionToken, userId (integer), expires      timestamptz
-``authjs-drizzle``   session/user  sessionToken, userId, expires                 timestamp
-``authjs-typeorm``   sessions/users sessionToken, userId, expires                epoch-ms text
-``better-auth``      session/user  token, userId, expiresAt                      timestamptz
-``better-auth-snake`` session/user token, user_id, expires_at                    timestamp
-==================== ============= ============================================= ==============
+============================ ================== ======================================= ============
+preset                       tables             session columns: token, user id, expiry expiry
+============================ ================== ======================================= ============
+``authjs-prisma``            Session/User       sessionToken, userId, expires           timestamp(3)
+``authjs-prisma-v4``         Session/User       sessionToken, userId, expires (+ id)    timestamp(3)
+``authjs-prisma-snake``      sessions/users     session_token, user_id, expires         timestamp(3)
+``authjs-pg``                sessions/users     sessionToken, userId (serial), expires  timestamptz
+``authjs-supabase``          next_auth.sessions sessionToken, userId (uuid), expires    timestamptz
+``authjs-drizzle``           session/user       sessionToken, userId, expires           timestamp
+``authjs-typeorm``           sessions/users     sessionToken, userId, expires           epoch ms
+``better-auth``              session/user       token, userId, expiresAt                timestamptz
+``better-auth-snake``        session/user       token, user_id, expires_at              timestamp
+``better-auth-plural``       sessions/users     token, userId, expiresAt                timestamptz
+``better-auth-plural-snake`` sessions/users     token, user_id, expires_at              timestamp
+============================ ================== ======================================= ============
+
+The plural Better Auth presets are what ``usePlural: true`` gives (Kysely, Prisma and Drizzle
+adapters); renamed models and fields (``session: { modelName, fields }``) are translated by
+:meth:`SchemaMapping.for_better_auth`. Any other layout is a :class:`SchemaMapping` written by
+hand, or printed by ``sessiongate db inspect`` from the live database (:mod:`.inspect`).
 
 Naive timestamps (Prisma's ``timestamp(3)``, Drizzle's ``timestamp``) hold UTC wall time and are
 read as UTC. On SQLite the same presets read each row as the ORM wrote it (ISO-8601 text from
@@ -28,13 +37,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
 from ..errors import ConfigurationError, ProviderUnavailableError
 from .base import SessionRecord
+from .better_auth_names import better_auth_names
 from .timestamps import decode_timestamp
 
 __all__ = ["PRESETS", "ExpiresFormat", "SchemaMapping", "quote_identifier", "resolve_schema"]
@@ -198,6 +208,30 @@ class SchemaMapping:
             raise ConfigurationError("dialect must be 'ansi' or 'mysql'")
         return sql.replace("{param}", placeholder)
 
+    def expiry_sql(self, placeholder: str, *, for_update: bool = False) -> str:
+        """The stored expiry of one session, as the driver returns it (for the opt-in touch,
+        :mod:`.touch`); ``for_update`` locks the row until the transaction ends (PostgreSQL)."""
+        if placeholder not in ("$1", "?"):
+            raise ConfigurationError("placeholder must be '$1' or '?'")
+        q = quote_identifier
+        # every identifier went through quote_identifier; the token is a bind parameter
+        return (
+            f"SELECT {q(self.session_expires)} FROM {self._table(self.session_table)} "  # noqa: S608
+            f"WHERE {q(self.session_token)} = {placeholder}" + (" FOR UPDATE" if for_update else "")
+        )
+
+    def update_expiry_sql(self, placeholders: tuple[str, str]) -> str:
+        """``UPDATE`` of one session's expiry: ``placeholders`` are (token, new expiry), e.g.
+        ``("$1", "$2")`` or ``("?", "?")`` with the expiry bound first for SQLite's order."""
+        token, expires = placeholders
+        if {token, expires} - {"$1", "$2", "?"}:
+            raise ConfigurationError("placeholders must be '$1'/'$2' or '?'")
+        q = quote_identifier
+        return (
+            f"UPDATE {self._table(self.session_table)} "  # noqa: S608 - quoted identifiers
+            f"SET {q(self.session_expires)} = {expires} WHERE {q(self.session_token)} = {token}"
+        )
+
     # ------------------------------------------------------------------------------ rows
 
     def record_from_row(self, row: Sequence[Any]) -> SessionRecord:
@@ -284,6 +318,66 @@ class SchemaMapping:
         )
 
     @classmethod
+    def for_better_auth(
+        cls,
+        *,
+        use_plural: bool = False,
+        session_model: str = "session",
+        user_model: str = "user",
+        session_fields: Mapping[str, str] | None = None,
+        user_fields: Mapping[str, str] | None = None,
+        columns: Literal["camel", "snake"] = "camel",
+        db_schema: str | None = None,
+    ) -> SchemaMapping:
+        """The mapping for a Better Auth configuration, read as better-auth 1.7 reads it.
+
+        Args:
+            use_plural: the adapter's ``usePlural`` (Kysely, Prisma, Drizzle): an ``s`` is
+                appended to every table name, the custom ones included.
+            session_model / user_model: ``session.modelName`` / ``user.modelName``.
+            session_fields / user_fields: ``session.fields`` / ``user.fields``, logical name
+                to column (``{"expiresAt": "expires_at", "userId": "owner_id"}``). Logical
+                names are ``token``, ``userId``, ``expiresAt``; ``name``, ``email``,
+                ``image``, ``emailVerified``.
+            columns: ``"snake"`` for a schema made by Better Auth's Drizzle generator
+                (``@better-auth/cli generate`` without ``camelCase: true``), which snake-cases
+                every table and (renamed) field name (``expiresAt`` -> ``expires_at``).
+            db_schema: the PostgreSQL schema (or MySQL database) of the tables.
+
+        The naming rules are :func:`.better_auth_names.better_auth_names`'s. A field name that
+        is not one Better Auth has raises :class:`ConfigurationError` (better-auth refuses it
+        too: ``Field … not found in model …``).
+        """
+        names = better_auth_names(
+            use_plural=use_plural,
+            session_model=session_model,
+            user_model=user_model,
+            session_fields=session_fields,
+            user_fields=user_fields,
+            columns=columns,
+        )
+        return cls(**names, db_schema=db_schema, name="better-auth (custom)")
+
+    def same_tables(self, other: SchemaMapping) -> bool:
+        """Whether both read the same tables and columns the same way (labels aside)."""
+        return replace(self, name=other.name) == other
+
+    def as_python(self) -> str:
+        """Ready-to-paste Python that builds this mapping: ``SchemaMapping(...)`` with every
+        argument that differs from the default (what ``sessiongate db inspect`` prints)."""
+        arguments: list[str] = []
+        for item in fields(self):
+            if not item.init or item.name == "name":
+                continue
+            value = getattr(self, item.name)
+            default = item.default
+            if item.name in ("session_table", "user_table") or value != default:
+                if item.name == "json_columns":
+                    value = sorted(value)
+                arguments.append(f"    {item.name}={value!r},")
+        return "SchemaMapping(\n" + "\n".join(arguments) + "\n)"
+
+    @classmethod
     def preset(cls, name: str) -> SchemaMapping:
         """The mapping for a preset name (see the module docstring)."""
         try:
@@ -338,6 +432,7 @@ PRESETS: Mapping[str, SchemaMapping] = MappingProxyType(
             name="authjs-prisma-snake",
         ),
         "authjs-pg": _authjs("sessions", "users", "authjs-pg"),
+        "authjs-supabase": _authjs("sessions", "users", "authjs-supabase", db_schema="next_auth"),
         "authjs-drizzle": _authjs("session", "user", "authjs-drizzle"),
         "authjs-typeorm": _authjs("sessions", "users", "authjs-typeorm", expires_format="epoch_ms"),
         "better-auth": SchemaMapping(
@@ -356,6 +451,23 @@ PRESETS: Mapping[str, SchemaMapping] = MappingProxyType(
             session_expires="expires_at",
             user_email_verified="email_verified",
             name="better-auth-snake",
+        ),
+        "better-auth-plural": SchemaMapping(
+            session_table="sessions",
+            user_table="users",
+            session_token="token",  # noqa: S106 - a column name
+            session_user_id="userId",
+            session_expires="expiresAt",
+            name="better-auth-plural",
+        ),
+        "better-auth-plural-snake": SchemaMapping(
+            session_table="sessions",
+            user_table="users",
+            session_token="token",  # noqa: S106 - a column name
+            session_user_id="user_id",
+            session_expires="expires_at",
+            user_email_verified="email_verified",
+            name="better-auth-plural-snake",
         ),
     }
 )

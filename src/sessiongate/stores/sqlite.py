@@ -22,8 +22,10 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from ..errors import ConfigurationError, ProviderUnavailableError
@@ -103,6 +105,9 @@ class SQLiteStore:
         mode = "ro" if read_only else "rw"
         self._target = f"file:{quote(target.path)}?mode={mode}"
         self.sql = self.schema.select_sql("?")
+        self.read_only = read_only
+        self._expiry_sql = self.schema.expiry_sql("?")
+        self._update_sql = self.schema.update_expiry_sql(("?", "?"))
         self.timeout = float(timeout)
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="sessiongate-sqlite")
         self._local = threading.local()
@@ -125,6 +130,13 @@ class SQLiteStore:
         return conn
 
     def _query(self, token: str) -> SessionRecord | None:
+        row = self._guarded(lambda conn: conn.execute(self.sql, (token,)).fetchone())
+        if row is None:
+            return None
+        return self.schema.record_from_row(row)
+
+    def _guarded(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``work`` on this thread's connection within the deadline; faults are 503."""
         deadline = time.monotonic() + self.timeout
 
         def past_deadline() -> int:
@@ -134,7 +146,7 @@ class SQLiteStore:
             conn = self._connection()
             conn.set_progress_handler(past_deadline, 1000)
             try:
-                row = conn.execute(self.sql, (token,)).fetchone()
+                return work(conn)
             finally:
                 conn.set_progress_handler(None, 0)
         except sqlite3.Error as exc:
@@ -146,9 +158,43 @@ class SQLiteStore:
             raise ProviderUnavailableError(
                 f"the session query failed ({type(exc).__name__}; check the path and schema)"
             ) from None
-        if row is None:
-            return None
-        return self.schema.record_from_row(row)
+
+    def update_expiry_sync(self, token: str, decide: Callable[[Any], Any]) -> bool:
+        """The opt-in touch (:mod:`.touch`), in the calling thread: in one ``BEGIN IMMEDIATE``
+        transaction, read the stored expiry, pass it to ``decide`` and write what it returns
+        (nothing for ``None``). Needs ``read_only=False``."""
+        if self._closed:
+            raise ProviderUnavailableError("the session store is closed")
+        if self.read_only:
+            raise ConfigurationError("the SQLite store is read-only (read_only=True)")
+
+        def work(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                stored = conn.execute(self._expiry_sql, (token,)).fetchone()
+                value = None if stored is None else decide(stored[0])
+                if value is not None:
+                    conn.execute(self._update_sql, (value, token))
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+            return value is not None
+
+        written: bool = self._guarded(work)
+        return written
+
+    async def update_expiry(self, token: str, decide: Callable[[Any], Any]) -> bool:
+        """:meth:`update_expiry_sync` in a worker thread."""
+        if self._closed:
+            raise ProviderUnavailableError("the session store is closed")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self._executor, self.update_expiry_sync, token, decide
+            )
+        except RuntimeError:  # executor shut down concurrently
+            raise ProviderUnavailableError("the session store is closed") from None
 
     async def load(self, token: str) -> SessionRecord | None:
         """Run the lookup in a worker thread."""
