@@ -429,5 +429,6 @@ def test_split_cookie_headers_under_asgi_are_joined_as_cookies():
         "headers": [(b"host", b"testserver")] + [(b"cookie", c.encode()) for c in chunks],
     }
     request = ASGIRequest(scope, __import__("io").BytesIO(b""))
-    assert "," in request.META["HTTP_COOKIE"]
+    # Django 5.x joins repeated headers in META with ","; newer releases may join cookies with
+    # "; ". Either way the verdict must read every chunk.
     assert get_verdict(request).outcome.user.id == "u1"
