@@ -19,6 +19,7 @@ claims, so it counts 10 bytes per character.
 from __future__ import annotations
 
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Generic, TypeVar
@@ -55,15 +56,32 @@ def estimated_bytes(key: Hashable, bytes_per_char: int = BYTES_PER_CHAR) -> int:
 class ByteBudgetLRU(Generic[K, V]):
     """An LRU with a budget of ``slots * SLOT_BYTES`` estimated bytes.
 
+    ``second_sight=True`` makes :meth:`admit` answer yes only on a key's second miss (TinyLFU's
+    "doorkeeper"), and callers ask it before building what they would store: a stream of keys
+    seen once (a scan of distinct tokens) then costs the caller a hash, instead of a record, an
+    insertion, an eviction and the memory traffic of keeping them; keys that come back are
+    stored on their second miss.
+
     An entry costs ``max(SLOT_BYTES, estimated_bytes(key, bytes_per_char))``; inserting evicts
     the least recently used entries until the new one fits. An entry larger than the whole
     budget is not stored. Thread-safe. ``bytes_per_char`` is higher for caches whose values
     hold more than the parsed claims (the gate's memo also keeps the built user).
     """
 
-    __slots__ = ("_entries", "_lock", "_used", "bytes_per_char", "max_bytes", "slots")
+    __slots__ = (
+        "_door",
+        "_entries",
+        "_lock",
+        "_mask",
+        "_used",
+        "bytes_per_char",
+        "max_bytes",
+        "slots",
+    )
 
-    def __init__(self, slots: int, *, bytes_per_char: int = BYTES_PER_CHAR) -> None:
+    def __init__(
+        self, slots: int, *, bytes_per_char: int = BYTES_PER_CHAR, second_sight: bool = False
+    ) -> None:
         if slots <= 0 or bytes_per_char <= 0:
             raise ValueError("slots and bytes_per_char must be positive")
         self.slots = slots
@@ -72,6 +90,12 @@ class ByteBudgetLRU(Generic[K, V]):
         self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._used = 0
         self._lock = threading.Lock()
+        # The doorkeeper of ``second_sight``: one remembered key hash per cell (a power of two,
+        # at least 4 cells per slot: 8 bytes each), so a key is admitted when :meth:`put` sees
+        # it again before another key's hash took its cell. Only hashes: it holds no token.
+        size = 1 << max(4 * slots - 1, 1).bit_length()
+        self._door: array[int] | None = array("q", bytes(8 * size)) if second_sight else None
+        self._mask = size - 1
 
     def get(self, key: K) -> V | None:
         """The value for ``key`` (marking it recently used), or ``None``."""
@@ -109,6 +133,21 @@ class ByteBudgetLRU(Generic[K, V]):
             entries[key] = (value, cost)
             self._used = used
 
+    def admit(self, key: K) -> bool:
+        """Whether a missed ``key`` should be stored now (:meth:`put`); always, without
+        ``second_sight``. With it, the first miss of a key only remembers its hash and answers
+        ``False``; a miss while remembered answers ``True`` (a key seen once is never stored).
+        """
+        door = self._door
+        if door is None:
+            return True
+        h = hash(key)
+        i = h & self._mask
+        if door[i] == h:
+            return True
+        door[i] = h
+        return False
+
     def pop(self, key: K) -> V | None:
         """Remove ``key``; its value or ``None``."""
         with self._lock:
@@ -123,6 +162,8 @@ class ByteBudgetLRU(Generic[K, V]):
         with self._lock:
             self._entries.clear()
             self._used = 0
+            if self._door is not None:
+                self._door = array("q", bytes(8 * len(self._door)))
 
     @property
     def estimated_bytes(self) -> int:

@@ -95,25 +95,33 @@ class TokenCache:
 
     ``maxsize`` is the most entries kept; the estimated bytes are bounded by ``maxsize`` x 4 KiB
     (a token larger than ~500 characters takes more than one entry's share of the budget).
-    ``get``/``put(key, value, chars=None)`` are the LRU's own methods (or no-ops when disabled):
+    ``get``/``admit``/``put(key, value, chars=None)`` are the LRU's own methods (or no-ops when
+    disabled; ``admit`` is asked on a miss, before building the record to ``put``):
     a cache miss runs for every new token, so no wrapper frame sits in between.
+
+    A token is stored on its second miss (``second_sight``, the default): a token presented once
+    (a scan of distinct tokens, a one-off script) costs a hash instead of an insertion and an
+    eviction, which measured as much as the AES-GCM decryption itself (issue #10); a session
+    cookie, sent on every request, is cached from its second request on. The asymmetric
+    verifiers turn it off: their signature check costs far more than an insertion.
     """
 
-    __slots__ = ("_lru", "enabled", "get", "put")
+    __slots__ = ("_lru", "admit", "enabled", "get", "put")
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, *, second_sight: bool = True) -> None:
         if maxsize < 0:
             raise ConfigurationError("cache_size must be >= 0")
         self._lru: ByteBudgetLRU[Hashable, DecodedToken] | None = (
-            ByteBudgetLRU(maxsize) if maxsize else None
+            ByteBudgetLRU(maxsize, second_sight=second_sight) if maxsize else None
         )
         self.enabled = self._lru is not None
         self.get: Callable[[Hashable], DecodedToken | None]
+        self.admit: Callable[[Hashable], bool]
         self.put: _Put
         if self._lru is None:
-            self.get, self.put = _nothing, _ignore
+            self.get, self.admit, self.put = _nothing, _never, _ignore
         else:
-            self.get, self.put = self._lru.get, self._lru.put
+            self.get, self.admit, self.put = self._lru.get, self._lru.admit, self._lru.put
 
     @property
     def estimated_bytes(self) -> int:
@@ -126,6 +134,10 @@ class TokenCache:
 
 def _nothing(key: Hashable) -> None:
     return None
+
+
+def _never(key: Hashable) -> bool:
+    return False
 
 
 def _ignore(key: Hashable, value: DecodedToken, chars: int | None = None) -> None:

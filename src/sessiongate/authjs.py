@@ -323,12 +323,17 @@ class AuthJSToken:
 
         With ``now``, ``exp``/``nbf`` are checked too, in the same pass as the other claims.
         """
+        decoded = self._record(token, salt, now)
+        if self._cache.admit((token, salt)):
+            self._cache.put((token, salt), decoded, len(token))
+        return decoded
+
+    def _record(self, token: str, salt: str | None, now: float | None) -> DecodedToken:
+        """Verify a token into the read-only record the cache would keep (nothing stored)."""
         claims, header, key = self._open(token, salt)
         exp, nbf = self.rules.check(claims, now)
         refuse_check_value(claims)
-        decoded = DecodedToken(MappingProxyType(claims), header, key.generation, exp, nbf, key.salt)
-        self._cache.put((token, salt), decoded, len(token))
-        return decoded
+        return DecodedToken(MappingProxyType(claims), header, key.generation, exp, nbf, key.salt)
 
     def decode_full(
         self, token: str, *, cookie_name: str | None = None, now: float | None = None
@@ -357,15 +362,18 @@ class AuthJSToken:
         if now is None:
             now = self.clock()
         cache = self._cache
-        if not cache.enabled:
-            # nothing else holds these claims: no read-only view, no record, no copy needed
-            fresh = self._open(token, cookie_name)[0]
-            self.rules.check(fresh, now)
-            refuse_check_value(fresh)
-            return fresh
-        decoded = cache.get((token, cookie_name))
-        if decoded is None:  # one lookup per new token; exp/nbf checked with the other claims
-            decoded = self._verify_new(token, cookie_name, now)
+        key = (token, cookie_name)
+        decoded = cache.get(key)
+        if decoded is None:  # exp/nbf checked with the other claims
+            if not cache.admit(key):
+                # not to be stored (cache off, or the token's first sight): nothing else holds
+                # these claims, so no read-only view, no record and no copy are needed
+                fresh = self._open(token, cookie_name)[0]
+                self.rules.check(fresh, now)
+                refuse_check_value(fresh)
+                return fresh
+            decoded = self._record(token, cookie_name, now)
+            cache.put(key, decoded, len(token))
         else:  # the hot path: no parse, no crypto; time claims re-checked
             self.rules.check_time(decoded.exp, decoded.nbf, now)
         if decoded.nested:

@@ -145,10 +145,24 @@ class BearerJWT:
         return self._verify_new(token) if hit is None else hit
 
     def _verify_new(self, token: str, now: float | None = None) -> DecodedToken:
-        """Verify a token the cache does not hold, and remember it (a no-op with the cache off).
+        """Verify a token the cache does not hold, and remember it when the cache admits it.
 
         With ``now``, ``exp``/``nbf`` are checked too, in the same pass as the other claims.
         """
+        decoded = self._record(token, now)
+        if self._cache.admit(token):
+            self._cache.put(token, decoded, len(token))
+        return decoded
+
+    def _record(self, token: str, now: float | None) -> DecodedToken:
+        """Verify a token into the read-only record the cache would keep (nothing stored)."""
+        claims, header, exp, nbf = self._check(token, now)
+        return DecodedToken(MappingProxyType(claims), header, "jws", exp, nbf)
+
+    def _check(
+        self, token: str, now: float | None
+    ) -> tuple[dict[str, Any], Mapping[str, Any], float | None, float | None]:
+        """Size, shape, pinned algorithm, MAC, claims: ``(claims, header, exp, nbf)``."""
         if len(token) > self.max_token_bytes:
             raise TokenTooLargeError()
         first = token.find(".")
@@ -171,9 +185,7 @@ class BearerJWT:
             raise InvalidSignatureError()
         claims = json_object(payload, "payload")
         exp, nbf = self.rules.check(claims, now)
-        decoded = DecodedToken(MappingProxyType(claims), header, "jws", exp, nbf)
-        self._cache.put(token, decoded, len(token))
-        return decoded
+        return claims, header, exp, nbf
 
     def decode_full(self, token: str, *, now: float | None = None) -> DecodedToken:
         """Like :meth:`decode`, also returning the header."""
@@ -189,9 +201,13 @@ class BearerJWT:
             raise MalformedTokenError("the token is empty")
         if now is None:
             now = self.clock()
-        decoded = self._cache.get(token)
+        cache = self._cache
+        decoded = cache.get(token)
         if decoded is None:  # one lookup per new token; exp/nbf checked with the other claims
-            decoded = self._verify_new(token, now)
+            if not cache.admit(token):  # cache off or first sight: no record, no copy needed
+                return self._check(token, now)[0]
+            decoded = self._record(token, now)
+            cache.put(token, decoded, len(token))
         else:
             self.rules.check_time(decoded.exp, decoded.nbf, now)
         if decoded.nested:

@@ -479,7 +479,8 @@ def test_random_kid_flood_against_jwks_is_rate_limited():
 
 def test_random_kid_flood_concurrent_async_single_fetch():
     key, jwks = _ec_jwks()
-    client = JWKSClient(JWKS_URL, monotonic=_Clock(), min_refetch_interval=30)
+    # timeout: 300 waiters on one mocked fetch; a loaded CI machine must not make it a 503
+    client = JWKSClient(JWKS_URL, monotonic=_Clock(), min_refetch_interval=30, timeout=60)
     verifier = JWKSBearer(jwks=client, algorithms=["ES256"], issuer=None, audience=None)
     tokens = [_es256(key, uuid.uuid4().hex, {"exp": int(time.time()) + 60}) for _ in range(300)]
 

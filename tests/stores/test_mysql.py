@@ -508,7 +508,8 @@ def test_many_concurrent_requests_one_query_per_token(mysql_db):
     execute(
         mysql_db, f"INSERT INTO `Session` (sessionToken, userId, expires, updatedAt) VALUES {rows}"
     )
-    store = MySQLStore(mysql_db, schema=mapping("authjs-prisma"), max_size=4)
+    # timeout: the test counts queries; a loaded CI machine must not turn a slow pool into 503s
+    store = MySQLStore(mysql_db, schema=mapping("authjs-prisma"), max_size=4, timeout=60.0)
     auth = DatabaseSession(store, cache_ttl=30)
 
     async def main():

@@ -354,7 +354,10 @@ def test_many_concurrent_requests_one_query_per_token(postgres_dsn, pg_schema):
           SELECT 'tok-' || i, 'u', '{naive(FUTURE)}' FROM generate_series(1, 100) AS i;
         """,
     )
-    store = PostgresStore(postgres_dsn, schema=mapping("authjs-prisma", pg_schema), max_size=4)
+    # timeout: the test counts queries; a loaded CI machine must not turn a slow pool into 503s
+    store = PostgresStore(
+        postgres_dsn, schema=mapping("authjs-prisma", pg_schema), max_size=4, timeout=60.0
+    )
     auth = DatabaseSession(store, cache_ttl=30)
 
     async def main():

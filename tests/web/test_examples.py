@@ -133,7 +133,8 @@ def test_example_starts_as_written(name):
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 20
+        # a loaded CI machine can take long to import FastAPI and start uvicorn
+        deadline = time.monotonic() + 60
         status = None
         while time.monotonic() < deadline and status is None:
             if proc.poll() is not None:

@@ -97,7 +97,9 @@ class JWKSBearer:
         )
         self.max_token_bytes = max_token_bytes
         self.clock = clock
-        self._cache = TokenCache(cache_size)
+        # Stored on the first miss: a signature check (RSA, ECDSA, EdDSA) costs tens of
+        # microseconds, so an insertion is cheap next to it and a second check is not.
+        self._cache = TokenCache(cache_size, second_sight=False)
 
     def __repr__(self) -> str:
         return f"JWKSBearer({self.jwks!r}, algorithms={list(self.algorithms)})"
