@@ -8,9 +8,9 @@
 #                          lowest version pyproject.toml allows
 #        .venv-py3.N       every other Python listed in the classifiers (3.12, 3.13), newest deps
 #   2. `npm ci` in tests/interop, tests/interop/db/mysql and examples/* that have a
-#      package-lock.json (skipped when node_modules matches the lockfile); nginx-light and
-#      mariadb-server from Debian's packages when missing (as root; waits for another apt/dpkg
-#      run to finish instead of failing)
+#      package-lock.json (skipped when node_modules matches the lockfile); nginx-light,
+#      mariadb-server and redis-server from Debian's packages when missing (as root; waits for
+#      another apt/dpkg run to finish instead of failing)
 #   3. lint: ruff check, ruff format --check, mypy --strict (a failure fails the run)
 #   4. services, one throwaway instance per pytest worker (see start_service):
 #      PostgreSQL on 127.0.0.1 (scripts/pg.sh), exported to the tests as
@@ -21,6 +21,10 @@
 #        SESSIONGATE_TEST_MYSQL_URL      mysql://sessiongate:…@127.0.0.1:PORT/sessiongate_test
 #        SESSIONGATE_TEST_MYSQL_CONTROL  executable: start | stop [fast|immediate] | restart |
 #                                        status | dsn
+#      Redis on 127.0.0.1 (scripts/redis.sh), exported as
+#        SESSIONGATE_TEST_REDIS_URL      redis://127.0.0.1:PORT/0
+#        SESSIONGATE_TEST_REDIS_CONTROL  executable: start | stop | restart | status | url |
+#                                        kill-clients
 #      and, for pytest-xdist worker gwK, the same names suffixed __GWK (tests/conftest.py gives
 #      each worker its own instances, so a test that stops "its" server disturbs no other worker)
 #   5. python -m pytest -n WORKERS --dist loadfile "$@" in .venv, then in each matrix venv;
@@ -323,6 +327,10 @@ if ! { [[ -n "${SESSIONGATE_NO_PG:-}" ]] && ! in_ci; } \
     && ! bash scripts/mariadb.sh find-bin >/dev/null 2>&1; then
     apt_install "the MariaDB tests" mariadb-server
 fi
+# Redis, for the Redis store, listener and revocation tests (a throwaway server per worker).
+if ! bash scripts/redis.sh find-bin >/dev/null 2>&1; then
+    apt_install "the Redis tests" redis-server
+fi
 
 if [[ -n "${LOCK_FILE:-}" ]]; then
     flock -u 9
@@ -418,10 +426,24 @@ start_mariadb() {
     say "mariadb #$index on 127.0.0.1:$(source "$dir/mariadb.env" && echo "$DB_PORT") (data in $dir)"
 }
 
+start_redis() {
+    local index="$1" dir watch_pid
+    dir="$(mktemp -d /tmp/sessiongate-redis.XXXXXX)"  # reachable by its own user
+    setsid bash scripts/redis.sh watch "$dir" "$$" </dev/null >/dev/null 2>&1 &
+    watch_pid=$!
+    on_exit bash "$ROOT/scripts/redis.sh" teardown "$dir"
+    on_exit stop_pid "$watch_pid"
+    bash scripts/redis.sh setup "$dir" || fail "could not start Redis"
+    export_for "$index" SESSIONGATE_TEST_REDIS_URL "$(bash scripts/redis.sh ctl "$dir" url)"
+    export_for "$index" SESSIONGATE_TEST_REDIS_CONTROL "$dir/control"
+    say "redis #$index on $(bash scripts/redis.sh ctl "$dir" url) (data in $dir)"
+}
+
 # Never inherit another run's instances.
 for var in $(compgen -e); do
     case "$var" in
-        SESSIONGATE_TEST_DATABASE_URL* | SESSIONGATE_TEST_PG_CONTROL* | SESSIONGATE_TEST_MYSQL_*)
+        SESSIONGATE_TEST_DATABASE_URL* | SESSIONGATE_TEST_PG_CONTROL* | SESSIONGATE_TEST_MYSQL_* \
+            | SESSIONGATE_TEST_REDIS_*)
             unset "$var" ;;
     esac
 done
@@ -445,6 +467,12 @@ elif ! bash scripts/mariadb.sh find-bin >/dev/null 2>&1; then
     warn "MariaDB not installed (apt-get install mariadb-server): mysql tests will skip"
 else
     start_service mariadb
+fi
+if ! bash scripts/redis.sh find-bin >/dev/null 2>&1; then
+    if in_ci; then fail "Redis (redis-server or valkey-server) not found and not installable (CI=true)"; fi
+    warn "redis-server not installed (apt-get install redis-server): redis tests will skip"
+else
+    start_service redis
 fi
 
 # --- 5. pytest -----------------------------------------------------------------------------

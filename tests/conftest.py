@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -81,3 +84,37 @@ def nginx_bin() -> str:
     if nginx is None:
         missing("nginx (Debian package nginx-light)")
     return nginx
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The throwaway Redis/Valkey server (``scripts/redis.sh``).
+
+    ``scripts/test.sh`` starts one and exports ``SESSIONGATE_TEST_REDIS_URL`` and
+    ``SESSIONGATE_TEST_REDIS_CONTROL``; without them this fixture starts its own for the session
+    (installing Debian's redis-server when root may), and stops it afterwards.
+    """
+    url = os.environ.get("SESSIONGATE_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    script = ROOT / "scripts" / "redis.sh"
+    if subprocess.run(["bash", str(script), "find-bin"], capture_output=True).returncode != 0:
+        subprocess.run(["bash", str(script), "install"], capture_output=True, timeout=900)
+    directory = tempfile.mkdtemp(prefix="sessiongate-redis.", dir="/tmp")
+    started = subprocess.run(
+        ["bash", str(script), "setup", directory], capture_output=True, text=True, timeout=120
+    )
+    if started.returncode != 0:
+        subprocess.run(["bash", str(script), "teardown", directory], capture_output=True)
+        missing(f"Redis (scripts/redis.sh setup failed: {started.stderr.strip()[-300:]})")
+    control = os.path.join(directory, "control")
+    url = subprocess.run([control, "url"], capture_output=True, text=True).stdout.strip()
+    os.environ["SESSIONGATE_TEST_REDIS_URL"] = url
+    os.environ["SESSIONGATE_TEST_REDIS_CONTROL"] = control
+    try:
+        yield url
+    finally:
+        os.environ.pop("SESSIONGATE_TEST_REDIS_URL", None)
+        os.environ.pop("SESSIONGATE_TEST_REDIS_CONTROL", None)
+        subprocess.run(["bash", str(script), "teardown", directory], capture_output=True)

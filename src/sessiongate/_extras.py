@@ -25,6 +25,7 @@ __all__ = ["EXTRAS", "install_hint", "missing_extra", "require"]
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "postgres": ("PostgreSQL session stores (PostgresStore)", ("asyncpg",)),
     "mysql": ("MySQL and MariaDB session stores (MySQLStore)", ("asyncmy",)),
+    "redis": ("Redis and Valkey session stores, listeners and revocation (RedisStore)", ("redis",)),
     "jwks": ("JWKS verification (JWKSBearer, JWKSClient)", ("httpx", "jwt")),
     "starlette": ("the ASGI middleware (sessiongate.asgi)", ("starlette",)),
     "fastapi": ("the FastAPI integration (sessiongate.fastapi)", ("fastapi", "starlette")),

@@ -39,7 +39,6 @@ from .config import CSRF_MODES
 from .cookies import AUTHJS_COOKIE_NAMES
 from .errors import ConfigurationError, MalformedTokenError, MissingExtraError, SessionGateError
 from .jws import HMAC_ALGORITHMS, BearerJWT
-from .stores.inspect import add_inspect_command
 from .stores.schema import PRESETS
 
 __all__ = ["decode_token", "main"]
@@ -271,7 +270,10 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         options = SidecarOptions.from_sources(
             csrf_mode=args.csrf, trusted_origins=args.trusted_origin or ()
         )
-        gate = SessionGate(*build_authenticators(config))
+        from .replicas import replicated
+
+        replicas = replicated(config, build_authenticators(config))
+        gate = SessionGate(*replicas.authenticators)
         app = SidecarApp(
             gate,
             include_claims=args.include_claims,
@@ -284,6 +286,8 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     out.write(f"sessiongate sidecar on http://{args.host}:{args.port} (/verify, /healthz)\n")
     for line in config.describe():
         out.write(f"  verifying: {line}\n")
+    for line in replicas.describe():
+        out.write(f"  {line}\n")
     out.write(f"  csrf: {_CSRF_LINES[options.csrf_mode]}\n")
     out.flush()
     import logging
@@ -467,8 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--no-color", action="store_true", help="never colour the output")
     demo.set_defaults(handler=_cmd_demo)
-    db = sub.add_parser("db", help="database helpers")
-    add_inspect_command(db.add_subparsers(dest="db_command", required=True))
+    from .cli_db import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -80,6 +80,9 @@ class GateConfig:
             Auth.js ``jwt.encode`` and Bearer tokens, pinned to ``jwks_algorithms``, with the
             optional ``jwt_issuer`` / ``jwt_audience``.
         allow_http_jwks: accept an ``http://`` JWKS URL (loopback development only).
+        redis_url: ``REDIS_URL``: Better Auth sessions in Redis (``secondaryStorage``, key
+            prefix ``SESSIONGATE_REDIS_PREFIX``, default ``better-auth:``), the Redis
+            invalidation channel and revocation list (:mod:`sessiongate.replicas`).
     """
 
     secrets: tuple[str, ...] = ()
@@ -97,6 +100,8 @@ class GateConfig:
     jwks_algorithms: tuple[str, ...] = _DEFAULT_JWKS_ALGORITHMS
     allow_http_jwks: bool = False
     jwt_public_key: str | None = None
+    redis_url: str | None = field(default=None, repr=False)
+    redis_prefix: str = "better-auth:"
 
     def __repr__(self) -> str:
         return (
@@ -124,6 +129,7 @@ class GateConfig:
         jwks_algorithms: Sequence[str] = (),
         allow_http_jwks: bool = False,
         jwt_public_key: str | None = None,
+        redis_url: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> GateConfig:
         """Merge explicit values (flags) over the environment the Next.js app uses."""
@@ -144,6 +150,8 @@ class GateConfig:
             jwks_algorithms=tuple(jwks_algorithms) or _DEFAULT_JWKS_ALGORITHMS,
             allow_http_jwks=allow_http_jwks,
             jwt_public_key=jwt_public_key or env.get("SESSIONGATE_JWT_PUBLIC_KEY") or None,
+            redis_url=redis_url or env.get("REDIS_URL") or None,
+            redis_prefix=env.get("SESSIONGATE_REDIS_PREFIX", "better-auth:"),
         )
 
     def describe(self) -> list[str]:
@@ -162,8 +170,10 @@ class GateConfig:
             )
         if self.database_url:
             lines.append(f"Auth.js database sessions (schema {self.schema})")
-            if self.better_auth_secrets:
-                lines.append(f"Better Auth signed cookies (schema {self.better_auth_schema})")
+        if self.better_auth_secrets and self.redis_url:
+            lines.append(f"Better Auth signed cookies (Redis, key prefix {self.redis_prefix!r})")
+        elif self.better_auth_secrets and self.database_url:
+            lines.append(f"Better Auth signed cookies (schema {self.better_auth_schema})")
         if self.jwks_url:
             lines.append(
                 f"JWKS Bearer JWTs ({', '.join(self.jwks_algorithms)}) from {self.jwks_url}"
@@ -214,9 +224,10 @@ def build_authenticators(config: GateConfig) -> list[Authenticator]:
                 audience=config.jwt_audience,
             )
         )
-    if config.better_auth_secrets and not config.database_url:
+    if config.better_auth_secrets and not (config.database_url or config.redis_url):
         raise ConfigurationError(
-            "Better Auth sessions live in the database: pass --database-url (or DATABASE_URL)"
+            "Better Auth sessions live in the database: pass --database-url (or DATABASE_URL), "
+            "or REDIS_URL for secondaryStorage"
         )
     if config.database_url:
         from .sessions import DatabaseSession
@@ -232,7 +243,7 @@ def build_authenticators(config: GateConfig) -> list[Authenticator]:
             authenticators.append(
                 DatabaseSession(open_store(config.database_url, schema=config.schema))
             )
-        if config.better_auth_secrets:
+        if config.better_auth_secrets and not config.redis_url:
             from .sessions import BetterAuthSession
 
             schema = (
@@ -246,6 +257,18 @@ def build_authenticators(config: GateConfig) -> list[Authenticator]:
                     store=open_store(config.database_url, schema=schema),
                 )
             )
+    if config.better_auth_secrets and config.redis_url:
+        from .sessions import BetterAuthSession
+        from .stores.redis import RedisStore
+        from .stores.redis_layouts import BetterAuthRedisLayout
+
+        layout = BetterAuthRedisLayout(prefix=config.redis_prefix)
+        authenticators.append(
+            BetterAuthSession(
+                secret=list(config.better_auth_secrets),
+                store=RedisStore(config.redis_url, layout=layout),
+            )
+        )
     if config.jwks_url:
         from .jwks import JWKSBearer
 

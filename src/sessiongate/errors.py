@@ -33,6 +33,7 @@ __all__ = [
     "ProviderUnavailableError",
     "SessionGateError",
     "SessionNotFoundError",
+    "SessionRevokedError",
     "TokenTooLargeError",
     "UnknownKidError",
 ]
@@ -152,6 +153,14 @@ class SessionNotFoundError(AuthenticationError):
 
     code = "session_not_found"
     default_message = "the session does not exist"
+
+
+class SessionRevokedError(AuthenticationError):
+    """The token was revoked: its ``jti``, or every token of its user issued before a time
+    (:mod:`sessiongate.revocation`)."""
+
+    code = "revoked"
+    default_message = "the session was revoked"
 
 
 # --------------------------------------------------------------------------------------------

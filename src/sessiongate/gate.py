@@ -126,11 +126,16 @@ class SessionGate:
         ``SESSIONGATE_JWT_AUDIENCE`` / ``_ISSUER``: HS256 Bearer JWTs, off without a dedicated
         secret; ``DATABASE_URL`` + ``SESSIONGATE_SCHEMA``: database sessions;
         ``BETTER_AUTH_SECRET``: Better Auth signed cookies in that database;
-        ``SESSIONGATE_JWKS_URL`` + ``_ISSUER`` + ``_AUDIENCE``: asymmetric Bearer JWTs. The same
-        reader configures ``sessiongate serve`` (see :mod:`sessiongate.config`).
+        ``SESSIONGATE_JWKS_URL`` + ``_ISSUER`` + ``_AUDIENCE``: asymmetric Bearer JWTs;
+        ``REDIS_URL``: Better Auth sessions in Redis. What ``sessiongate db install-notify``
+        installed (and ``REDIS_URL``) is detected at start: cross-replica invalidation and
+        revocation (:mod:`sessiongate.replicas`). The same reader configures ``sessiongate
+        serve`` (see :mod:`sessiongate.config`).
         """
+        from .replicas import replicated
+
         config = GateConfig.from_sources(environ=os.environ if environ is None else environ)
-        return cls(*build_authenticators(config), **options)
+        return cls(*replicated(config, build_authenticators(config)).authenticators, **options)
 
     # ---------------------------------------------------------------- the verdict
 

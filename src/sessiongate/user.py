@@ -330,13 +330,20 @@ class ClaimMapping:
                 return value
         return None
 
+    def user_id(self, claims: Mapping[str, Any]) -> str | None:
+        """The user id :meth:`build_user` would use, or ``None`` when the claims have none."""
+        raw_id = self._first_str(claims, self._compiled[0])
+        if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or raw_id == "":
+            return None
+        return str(raw_id)
+
     def build_user(
         self, claims: Mapping[str, Any], source: str, expires_at: float | None = None
     ) -> User:
         """Build a :class:`User` from verified claims (raises ``invalid_claim`` without an id)."""
-        id_paths, email_p, name_p, image_p, roles_p, perms_p = self._compiled
-        raw_id = self._first_str(claims, id_paths)
-        if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or raw_id == "":
+        _, email_p, name_p, image_p, roles_p, perms_p = self._compiled
+        user_id = self.user_id(claims)
+        if user_id is None:
             raise InvalidClaimError("the token carries no user id claim")
         roles: set[str] = set()
         for path in roles_p:
@@ -348,7 +355,7 @@ class ClaimMapping:
         name = self._first_str(claims, name_p)
         image = self._first_str(claims, image_p)
         return User(
-            id=str(raw_id),
+            id=user_id,
             email=email if isinstance(email, str) else None,
             name=name if isinstance(name, str) else None,
             image=image if isinstance(image, str) else None,

@@ -18,10 +18,10 @@ class DbOracleError(RuntimeError):
     pass
 
 
-def call(node_bin: str, op: str, **params: Any) -> Any:
-    """Run one op in a fresh Node process (JSON on stdin/stdout)."""
+def call(node_bin: str, op: str, *, script: Path = DB_ORACLE, **params: Any) -> Any:
+    """Run one op of ``script`` in a fresh Node process (JSON on stdin/stdout)."""
     proc = subprocess.run(
-        [node_bin, str(DB_ORACLE)],
+        [node_bin, str(script)],
         input=json.dumps({"op": op, **params}),
         capture_output=True,
         text=True,

@@ -76,6 +76,8 @@ class CachedStore:
             else None
         )
         self._inflight: dict[tuple[int, str], asyncio.Future[SessionRecord | None]] = {}
+        # bumped by every invalidation: a lookup that started before one is not remembered
+        self._generation = 0
         self.queries = 0
         """How many times the wrapped store was queried (for tests and benchmarks)."""
 
@@ -110,6 +112,7 @@ class CachedStore:
             return await asyncio.shield(pending)
         future: asyncio.Future[SessionRecord | None] = loop.create_future()
         self._inflight[key] = future
+        generation = self._generation
         try:
             self.queries += 1
             record = await self.store.load(token)
@@ -124,7 +127,7 @@ class CachedStore:
                 future.exception()  # mark retrieved: there may be no waiter
             raise
         else:
-            self._remember(token, record)
+            self._remember(token, record, generation)
             future.set_result(record)
             return record
         finally:
@@ -147,13 +150,16 @@ class CachedStore:
         store = self._sync_store
         if store is None:
             raise TypeError(f"{self.store!r} has no load_sync: use the background loop")
+        generation = self._generation
         self.queries += 1
         record = store.load_sync(token)
-        self._remember(token, record)
+        self._remember(token, record, generation)
         return record
 
-    def _remember(self, token: str, record: SessionRecord | None) -> None:
+    def _remember(self, token: str, record: SessionRecord | None, generation: int) -> None:
         with self._lock:
+            if generation != self._generation:
+                return  # invalidated while the query ran: the answer may predate the change
             if record is None:
                 if self._misses is not None:
                     self._misses[token] = True
@@ -167,6 +173,7 @@ class CachedStore:
     def invalidate(self, token: str | None = None) -> None:
         """Forget one token (or everything), e.g. after a sign-out seen by this process."""
         with self._lock:
+            self._generation += 1
             for cache in (self._hits, self._misses):
                 if cache is None:
                     continue
@@ -174,6 +181,14 @@ class CachedStore:
                     cache.clear()
                 else:
                     cache.pop(token, None)
+
+    def invalidate_user(self, user_id: str) -> None:
+        """Forget every cached session of one user (a cross-replica event: sign-out, ban)."""
+        with self._lock:
+            self._generation += 1
+            if self._hits is not None:
+                for token in [t for t, r in self._hits.items() if r.user_id == user_id]:
+                    self._hits.pop(token, None)
 
     async def aclose(self) -> None:
         """Close the wrapped store."""
