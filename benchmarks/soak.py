@@ -157,6 +157,11 @@ def serve(target: str, port: int, database_url: str) -> None:
         # the app and are answered by its own size cap (401 token_too_large), not by the server.
         http="h11",
         h11_max_incomplete_event_size=128 * 1024,
+        # Longer than the client's idle connections can last here: with uvicorn's 5 s default, a
+        # loaded machine left a pooled connection idle past it and a request raced the server's
+        # close (httpx ReadError), a client/server keep-alive race that says nothing about the
+        # verifier. Proxies in front of the sidecar do the same (upstream keepalive < server's).
+        timeout_keep_alive=75,
     )
 
 

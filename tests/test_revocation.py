@@ -292,6 +292,7 @@ def test_recheck_still_checks_expiry_then_revocation() -> None:
     from sessiongate.cookies import RequestCredentials
 
     creds = RequestCredentials(cookies={"authjs.session-token": token})
+    auth.authenticate_sync(creds, now)  # the token cache stores a token on its second miss
     verified = auth.authenticate_sync(creds, now)
     assert verified is not None
     assert verified.recheck is not None
