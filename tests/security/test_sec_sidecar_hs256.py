@@ -129,11 +129,15 @@ def test_describe_says_which_claims_are_checked():
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> list[SidecarApp]:
-    """``sessiongate serve`` up to ``uvicorn.run`` (which records the app instead of serving)."""
-    import uvicorn
+    """``sessiongate serve`` up to ``serve.run`` (which records the worker's app instead of
+    serving)."""
+    import sessiongate.sidecar.serve
+    from sessiongate.sidecar.serve.app import build_app
 
     apps: list[SidecarApp] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: apps.append(app))
+    monkeypatch.setattr(
+        sessiongate.sidecar.serve, "run", lambda options, spec: apps.append(build_app(spec)) or 0
+    )
     for name in ("AUTH_SECRET", "AUTH_SECRET_1", "AUTH_SECRET_2", "AUTH_SECRET_3"):
         monkeypatch.delenv(name, raising=False)
     for name in ("NEXTAUTH_SECRET", "JWT_SECRET", "BETTER_AUTH_SECRET", "DATABASE_URL"):
