@@ -277,9 +277,9 @@ def test_keyset_fetches_add_up_and_the_newest_state_wins(tmp_path):
         router.get(up).mock(return_value=httpx.Response(200, json={"keys": [key]}))
         failing_auth, failing = worker(down)
         healthy_auth, healthy = worker(up)
-        asyncio.run(healthy_auth.jwks.get_signing_keys_async(None))
+        asyncio.run(healthy_auth.jwks.get_signing_keys(None))
         with pytest.raises(ProviderUnavailableError):
-            asyncio.run(failing_auth.jwks.get_signing_keys_async(None))
+            asyncio.run(failing_auth.jwks.get_signing_keys(None))
     keyset = (("keyset", "jwks"),)
     healthy.flush()
     got = samples(failing.render()[0].decode())  # the failing worker wrote last

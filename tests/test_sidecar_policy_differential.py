@@ -32,7 +32,8 @@ from sessiongate.asgi import SessionGateMiddleware, requires
 from sessiongate.errors import ProviderUnavailableError
 from sessiongate.sidecar import SidecarApp, sidecar_policy
 from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256
-from sessiongate.types import RequestCredentials, Verified
+from sessiongate.cookies import RequestCredentials
+from sessiongate.types import Verified
 
 S = "differential-sidecar-secret-0123456789ab"
 JWT = "differential-sidecar-jwt-0123456789abcd"
@@ -44,7 +45,7 @@ USER = {"sub": "u1", "role": "admin"}
 CREDENTIALS: dict[str, dict[str, str]] = {
     "cookie": {"cookie": cookie_header(mint_authjs_v5(USER, S))},
     "bearer": {"authorization": "Bearer " + mint_hs256(USER, JWT)},
-    "expired-cookie": {"cookie": cookie_header(mint_authjs_v5({**USER, "exp": 1_000_000}, S))},
+    "expired-cookie": {"cookie": cookie_header(mint_authjs_v5(USER, S, now=1_000_000))},
     "bad-bearer": {"authorization": "Bearer " + mint_hs256(USER, "another-secret-0123456789abcdef")},
     "none": {},
 }
@@ -88,9 +89,10 @@ def asgi_app(gate: SessionGate) -> SessionGateMiddleware:
 POLICY = sidecar_policy(trusted_origins=[TRUSTED])
 
 
-def verdict(r: httpx.Response, user_id: str | None) -> tuple[Any, ...]:
+def verdict(r: httpx.Response, user_id: str | None, method: str) -> tuple[Any, ...]:
+    """What both must agree on (a HEAD answer has no body to read the error code from)."""
     error = None
-    if r.status_code != 200 and r.request.method != "HEAD":
+    if r.status_code != 200 and method != "HEAD":
         error = r.json()["error"]
     return (
         r.status_code,
@@ -116,7 +118,7 @@ async def both(
             else headers,
         )
         user = r.json()["id"] if r.status_code == 200 and method != "HEAD" else "u1"
-        asgi = verdict(r, user)
+        asgi = verdict(r, user, method)
     require = {"x-require-role": role} if role else {}
     if style == "nginx":
         sent = {
@@ -131,7 +133,7 @@ async def both(
         sent, base, own_method = {**headers, **require}, APP, method
     async with httpx.AsyncClient(transport=via_proxy, base_url=base) as client:
         r = await client.request(own_method, "/verify", headers=sent)
-        side = verdict(r, r.headers.get("x-user-id"))
+        side = verdict(r, r.headers.get("x-user-id"), method)
     return asgi, side
 
 

@@ -244,10 +244,8 @@ def _secret_flag_warning(args: argparse.Namespace) -> str | None:
 
 
 def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .config import GateConfig, SidecarOptions
-    from .sidecar.serve import AppSpec, ServeOptions, parse_server, run
-    from .sidecar.serve.app import check_spec
-    from .sidecar.serve.runners import server_version
+    from .config import GateConfig
+    from .sidecar.serve.command import start
 
     warning = _secret_flag_warning(args)
     if warning:
@@ -268,53 +266,10 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             allow_http_jwks=args.allow_http_jwks,
             jwt_public_key=args.jwt_public_key,
         )
-        options = ServeOptions(
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            server=parse_server(args.server),
-            graceful_timeout=args.graceful_timeout,
-        )
-        spec = AppSpec(
-            gate=config,
-            sidecar=SidecarOptions.from_sources(
-                csrf_mode=args.csrf, trusted_origins=args.trusted_origin or ()
-            ),
-            include_claims=args.include_claims,
-            cache_size=args.cache_size,
-            metrics=args.metrics,
-            audit_log=args.audit_log,
-            log_requests=args.log_requests,
-        )
-        server = server_version(options.server)
-        if args.metrics:
-            require("prometheus_client", "metrics")
-        # every configuration error stops here, before any worker starts
-        replica_lines = check_spec(spec)
     except SessionGateError as err:
         out.write(f"sessiongate serve: {err.message}\n")
         return 2
-    routes = "/verify, /healthz, /readyz" + (", /metrics" if args.metrics else "")
-    out.write(f"sessiongate sidecar on http://{args.host}:{args.port} ({routes})\n")
-    out.write(f"  server: {server}, {options.workers} worker(s)\n")
-    for line in config.describe():
-        out.write(f"  verifying: {line}\n")
-    for line in replica_lines:
-        out.write(f"  {line}\n")
-    out.write(f"  csrf: {_CSRF_LINES[spec.sidecar.csrf_mode]}\n")
-    if args.audit_log:
-        where = "standard output" if args.audit_log == "-" else args.audit_log
-        out.write(f"  audit log: one JSON line per verdict to {where}\n")
-    out.flush()
-    return run(options, spec)
-
-
-_CSRF_LINES = {
-    "auto": "auto (Origin/Referer of cookie writes checked when the proxy forwards "
-    "X-Original-Method or X-Forwarded-Method; otherwise the upstream must check)",
-    "strict": "strict (cookie requests without X-Original-Method / X-Forwarded-Method refused)",
-    "off": "off (the upstream must check Origin/Referer of cookie-authenticated writes itself)",
-}
+    return start(args, config, out)
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -345,8 +300,7 @@ def _database_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    from .sidecar.serve.options import DEFAULT_CACHE_SIZE
-    from .sidecar.serve.options import SERVERS as SERVE_SERVERS
+    from .sidecar.serve.command import add_serve_flags
 
     parser = argparse.ArgumentParser(
         prog="sessiongate",
@@ -455,43 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument(
         "--log-requests", action="store_true", help="log one line per verify (no values)"
     )
-    srv.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="worker processes (default 1): about one per CPU core the sidecar may use; "
-        "see docs/production.md",
-    )
-    srv.add_argument(
-        "--server",
-        choices=SERVE_SERVERS,
-        default=SERVE_SERVERS[0],
-        help=f"HTTP server (default {SERVE_SERVERS[0]}, the faster in our measurements)",
-    )
-    srv.add_argument(
-        "--graceful-timeout",
-        type=float,
-        default=30.0,
-        help="seconds a worker has to finish in-flight requests on SIGTERM (default 30)",
-    )
-    srv.add_argument(
-        "--cache-size",
-        type=int,
-        default=DEFAULT_CACHE_SIZE,
-        help=f"sessions each worker remembers verified answers for (default {DEFAULT_CACHE_SIZE}"
-        ", ~4 KB each; 0 turns the response memo off)",
-    )
-    srv.add_argument(
-        "--metrics",
-        action="store_true",
-        help="serve Prometheus metrics on /metrics (needs sessiongate[metrics])",
-    )
-    srv.add_argument(
-        "--audit-log",
-        metavar="PATH",
-        help="write one JSON line per verdict to PATH (- for standard output); no token, "
-        "cookie or secret is ever written",
-    )
+    add_serve_flags(srv)
     _database_flags(srv)
     srv.set_defaults(handler=_cmd_serve)
 

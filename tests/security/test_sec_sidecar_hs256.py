@@ -203,11 +203,11 @@ def test_serve_csrf_flags_and_env(served, monkeypatch):
     code, out = serve([])
     assert code == 0 and "csrf: strict" in out
     assert served[-1].csrf_mode == "strict"
-    assert served[-1].origin_policy.is_trusted("https://x.b.example", None)
+    assert served[-1].policy.origins.is_trusted("https://x.b.example", None)
     code, out = serve(["--csrf", "off", "--trusted-origin", "https://c.example.com"])
     assert code == 0 and "csrf: off" in out and "upstream must check" in out
-    assert served[-1].origin_policy.is_trusted("https://c.example.com", None)
-    assert not served[-1].origin_policy.is_trusted("https://a.example.com", None)
+    assert served[-1].policy.origins.is_trusted("https://c.example.com", None)
+    assert not served[-1].policy.origins.is_trusted("https://a.example.com", None)
     monkeypatch.setenv("SESSIONGATE_CSRF", "maybe")
     code, out = serve([])
     assert code == 2 and "the CSRF mode must be one of auto, strict, off" in out
