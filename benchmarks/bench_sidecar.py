@@ -12,8 +12,8 @@ in interleaved rounds so that drift on a shared machine hits them alike:
   No verifier can be faster: it is the ceiling the sidecar is measured against. A second no-op
   app answers with the sidecar's own 200 (its ten headers and JSON body, captured once): the
   difference between the two is what the server spends writing an answer of that size.
-* **sessiongate**: ``sessiongate serve`` as shipped (``sessiongate.sidecar.serve.run``), and again with
-  ``--metrics`` to show what counting costs.
+* **sessiongate**: ``sessiongate serve`` as shipped (``sessiongate.sidecar.serve.run``), and
+  again with ``--metrics`` to show what counting costs.
 * **express + getToken**: ``benchmarks/express-getToken/server.js``, Express 5 verifying the
   cookie with ``@auth/core``'s ``getToken`` (what a Node service does without the sidecar), with
   the same number of processes (``node:cluster``). ``npm ci`` runs there when needed.

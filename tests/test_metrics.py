@@ -16,7 +16,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
-from sessiongate.sessions import DatabaseSession
 from sessiongate.errors import ProviderUnavailableError, SessionNotFoundError
 from sessiongate.metrics import SessionGateCollector, SnapshotFiles, merge_snapshots, snapshot
 from sessiongate.observe import (
@@ -28,6 +27,7 @@ from sessiongate.observe import (
     presented_credential,
 )
 from sessiongate.readiness import ReadinessProbe
+from sessiongate.sessions import DatabaseSession
 from sessiongate.sidecar import SidecarApp
 from sessiongate.stores.cache import CachedStore
 from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256

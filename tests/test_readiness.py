@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from jwt.algorithms import OKPAlgorithm
 
 from sessiongate import AuthJSToken, SessionGate
-from sessiongate.sessions import DatabaseSession
 from sessiongate.jwks import JWKSBearer
 from sessiongate.readiness import PROBE_TOKEN, ReadinessProbe
+from sessiongate.sessions import DatabaseSession
 from sessiongate.sidecar import SidecarApp
 from stores.helpers import FakeStore
 

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
 from sessiongate.sessions import DatabaseSession
-from sessiongate.sidecar.memo import ResponseMemo
 from sessiongate.sidecar import SidecarApp
+from sessiongate.sidecar.memo import ResponseMemo
 from sessiongate.stores import PRESETS, SQLiteStore
 from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256
 from stores.helpers import NOW_TS, make_prisma_sqlite

@@ -29,10 +29,10 @@ from starlette.routing import Route
 
 from sessiongate import AuthJSToken, BearerJWT, SessionGate
 from sessiongate.asgi import SessionGateMiddleware, requires
+from sessiongate.cookies import RequestCredentials
 from sessiongate.errors import ProviderUnavailableError
 from sessiongate.sidecar import SidecarApp, sidecar_policy
 from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256
-from sessiongate.cookies import RequestCredentials
 from sessiongate.types import Verified
 
 S = "differential-sidecar-secret-0123456789ab"
@@ -46,7 +46,9 @@ CREDENTIALS: dict[str, dict[str, str]] = {
     "cookie": {"cookie": cookie_header(mint_authjs_v5(USER, S))},
     "bearer": {"authorization": "Bearer " + mint_hs256(USER, JWT)},
     "expired-cookie": {"cookie": cookie_header(mint_authjs_v5(USER, S, now=1_000_000))},
-    "bad-bearer": {"authorization": "Bearer " + mint_hs256(USER, "another-secret-0123456789abcdef")},
+    "bad-bearer": {
+        "authorization": "Bearer " + mint_hs256(USER, "another-secret-0123456789abcdef")
+    },
     "none": {},
 }
 METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "OPTIONS")
@@ -82,7 +84,9 @@ def protected(role: str) -> Any:
 
 
 def asgi_app(gate: SessionGate) -> SessionGateMiddleware:
-    routes = [Route(f"/r/{role or 'any'}", protected(role), methods=list(METHODS)) for role in ROLES]
+    routes = [
+        Route(f"/r/{role or 'any'}", protected(role), methods=list(METHODS)) for role in ROLES
+    ]
     return SessionGateMiddleware(Starlette(routes=routes), gate=gate, policy=POLICY)
 
 

@@ -34,7 +34,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from . import __version__
-from ._extras import require
 from .authjs import AuthJSToken, secrets_from_env
 from .config import CSRF_MODES
 from .cookies import AUTHJS_COOKIE_NAMES

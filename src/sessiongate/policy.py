@@ -42,8 +42,8 @@ from .types import AuthResult
 from .user import AnonymousUser
 
 __all__ = [
-    "Decision",
     "UNKNOWN_METHOD",
+    "Decision",
     "Outcome",
     "RequestFacts",
     "UnknownMethod",

@@ -96,13 +96,13 @@ def dependency_checks(authenticators: Iterable[object]) -> list[tuple[str, str, 
     for wrapped in authenticators:
         auth = unwrapped(wrapped)
         store = getattr(auth, "store", None)
-        keys = getattr(auth, "jwks", None)
+        get_keys = getattr(getattr(auth, "jwks", None), "get_signing_keys", None)
         check: Check
         if isinstance(store, CachedStore):
             # the store itself, not its cache: a cached "not found" would hide an outage
             kind, check = "store", functools.partial(store.store.load, PROBE_TOKEN)
-        elif callable(getattr(keys, "get_signing_keys", None)):  # a JWKSClient, StaticKeys
-            kind, check = "keyset", functools.partial(keys.get_signing_keys, None)
+        elif callable(get_keys):  # a JWKSClient, StaticKeys
+            kind, check = "keyset", functools.partial(get_keys, None)
         else:
             continue
         name = str(getattr(wrapped, "name", type(auth).__name__))

@@ -50,6 +50,7 @@ DEFAULT_RESPONSE_MEMO_SIZE = 10_000
 """Rendered 200 answers the sidecar keeps for repeated requests (one per session and request
 shape; ~2 KB each)."""
 
+
 class MetricsEndpoint(Protocol):
     """What serves ``/metrics`` (:class:`sessiongate.metrics.SessionGateCollector`)."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from ..guards import Requirement
 from ..origins import is_unsafe_method
@@ -200,6 +200,20 @@ def _original_method(facts: Facts, own_method: str) -> str:
     return methods[0]
 
 
+def _scheme_and_host(url: str) -> tuple[str, str | None]:
+    """The scheme and authority of an absolute URL (``("", None)`` for anything else).
+
+    Split by hand, not with ``urlsplit``: its results are cached per distinct URL, and a
+    client-chosen ``X-Original-URL`` of up to the header cap would sit in that cache. The host
+    is validated where it is used (:func:`~sessiongate.origins.normalize_origin`).
+    """
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        return "", None
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    return scheme, rest[:end]
+
+
 def _single(values: list[str]) -> str | None:
     if not values:
         return None
@@ -213,12 +227,8 @@ def request_facts(scope: Mapping[str, Any], facts: Facts) -> RequestFacts:
     scheme: str = scope.get("scheme") or "http"
     host = facts.host
     if facts.original_url is not None:
-        try:
-            parts = urlsplit(facts.original_url.strip())
-        except ValueError:
-            parts = None
         # an unusable X-Original-URL leaves no own origin: only trusted origins pass
-        scheme, host = (parts.scheme, parts.netloc) if parts else (scheme, None)
+        scheme, host = _scheme_and_host(facts.original_url)
     return RequestFacts(
         method=_original_method(facts, str(scope.get("method") or "GET").upper()),
         scheme=scheme,

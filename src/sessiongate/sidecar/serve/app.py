@@ -38,9 +38,7 @@ def check_spec(spec: AppSpec) -> list[str]:
     Detection runs once here (no listener is started: workers start their own after the fork).
     """
     authenticators = build_authenticators(spec.gate)
-    sidecar_policy(
-        csrf_mode=spec.sidecar.csrf_mode, trusted_origins=spec.sidecar.trusted_origins
-    )
+    sidecar_policy(csrf_mode=spec.sidecar.csrf_mode, trusted_origins=spec.sidecar.trusted_origins)
     if spec.audit_log:
         AuditLog(spec.audit_log)
     setup = attach_replicas(
