@@ -287,3 +287,42 @@ def test_keyset_fetches_add_up_and_the_newest_state_wins(tmp_path):
     assert got[("sessiongate_keyset_failing", keyset)] == 1
     got = samples(healthy.render()[0].decode())  # now the healthy one did
     assert got[("sessiongate_keyset_failing", keyset)] == 0
+
+
+def test_revocation_listener_state_is_a_gauge_newest_process_wins(tmp_path):
+    from sessiongate.metrics import listener_states_of
+    from sessiongate.revocation import Revocation, RevocationMirror, revocable
+
+    class Backend:
+        async def load(self) -> list[Revocation]:
+            return []
+
+        async def write(self, record: Revocation) -> None: ...
+
+        async def remove(self, kind: str, subject: str) -> bool:
+            return False
+
+        async def fetch(self, kind: str, subject: str) -> Revocation | None:
+            return None
+
+        async def aclose(self) -> None: ...
+
+    class Listener:
+        kind = "PostgreSQL"
+        connected = False
+
+    mirror = RevocationMirror(Backend())
+    mirror.listener = Listener()
+    auth = revocable(AuthJSToken(S), mirror)
+    assert listener_states_of([auth, AuthJSToken(S)]) == [("postgresql", False)]  # not loaded
+    asyncio.run(mirror.reload())
+    assert listener_states_of([auth]) == [("postgresql", False)]  # loaded, not connected
+    mirror.listener.connected = True
+    assert listener_states_of([auth, auth]) == [("postgresql", True)]
+    old = SessionGateCollector(DecisionStats(), [auth], directory=str(tmp_path))
+    old.flush()
+    mirror.listener.connected = False  # the newest process to write sees it down
+    text = SessionGateCollector(DecisionStats(), [auth], directory=str(tmp_path)).render()[0]
+    assert b'sessiongate_revocation_listener_up{listener="postgresql"} 0.0' in text
+    mirror.listener.connected = True
+    assert b'listener_up{listener="postgresql"} 1.0' in old.render()[0]

@@ -13,13 +13,17 @@ metric                                                      type       labels
 ``sessiongate_dependency_up``                               gauge      ``dependency``, ``kind``
 ``sessiongate_keyset_fetches_total``                        counter    ``keyset``
 ``sessiongate_keyset_failing``                              gauge      ``keyset``
+``sessiongate_revocation_listener_up``                      gauge      ``listener``
 ==========================================================  =========  ==========================
 
 Label values come from small fixed sets (:mod:`sessiongate.observe`): never a user id, a token
 or a secret. ``sessiongate_dependency_up`` reports the latest readiness check (``/readyz``) of
 each store and key set: 1 up, 0 down. Store errors are ``sessiongate_cache_backend_errors_total``
 (lookups that failed in the database), key-set errors ``sessiongate_keyset_failing`` (the newest
-JWKS fetch failed) next to ``sessiongate_keyset_fetches_total``.
+JWKS fetch failed) next to ``sessiongate_keyset_fetches_total``. When tokens are revocable
+(:mod:`sessiongate.replicas`), ``sessiongate_revocation_listener_up`` is 1 while the revocation
+list's listener (``postgresql`` or ``redis``) is connected and the list is loaded, else 0 (its
+tokens then answer 503 once the list is stale).
 
 **Cheap on the request path.** A verdict is counted in memory by
 :class:`~sessiongate.observe.DecisionStats` (~0.4 µs); caches keep plain integer counters. The
@@ -66,6 +70,7 @@ __all__ = [
     "SessionGateCollector",
     "SnapshotFiles",
     "keyset_stats_of",
+    "listener_states_of",
     "merge_snapshots",
     "metric_families",
     "snapshot",
@@ -81,13 +86,15 @@ def snapshot(
     caches: Iterable[CacheStats] = (),
     readiness: Readiness | None = None,
     keysets: Iterable[tuple[str, int, bool]] = (),
+    listeners: Iterable[tuple[str, bool]] = (),
     *,
     now: float = 0.0,
 ) -> Snapshot:
     """One process's cumulative counters (and latest states) as a JSON-ready dict.
 
-    ``keysets`` are ``(name, fetch attempts, failing)`` of the JWKS key sets; ``now`` (UNIX
-    time) orders the states of several processes.
+    ``keysets`` are ``(name, fetch attempts, failing)`` of the JWKS key sets, ``listeners``
+    ``(name, up)`` of the revocation listeners; ``now`` (UNIX time) orders the states of
+    several processes.
     """
     snap = stats.snapshot()
     return {
@@ -102,6 +109,7 @@ def snapshot(
             else []
         ),
         "keysets": [[name, fetches, failing, now] for name, fetches, failing in keysets],
+        "listeners": [[name, up, now] for name, up in listeners],
     }
 
 
@@ -115,6 +123,7 @@ def merge_snapshots(snapshots: Iterable[Mapping[str, Any]]) -> Snapshot:
     caches: dict[str, list[int]] = {}
     dependencies: dict[str, tuple[str, bool, float]] = {}
     keysets: dict[str, tuple[int, bool, float]] = {}
+    listeners: dict[str, tuple[bool, float]] = {}
     bounds: list[float] | None = None
     buckets: list[int] = []
     latency_sum = 0.0
@@ -144,6 +153,10 @@ def merge_snapshots(snapshots: Iterable[Mapping[str, Any]]) -> Snapshot:
             if float(at) >= when:
                 state, when = bool(failing), float(at)
             keysets[str(name)] = (fetched + int(fetches), state, when)
+        for name, up, at in snap.get("listeners", ()):
+            known = listeners.get(str(name))
+            if known is None or float(at) >= known[1]:
+                listeners[str(name)] = (bool(up), float(at))
     return {
         "bounds": bounds or [],
         "decisions": [[*key, count] for key, count in sorted(decisions.items())],
@@ -154,6 +167,7 @@ def merge_snapshots(snapshots: Iterable[Mapping[str, Any]]) -> Snapshot:
             [name, kind, ok, at] for name, (kind, ok, at) in sorted(dependencies.items())
         ],
         "keysets": [[name, *values] for name, values in sorted(keysets.items())],
+        "listeners": [[name, *values] for name, values in sorted(listeners.items())],
     }
 
 
@@ -216,7 +230,14 @@ def metric_families(merged: Mapping[str, Any]) -> list[Metric]:
     for name, count, state, _ in merged.get("keysets", ()):
         fetches.add_metric((name,), count)
         failing.add_metric((name,), 1.0 if state else 0.0)
-    return [decisions, duration, lookups, errors, up, fetches, failing]
+    listening = GaugeMetricFamily(
+        "sessiongate_revocation_listener_up",
+        "1 while the revocation list's listener is connected and the list loaded, else 0.",
+        labels=("listener",),
+    )
+    for name, state, _ in merged.get("listeners", ()):
+        listening.add_metric((name,), 1.0 if state else 0.0)
+    return [decisions, duration, lookups, errors, up, fetches, failing, listening]
 
 
 def keyset_stats_of(objects: Iterable[object]) -> list[tuple[str, int, bool]]:
@@ -235,6 +256,24 @@ def keyset_stats_of(objects: Iterable[object]) -> list[tuple[str, int, bool]]:
         base = str(getattr(obj, "name", "jwks"))
         name = base if len(seen) == 1 else f"{base}-{len(seen)}"
         out.append((name, fetches, bool(getattr(keys, "failing", False))))
+    return out
+
+
+def listener_states_of(objects: Iterable[object]) -> list[tuple[str, bool]]:
+    """``(name, up)`` of the revocation lists behind ``objects`` (authenticators wrapped by
+    :func:`~sessiongate.revocation.revocable`): up while the list's listener is connected and
+    the list is loaded; named after the listener's kind (``postgresql``, ``redis``)."""
+    out: list[tuple[str, bool]] = []
+    seen: set[int] = set()
+    for obj in objects:
+        mirror = getattr(obj, "mirror", None)
+        if mirror is None or id(mirror) in seen or not hasattr(mirror, "loaded"):
+            continue
+        seen.add(id(mirror))
+        listener = getattr(mirror, "listener", None)
+        name = str(getattr(listener, "kind", None) or "revocation").lower()
+        connected = listener is None or bool(getattr(listener, "connected", False))
+        out.append((name, connected and bool(mirror.loaded)))
     return out
 
 
@@ -333,6 +372,7 @@ class SessionGateCollector:
             cache_stats_of(self.sources),
             last,
             keyset_stats_of(self.sources),
+            listener_states_of(self.sources),
             now=time.time(),
         )
 
