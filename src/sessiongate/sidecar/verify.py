@@ -81,7 +81,7 @@ class VerifyEndpoint:
         self.observer = observer
         self.audit_log = audit_log
 
-    async def _outcome(self, headers: list[tuple[bytes, bytes]]) -> Any:
+    async def _outcome(self, headers: Iterable[tuple[bytes, bytes]]) -> Any:
         """The gate's :class:`~sessiongate.types.AuthResult`, or the error it raised."""
         try:
             return await self.gate.authenticate(headers)
@@ -92,12 +92,11 @@ class VerifyEndpoint:
         started = time.perf_counter()
         memo = self.memo
         key = memo.key(scope)
-        headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or ())
         outcome: Any = None
         if key is not None and memo.candidate(key, self.gate.clock()):
             # a repeat of a request the gate answered from its memo: replayed only if the gate
             # (which re-checks expiry and revocation) still gives the very same result
-            outcome = await self._outcome(headers)
+            outcome = await self._outcome(scope["headers"])
             hit = memo.get(key, self.gate.clock(), outcome)
             if hit is not None:
                 await send_response(send, scope, 200, hit.headers, hit.body)
@@ -105,6 +104,7 @@ class VerifyEndpoint:
                     scope, 200, "ok", hit.credential, hit.authenticator, hit.user_id, started
                 )
                 return
+        headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or ())
         facts = Facts.read(headers)
         presented = presented_credential(facts.cookie_sent, facts.authorization_sent)
         if facts.size > self.max_header_bytes:
