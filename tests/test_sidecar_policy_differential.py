@@ -188,3 +188,28 @@ def test_an_outage_is_the_same_503_on_both(style: str) -> None:
     asgi, side = asyncio.run(both(gate, "POST", CREDENTIALS["cookie"], "", style))
     assert asgi == side
     assert asgi[0] == 503 and asgi[3] == "5"
+
+
+def test_an_unknown_method_is_checked_allowed_or_refused_as_the_policy_says() -> None:
+    from sessiongate.errors import ConfigurationError
+    from sessiongate.policy import UNKNOWN_METHOD, RequestFacts, WebPolicy, decide
+    from sessiongate.types import AuthResult
+    from sessiongate.user import User
+
+    outcome = AuthResult(User(id="u1"), "cookie", "authjs")
+    foreign = RequestFacts(
+        method=UNKNOWN_METHOD, scheme="https", host=HOST, origin="https://evil.example"
+    )
+    own = foreign._replace(origin=APP)
+    check, allow, refuse = (WebPolicy(unknown_method=m) for m in ("check", "allow", "refuse"))
+    # "check" (every adapter's default): an unknown method is a write, the Origin decides
+    assert decide(outcome, foreign, check).status == 403
+    assert decide(outcome, own, check).allowed
+    assert decide(outcome, foreign, allow).allowed  # the upstream checks
+    refused = decide(outcome, own, refuse)  # even a same-origin request: the proxy must say
+    assert refused.status == 403 and "X-Original-Method" in str(refused.error)
+    assert decide(AuthResult(User(id="u1"), "bearer", "jws"), own, refuse).allowed
+    assert decide(outcome, own._replace(method="GET"), refuse).allowed
+    assert decide(outcome, foreign, WebPolicy(csrf=False, unknown_method="refuse")).allowed
+    with pytest.raises(ConfigurationError):
+        WebPolicy(unknown_method="maybe")  # type: ignore[arg-type]
