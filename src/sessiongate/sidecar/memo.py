@@ -2,9 +2,10 @@
 
 On a repeated token the gate answers from its own memo in a few microseconds, but rendering the
 answer (``X-User-*`` headers, the JSON body) and reading the request facts cost several times
-more: without this memo the sidecar served ~57 % of what a no-op ASGI app serves on the same
-server; with it 74 % (one worker) to 93 % (two), and 84-98 % of a no-op app that sends the same
-answer (``benchmarks/bench_sidecar.py``, ``docs/production.md``).
+more: in the run of branch ``prod`` (2026-11-30), without this memo the sidecar served ~57 % of
+what a no-op ASGI app serves on the same server; with it 74 % (one worker) to 93 % (two), and
+84-98 % of a no-op app that sends the same answer (``benchmarks/bench_sidecar.py``,
+``docs/production.md``, which also has the figures since replays are confirmed with the gate).
 
 **The same request.** A key is the method, scheme, path, query string and, byte for byte, every
 header the verdict reads (:data:`VERDICT_HEADERS`: the credentials, the requirement headers and
