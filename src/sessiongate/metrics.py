@@ -26,11 +26,11 @@ list's listener (``postgresql`` or ``redis``) is connected and the list is loade
 tokens then answer 503 once the list is stale).
 
 **Cheap on the request path.** A verdict is counted in memory by
-:class:`~sessiongate.observe.DecisionStats` (~0.4 µs); caches keep plain integer counters. The
+:class:`~sessiongate.observe.DecisionStats` (0.5 µs); caches keep plain integer counters. The
 numbers become Prometheus metrics only when scraped. Measured on this project's benchmark
-machine, prometheus-client's own multiprocess mode costs ~3 µs per request for a labelled counter
-and a histogram (a memory-mapped file write each), about as much as the whole memoised
-``/verify`` path.
+machine (branch ``prod``'s run, 2026-11-30), prometheus-client's own multiprocess mode cost
+~3 µs per request for a labelled counter and a histogram (a memory-mapped file write each),
+about as much as the whole memoised ``/verify`` path did then.
 
 **Correct across worker processes.** With a ``directory``, each process writes its cumulative
 counters to its own file there (:class:`SnapshotFiles`: every second from the sidecar, and on

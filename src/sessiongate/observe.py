@@ -16,8 +16,9 @@ A :class:`DecisionObserver` is told about every verdict::
 
 Every value is from a small fixed set, so they are safe metric labels: never a user id, a
 token, a cookie or a secret. :class:`DecisionStats` is an observer that aggregates in memory
-(counts and a latency histogram), thread-safe and cheap (~0.4 µs per decision), for exporters
-that read it later; :mod:`sessiongate.metrics` exports it in the Prometheus format.
+(counts and a latency histogram), thread-safe and cheap (0.5 µs of CPU per decision, measured
+2026-12-01 on a busy 2-vCPU machine), for exporters that read it later;
+:mod:`sessiongate.metrics` exports it in the Prometheus format.
 
 Caches report their own counters through :class:`CacheStatsSource` (``cache_stats()``), which an
 exporter polls at scrape time, so a cache hit costs an integer increment, not a call.
