@@ -154,8 +154,8 @@ def merge_snapshots(snapshots: Iterable[Mapping[str, Any]]) -> Snapshot:
                 state, when = bool(failing), float(at)
             keysets[str(name)] = (fetched + int(fetches), state, when)
         for name, up, at in snap.get("listeners", ()):
-            known = listeners.get(str(name))
-            if known is None or float(at) >= known[1]:
+            newest = listeners.get(str(name))
+            if newest is None or float(at) >= newest[1]:
                 listeners[str(name)] = (bool(up), float(at))
     return {
         "bounds": bounds or [],
