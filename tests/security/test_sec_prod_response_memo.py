@@ -10,8 +10,11 @@ over 16 KiB.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import tracemalloc
+
+import pytest
 
 from sessiongate import AuthJSToken, SessionGate
 from sessiongate.sidecar import SidecarApp
@@ -20,7 +23,10 @@ from sessiongate.testing import cookie_header, mint_authjs_v5
 S = "memo-budget-secret-0123456789abcdef"
 
 
-def test_large_distinct_requests_cannot_grow_the_response_memo():
+def test_large_distinct_requests_cannot_grow_the_response_memo(caplog: pytest.LogCaptureFixture):
+    # an earlier test may have left sessiongate's logger at INFO: pytest would then keep one
+    # captured record per request, which is not the memo's memory
+    caplog.set_level(logging.WARNING, logger="sessiongate")
     app = SidecarApp(SessionGate(AuthJSToken(S)), response_memo_size=500)
     cookie = (b"cookie", cookie_header(mint_authjs_v5({"sub": "attacker"}, S)).encode())
     sent: list[dict] = []
