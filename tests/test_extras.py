@@ -111,7 +111,9 @@ def test_a_flask_only_install_needs_neither_asyncpg_nor_starlette_nor_httpx():
 @pytest.mark.parametrize(
     ("argv", "hide", "extra"),
     [
-        (["serve"], ("uvicorn",), "serve"),
+        (["serve"], ("granian",), "serve"),
+        (["serve", "--server", "uvicorn"], ("uvicorn",), "serve"),
+        (["serve", "--metrics"], ("prometheus_client",), "metrics"),
         (["demo", "--once"], ("starlette",), "demo"),
         (["demo", "--once"], ("httpx",), "demo"),
         (

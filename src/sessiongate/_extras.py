@@ -38,7 +38,8 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ninja": ("the Django Ninja integration (sessiongate.ninja)", ("ninja", "django")),
     "socketio": ("the python-socketio helper (sessiongate.socketio)", ("socketio", "engineio")),
     "litestar": ("the Litestar integration (sessiongate.litestar)", ("litestar", "starlette")),
-    "serve": ("sessiongate serve", ("uvicorn", "starlette")),
+    "serve": ("sessiongate serve", ("granian", "uvicorn", "starlette")),
+    "metrics": ("Prometheus metrics (sessiongate.metrics)", ("prometheus_client",)),
     "demo": ("sessiongate demo", ("uvicorn", "starlette", "httpx")),
 }
 """extra -> (the feature it enables, the top-level modules it installs)."""
@@ -49,6 +50,7 @@ _DISTRIBUTIONS = {
     "ninja": "django-ninja",
     "socketio": "python-socketio",
     "engineio": "python-engineio",
+    "prometheus_client": "prometheus-client",
 }
 
 

@@ -18,7 +18,8 @@ wrong secret is the likely cause.
 ``sessiongate doctor INPUT`` explains, in plain words, why a token, a ``Cookie`` header or a
 ``curl`` header dump does or does not verify (``--json`` for scripts); its verdict is the answer
 of the gate ``serve`` would build from the same flags and environment. ``sessiongate serve``
-runs the sidecar verifier (:mod:`sessiongate.sidecar`) with uvicorn. ``sessiongate demo`` starts
+runs the sidecar verifier (:mod:`sessiongate.sidecar`) with ``--workers`` processes on granian
+(or ``--server uvicorn``), see :mod:`sessiongate.sidecar.serve`. ``sessiongate demo`` starts
 a live example API and proves it with real requests (``--offline``: in-process only).
 ``sessiongate --version`` (also ``python -m sessiongate --version``) prints the version.
 """
@@ -33,7 +34,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from . import __version__
-from ._extras import require
 from .authjs import AuthJSToken, secrets_from_env
 from .config import CSRF_MODES
 from .cookies import AUTHJS_COOKIE_NAMES
@@ -243,11 +243,9 @@ def _secret_flag_warning(args: argparse.Namespace) -> str | None:
 
 
 def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .config import GateConfig, SidecarOptions, build_authenticators
-    from .gate import SessionGate
-    from .sidecar import SidecarApp
+    from .config import GateConfig
+    from .sidecar.serve.command import start
 
-    uvicorn = require("uvicorn", "serve")
     warning = _secret_flag_warning(args)
     if warning:
         out.write(warning)
@@ -267,51 +265,10 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             allow_http_jwks=args.allow_http_jwks,
             jwt_public_key=args.jwt_public_key,
         )
-        options = SidecarOptions.from_sources(
-            csrf_mode=args.csrf, trusted_origins=args.trusted_origin or ()
-        )
-        from .replicas import replicated
-
-        replicas = replicated(config, build_authenticators(config))
-        gate = SessionGate(*replicas.authenticators)
-        app = SidecarApp(
-            gate,
-            include_claims=args.include_claims,
-            csrf_mode=options.csrf_mode,
-            trusted_origins=options.trusted_origins,
-        )
     except SessionGateError as err:
         out.write(f"sessiongate serve: {err.message}\n")
         return 2
-    out.write(f"sessiongate sidecar on http://{args.host}:{args.port} (/verify, /healthz)\n")
-    for line in config.describe():
-        out.write(f"  verifying: {line}\n")
-    for line in replicas.describe():
-        out.write(f"  {line}\n")
-    out.write(f"  csrf: {_CSRF_LINES[options.csrf_mode]}\n")
-    out.flush()
-    import logging
-
-    logging.basicConfig(level=logging.INFO if args.log_requests else logging.WARNING)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,  # uvicorn's access log prints query strings; ours never does
-        lifespan="on",
-        h11_max_incomplete_event_size=app.max_header_bytes + 16 * 1024,
-        server_header=False,
-    )
-    return 0
-
-
-_CSRF_LINES = {
-    "auto": "auto (Origin/Referer of cookie writes checked when the proxy forwards "
-    "X-Original-Method or X-Forwarded-Method; otherwise the upstream must check)",
-    "strict": "strict (cookie requests without X-Original-Method / X-Forwarded-Method refused)",
-    "off": "off (the upstream must check Origin/Referer of cookie-authenticated writes itself)",
-}
+    return start(args, config, out)
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -342,6 +299,8 @@ def _database_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
+    from .sidecar.serve.command import add_serve_flags
+
     parser = argparse.ArgumentParser(
         prog="sessiongate",
         description="Verify NextAuth / Auth.js / Better Auth sessions from the command line.",
@@ -449,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument(
         "--log-requests", action="store_true", help="log one line per verify (no values)"
     )
+    add_serve_flags(srv)
     _database_flags(srv)
     srv.set_defaults(handler=_cmd_serve)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, Literal, NamedTuple, TypedDict
 
 from .errors import (
     ConfigurationError,
@@ -42,9 +42,11 @@ from .types import AuthResult
 from .user import AnonymousUser
 
 __all__ = [
+    "UNKNOWN_METHOD",
     "Decision",
     "Outcome",
     "RequestFacts",
+    "UnknownMethod",
     "Verdict",
     "WebOptions",
     "WebPolicy",
@@ -57,6 +59,12 @@ Outcome = AuthResult | SessionGateError
 """What the gate said: the authenticated result, or the error it raised."""
 
 _URL_CREDENTIAL_REFUSED = "a token in the URL is not accepted here"
+
+UNKNOWN_METHOD = ""
+""":attr:`RequestFacts.method` when the original method is not known (the sidecar behind a proxy
+that did not forward it); :attr:`WebPolicy.unknown_method` says what CSRF does then."""
+UnknownMethod = Literal["check", "allow", "refuse"]
+_UNKNOWN_METHODS: tuple[UnknownMethod, ...] = ("check", "allow", "refuse")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,10 @@ class WebPolicy:
             Normalised (lower case, default port dropped) and sorted.
         trust_forwarded: take the request's host and scheme from ``X-Forwarded-Host`` /
             ``X-Forwarded-Proto`` (only behind a proxy that sets them).
+        unknown_method: with ``csrf``, a cookie-authenticated request whose method is
+            :data:`UNKNOWN_METHOD`: ``"check"`` it as a write (default), ``"allow"`` it
+            unchecked (the sidecar's ``csrf_mode="auto"``: the upstream checks) or ``"refuse"``
+            it (403 ``csrf_failed``; the sidecar's ``"strict"``).
         allow_query_token: accept ``?access_token=`` on WebSocket handshakes (off: URLs end up
             in logs).
         query_param: the query parameter name for that token.
@@ -90,6 +102,7 @@ class WebPolicy:
     """
 
     csrf: bool = True
+    unknown_method: UnknownMethod = "check"
     websocket_origin_check: bool = True
     trusted_origins: Iterable[str] = ()
     trust_forwarded: bool = False
@@ -117,6 +130,8 @@ class WebPolicy:
         ):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(f"{name} must be True or False")
+        if self.unknown_method not in _UNKNOWN_METHODS:
+            raise ConfigurationError("unknown_method must be one of check, allow, refuse")
         if not isinstance(self.query_param, str) or not self.query_param:
             raise ConfigurationError("query_param must be a non-empty string")
         if self.retry_after is not None and (
@@ -153,6 +168,7 @@ class WebOptions(TypedDict, total=False):
     """
 
     csrf: bool
+    unknown_method: UnknownMethod
     websocket_origin_check: bool
     trusted_origins: Iterable[str]
     trust_forwarded: bool
@@ -190,7 +206,8 @@ class RequestFacts(NamedTuple):
     Immutable, and cheap to build once per request (a named tuple).
 
     Attributes:
-        method: the HTTP method (for the sidecar: the *original* request's method).
+        method: the HTTP method (for the sidecar: the *original* request's method, or
+            :data:`UNKNOWN_METHOD` when the proxy did not forward it).
         scheme: ``http``/``https`` (``ws``/``wss`` are treated alike).
         host: the ``Host`` header.
         origin, referer: the ``Origin`` and ``Referer`` headers, when present.
@@ -287,7 +304,16 @@ def _origin_error(facts: RequestFacts, policy: WebPolicy) -> CSRFError | None:
     if facts.websocket:
         if not policy.websocket_origin_check:
             return None
-    elif not (policy.csrf and is_unsafe_method(facts.method)):
+    elif not policy.csrf:
+        return None
+    elif facts.method == UNKNOWN_METHOD and policy.unknown_method != "check":
+        if policy.unknown_method == "allow":
+            return None
+        return CSRFError(
+            "the original request method is unknown: the proxy must forward it "
+            "(X-Original-Method or X-Forwarded-Method)"
+        )
+    elif not is_unsafe_method(facts.method):
         return None
     try:
         policy.origins.check(

@@ -129,11 +129,15 @@ def test_describe_says_which_claims_are_checked():
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> list[SidecarApp]:
-    """``sessiongate serve`` up to ``uvicorn.run`` (which records the app instead of serving)."""
-    import uvicorn
+    """``sessiongate serve`` up to ``serve.run`` (which records the worker's app instead of
+    serving)."""
+    import sessiongate.sidecar.serve
+    from sessiongate.sidecar.serve.app import build_app
 
     apps: list[SidecarApp] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: apps.append(app))
+    monkeypatch.setattr(
+        sessiongate.sidecar.serve, "run", lambda options, spec: apps.append(build_app(spec)) or 0
+    )
     for name in ("AUTH_SECRET", "AUTH_SECRET_1", "AUTH_SECRET_2", "AUTH_SECRET_3"):
         monkeypatch.delenv(name, raising=False)
     for name in ("NEXTAUTH_SECRET", "JWT_SECRET", "BETTER_AUTH_SECRET", "DATABASE_URL"):
@@ -199,11 +203,11 @@ def test_serve_csrf_flags_and_env(served, monkeypatch):
     code, out = serve([])
     assert code == 0 and "csrf: strict" in out
     assert served[-1].csrf_mode == "strict"
-    assert served[-1].origin_policy.is_trusted("https://x.b.example", None)
+    assert served[-1].policy.origins.is_trusted("https://x.b.example", None)
     code, out = serve(["--csrf", "off", "--trusted-origin", "https://c.example.com"])
     assert code == 0 and "csrf: off" in out and "upstream must check" in out
-    assert served[-1].origin_policy.is_trusted("https://c.example.com", None)
-    assert not served[-1].origin_policy.is_trusted("https://a.example.com", None)
+    assert served[-1].policy.origins.is_trusted("https://c.example.com", None)
+    assert not served[-1].policy.origins.is_trusted("https://a.example.com", None)
     monkeypatch.setenv("SESSIONGATE_CSRF", "maybe")
     code, out = serve([])
     assert code == 2 and "the CSRF mode must be one of auto, strict, off" in out

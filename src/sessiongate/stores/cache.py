@@ -26,6 +26,7 @@ from collections.abc import Callable
 from cachetools import TTLCache
 
 from ..errors import ConfigurationError, ProviderUnavailableError
+from ..observe import CacheStats
 from .base import SessionRecord, SessionStore, SyncSessionStore
 
 __all__ = ["CachedStore"]
@@ -80,6 +81,10 @@ class CachedStore:
         self._generation = 0
         self.queries = 0
         """How many times the wrapped store was queried (for tests and benchmarks)."""
+        self.hits = 0
+        self.misses = 0
+        self.errors = 0
+        """Lookups answered from the cache, not, and failed in the store (for metrics)."""
 
     def __repr__(self) -> str:
         return f"CachedStore({self.store!r}, ttl={self.ttl}, negative_ttl={self.negative_ttl})"
@@ -89,12 +94,21 @@ class CachedStore:
         with self._lock:
             if self._hits is not None:
                 try:
-                    return self._hits[token]  # one expiry check, not two as .get() does
+                    record = self._hits[token]  # one expiry check, not two as .get() does
                 except KeyError:
                     pass
+                else:
+                    self.hits += 1
+                    return record
             if self._misses is not None and token in self._misses:
+                self.hits += 1
                 return None
+            self.misses += 1
         return _MISSING
+
+    def cache_stats(self) -> list[CacheStats]:
+        """Hits, misses and store errors (:class:`~sessiongate.observe.CacheStatsSource`)."""
+        return [CacheStats("session_store", self.hits, self.misses, self.errors)]
 
     def is_missing(self, value: object) -> bool:
         """Whether :meth:`get_cached` found nothing."""
@@ -117,6 +131,7 @@ class CachedStore:
             self.queries += 1
             record = await self.store.load(token)
         except BaseException as exc:
+            self.errors += 1
             if not future.done():
                 shared = (
                     ProviderUnavailableError("the session lookup was cancelled")
@@ -152,7 +167,11 @@ class CachedStore:
             raise TypeError(f"{self.store!r} has no load_sync: use the background loop")
         generation = self._generation
         self.queries += 1
-        record = store.load_sync(token)
+        try:
+            record = store.load_sync(token)
+        except BaseException:
+            self.errors += 1
+            raise
         self._remember(token, record, generation)
         return record
 

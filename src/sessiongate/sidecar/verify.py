@@ -1,0 +1,193 @@
+"""The ``/verify`` endpoint: request facts in, :func:`~sessiongate.policy.decide` out.
+
+One request: the response memo (a repeat of a request the gate answered from its memo gets the
+same rendered ``200``), the size cap (431), the requirement grammar (400), the gate, then
+:func:`~sessiongate.policy.decide` under the sidecar's :class:`~sessiongate.policy.WebPolicy`
+(CSRF, outage, requirements, statuses and ``WWW-Authenticate``: the rules every adapter shares),
+and the answer: ``X-User-*`` headers (:mod:`.headers`) or the policy's refusal. Every verdict is
+told to the observer, the audit log and the request log (codes only, never a value).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+from ..audit import AuditLog, request_id_from
+from ..errors import SessionGateError
+from ..gate import SessionGate
+from ..observe import DecisionObserver, presented_credential
+from ..policy import Decision, WebPolicy, decide, refuse
+from .headers import json_bytes, raw_headers, render_ok
+from .memo import ResponseMemo
+from .request import BadRequest, Facts, read_requirements, request_facts
+
+__all__ = ["Scope", "Send", "VerifyEndpoint", "send_response"]
+
+logger = logging.getLogger("sessiongate")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+
+
+async def send_response(
+    send: Send, scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    """Send one complete response (no body for ``HEAD``)."""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send(
+        {"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body}
+    )
+
+
+async def _send_json(
+    send: Send, scope: Scope, status: int, body: bytes, headers: Iterable[tuple[str, str]] = ()
+) -> None:
+    await send_response(send, scope, status, raw_headers(headers, body), body)
+
+
+class VerifyEndpoint:
+    """Answer ``/verify`` requests (see the package docs for the protocol).
+
+    Args:
+        gate: the gate that verifies credentials.
+        policy: the web policy :func:`~sessiongate.policy.decide` applies.
+        memo: the response memo (``maxsize=0``: off).
+        include_claims / max_value_bytes / max_header_bytes: as :class:`~.app.SidecarApp`.
+        observer / audit_log: told about every verdict.
+    """
+
+    def __init__(
+        self,
+        gate: SessionGate,
+        policy: WebPolicy,
+        memo: ResponseMemo,
+        *,
+        include_claims: bool,
+        max_value_bytes: int,
+        max_header_bytes: int,
+        observer: DecisionObserver | None,
+        audit_log: AuditLog | None,
+    ) -> None:
+        self.gate = gate
+        self.policy = policy
+        self.memo = memo
+        self.include_claims = include_claims
+        self.max_value_bytes = max_value_bytes
+        self.max_header_bytes = max_header_bytes
+        self.observer = observer
+        self.audit_log = audit_log
+
+    async def _outcome(self, headers: Iterable[tuple[bytes, bytes]]) -> Any:
+        """The gate's :class:`~sessiongate.types.AuthResult`, or the error it raised."""
+        try:
+            return await self.gate.authenticate(headers)
+        except SessionGateError as err:
+            return err
+
+    async def __call__(self, scope: Scope, send: Send, *, use_query: bool) -> None:
+        started = time.perf_counter()
+        memo = self.memo
+        key = memo.key(scope)
+        outcome: Any = None
+        if key is not None and memo.candidate(key, self.gate.clock()):
+            # a repeat of a request the gate answered from its memo: replayed only if the gate
+            # (which re-checks expiry and revocation) still gives the very same result
+            outcome = await self._outcome(scope["headers"])
+            hit = memo.get(key, self.gate.clock(), outcome)
+            if hit is not None:
+                await send_response(send, scope, 200, hit.headers, hit.body)
+                self._record(
+                    scope, 200, "ok", hit.credential, hit.authenticator, hit.user_id, started
+                )
+                return
+        headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or ())
+        facts = Facts.read(headers)
+        presented = presented_credential(facts.cookie_sent, facts.authorization_sent)
+        if facts.size > self.max_header_bytes:
+            body = {"error": "headers_too_large", "message": "the request headers are too large"}
+            await _send_json(send, scope, 431, json_bytes(body))
+            self._record(scope, 431, "headers_too_large", presented, "none", None, started)
+            return
+        try:
+            needed = read_requirements(facts, scope.get("query_string"), use_query=use_query)
+        except (BadRequest, ValueError) as err:
+            message = str(err) if isinstance(err, BadRequest) else "malformed requirements"
+            body = {"error": "invalid_request", "message": message}
+            await _send_json(send, scope, 400, json_bytes(body))
+            self._record(scope, 400, "invalid_request", presented, "none", None, started)
+            return
+        request = request_facts(scope, facts)
+        if outcome is None:
+            outcome = await self._outcome(headers)
+        decision = decide(outcome, request, self.policy, require=needed)
+        if decision.allowed:
+            try:
+                rendered = render_ok(
+                    outcome,
+                    include_claims=self.include_claims,
+                    max_value_bytes=self.max_value_bytes,
+                )
+            except SessionGateError as err:  # an id that cannot be passed on
+                decision = refuse(err, request, self.policy)
+            else:
+                if key is not None:
+                    memo.offer(key, outcome, rendered, getattr(outcome.user, "expires_at", None))
+                await send_response(send, scope, 200, rendered.headers, rendered.body)
+                self._record(
+                    scope,
+                    200,
+                    "ok",
+                    rendered.credential,
+                    rendered.authenticator,
+                    rendered.user_id,
+                    started,
+                )
+                return
+        await self._refuse(send, scope, decision, presented, started)
+
+    async def _refuse(
+        self, send: Send, scope: Scope, decision: Decision, presented: str, started: float
+    ) -> None:
+        response, error = decision.response, decision.error
+        if response is None or error is None:  # decide() pairs them
+            raise ValueError("only a refused decision can be sent")
+        await _send_json(send, scope, response.status, response.body, response.headers)
+        self._record(scope, response.status, error.code, presented, "none", None, started)
+
+    def _record(
+        self,
+        scope: Scope,
+        status: int,
+        outcome: str,
+        credential: str,
+        authenticator: str,
+        user_id: str | None,
+        started: float,
+    ) -> None:
+        """Tell the observer, the audit log and the request log about a verdict."""
+        latency = time.perf_counter() - started
+        if self.observer is not None:
+            self.observer.on_decision(outcome, credential, authenticator, latency)
+        if self.audit_log is not None:
+            self.audit_log.record(
+                request_id=request_id_from(scope.get("headers") or ()),
+                outcome=outcome,
+                status=status,
+                credential=credential,
+                authenticator=authenticator,
+                user_id=user_id,
+                latency_s=latency,
+            )
+        if logger.isEnabledFor(logging.INFO):
+            # never the path's query or any header value: they may carry tokens
+            logger.info(
+                "verify %s -> %d %s (%.1f ms)",
+                scope.get("method", "?"),
+                status,
+                outcome,
+                latency * 1000,
+            )
