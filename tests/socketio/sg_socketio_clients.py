@@ -34,7 +34,9 @@ def python_attempt(
     than by ``connect(wait=True)``, which before python-socketio 5.14 waits out its whole
     timeout when a namespace is refused.
     """
-    client = socketio.Client(reconnection=False, websocket_extra_options={"suppress_origin": True})
+    client = socketio.Client(  # request_timeout: a loaded CI machine took over engineio's 5 s
+        reconnection=False, request_timeout=30, websocket_extra_options={"suppress_origin": True}
+    )
     settled = threading.Event()
     errors: list[Any] = []
 
@@ -53,12 +55,12 @@ def python_attempt(
             namespaces=[namespace],
             wait=False,
         )
-        if not settled.wait(10):
+        if not settled.wait(30):
             raise AssertionError("the server neither accepted nor refused the connection")
         if errors:
             error = errors[0]
             return {"connected": False, "message": error.get("message"), "data": error.get("data")}
-        return {"connected": True, "reply": client.call("whoami", namespace=namespace, timeout=5)}
+        return {"connected": True, "reply": client.call("whoami", namespace=namespace, timeout=30)}
     finally:
         client.eio.disconnect(abort=True)
 
