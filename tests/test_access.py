@@ -101,7 +101,7 @@ def test_connector_must_be_and_or_or() -> None:
 
 def test_string_grant_is_refused_not_substring_matched() -> None:
     with pytest.raises(ConfigurationError):
-        Role({"project": "create"})  # type: ignore[dict-item]
+        Role({"project": "create"})
     with pytest.raises(ConfigurationError):
         AccessControl({"project": [1]})  # type: ignore[list-item]
 
