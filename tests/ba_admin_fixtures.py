@@ -26,9 +26,10 @@ NOW_TS = NOW.timestamp()
 COOKIE = "better-auth.session_token"
 CACHE = "better-auth.session_data"
 
-SCHEMA = SchemaMapping.preset("better-auth").with_better_auth_columns(
-    admin=True, two_factor=True, organization=True
-)
+# the admin, two-factor and organization columns, named as SchemaMapping.with_extra takes them
+# (so that tests/security can run against code that predates with_better_auth_columns)
+ADMIN_USER_COLUMNS = ["role", "banned", "banReason", "banExpires", "twoFactorEnabled"]
+LEGACY_SCHEMA = SchemaMapping.preset("better-auth").with_extra(ADMIN_USER_COLUMNS)
 
 DDL = """
 CREATE TABLE "user" (

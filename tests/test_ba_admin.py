@@ -18,7 +18,6 @@ import pytest
 from ba_admin_fixtures import (
     NOW,
     NOW_TS,
-    SCHEMA,
     SECRET,
     compact_cache,
     creds,
@@ -49,6 +48,9 @@ from sessiongate.stores.schema import SchemaMapping
 from sessiongate.types import Verified
 from sessiongate.user import ClaimMapping, SessionInfo, User
 
+SCHEMA = SchemaMapping.preset("better-auth").with_better_auth_columns(
+    admin=True, two_factor=True, organization=True
+)
 ADMIN = token_for("admin")
 MULTI = token_for("multi")
 BANNED = token_for("banned")
