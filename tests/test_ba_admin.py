@@ -356,3 +356,13 @@ def test_two_factor_cache_without_store_is_refused() -> None:
         run(auth, creds(TWO_FA, cache))
     relaxed = BetterAuthSession(secret=SECRET, cookie_cache="compact", confirm_two_factor=False)
     assert run(relaxed, creds(TWO_FA, cache)).claims["sub"] == "u1"
+
+
+def test_access_requirement_keeps_its_own_read_only_request() -> None:
+    request: dict[str, Any] = {"user": ["ban"]}
+    requirement = AccessRequirement(request)
+    request["user"].append("impersonate-admins")  # the caller changes its dict afterwards
+    admin = User(id="a", roles=frozenset({"admin"}))
+    assert requirement.allows(admin)
+    with pytest.raises(TypeError):
+        requirement.request["user"].append("x")
