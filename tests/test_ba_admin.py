@@ -303,8 +303,9 @@ def test_requirement_validation() -> None:
         AccessRequirement({})
     with pytest.raises(ConfigurationError):
         AccessRequirement({"user": "ban"})  # the JS throws "Invalid access control request"
-    with pytest.raises(ConfigurationError):
-        PluginRules(cookie_cache_max_age=-1)
+    for bad_rules in ({"cookie_cache_max_age": -1}, {"admin": 1}, {"confirm_two_factor": "no"}):
+        with pytest.raises(ConfigurationError):
+            PluginRules(**bad_rules)
 
 
 # ------------------------------------------------------------------ access control on users

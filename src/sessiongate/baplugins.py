@@ -140,8 +140,10 @@ class PluginRules:
     cookie_cache_max_age: float | None = 60.0
 
     def __post_init__(self) -> None:
-        if self.admin not in (None, True, False):
+        if self.admin is not None and not isinstance(self.admin, bool):
             raise ConfigurationError("admin must be True, False or None (detect)")
+        if not isinstance(self.confirm_two_factor, bool):
+            raise ConfigurationError("confirm_two_factor must be True or False")
         age = self.cookie_cache_max_age
         if age is not None and (
             isinstance(age, bool) or not isinstance(age, (int, float)) or not age >= 0
