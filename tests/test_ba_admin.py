@@ -367,3 +367,16 @@ def test_access_requirement_keeps_its_own_read_only_request() -> None:
     assert requirement.allows(admin)
     with pytest.raises(TypeError):
         requirement.request["user"].append("x")
+
+
+def test_an_old_cache_saying_banned_defers_to_the_store(make: Any) -> None:
+    # unbanned since: the store is the truth once the cache is past cookie_cache_max_age
+    old = compact_cache(
+        session_data(
+            ADMIN, user={"id": "admin", "banned": True}, written_at=NOW - timedelta(minutes=2)
+        )
+    )
+    assert run(make(cookie_cache="compact"), creds(ADMIN, old)).claims["sub"] == "admin"
+    fresh = compact_cache(session_data(ADMIN, user={"id": "admin", "banned": True}))
+    with pytest.raises(BannedUserError):  # a cache trusted alone is judged by what it says
+        run(make(cookie_cache="compact"), creds(ADMIN, fresh))
