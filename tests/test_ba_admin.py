@@ -380,3 +380,19 @@ def test_an_old_cache_saying_banned_defers_to_the_store(make: Any) -> None:
     fresh = compact_cache(session_data(ADMIN, user={"id": "admin", "banned": True}))
     with pytest.raises(BannedUserError):  # a cache trusted alone is judged by what it says
         run(make(cookie_cache="compact"), creds(ADMIN, fresh))
+
+
+def test_cache_max_age_auto_is_60_s_with_a_store_and_off_without() -> None:
+    old = compact_cache(session_data(MULTI, written_at=NOW - timedelta(minutes=2)), max_age=300)
+    alone = BetterAuthSession(secret=SECRET, cookie_cache="compact")
+    assert alone.rules.cookie_cache_max_age is None  # nothing else could answer
+    assert run(alone, creds(MULTI, old)).claims["sub"] == "u1"
+    capped = BetterAuthSession(secret=SECRET, cookie_cache="compact", cookie_cache_max_age=60)
+    with pytest.raises(SessionNotFoundError):
+        run(capped, creds(MULTI, old))
+    with pytest.raises(ConfigurationError):
+        BetterAuthSession(secret=SECRET, cookie_cache="compact", cookie_cache_max_age="fast")  # type: ignore[arg-type]
+
+
+def test_cache_max_age_auto_with_a_store(make: Any) -> None:
+    assert make(cookie_cache="compact").rules.cookie_cache_max_age == 60.0

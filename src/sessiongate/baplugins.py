@@ -33,6 +33,7 @@ from .errors import BannedUserError, ConfigurationError
 
 __all__ = [
     "ADMIN_USER_FIELDS",
+    "DEFAULT_CACHE_MAX_AGE",
     "SESSION_FIELDS",
     "TWO_FACTOR_USER_FIELDS",
     "PluginRules",
@@ -43,6 +44,9 @@ __all__ = [
     "timestamp",
     "two_factor_enabled",
 ]
+
+DEFAULT_CACHE_MAX_AGE = 60.0
+"""Seconds a cookie cache is trusted after it was written when a store can confirm it."""
 
 ADMIN_USER_FIELDS = ("role", "banned", "banReason", "banExpires")
 """The admin plugin's user fields (logical names)."""
@@ -137,7 +141,7 @@ class PluginRules:
 
     admin: bool | None = None
     confirm_two_factor: bool = True
-    cookie_cache_max_age: float | None = 60.0
+    cookie_cache_max_age: float | None = 60.0  # DEFAULT_CACHE_MAX_AGE
 
     def __post_init__(self) -> None:
         if self.admin is not None and not isinstance(self.admin, bool):

@@ -23,10 +23,10 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from ._sync import BackgroundLoop, default_loop
-from .baplugins import PluginRules
+from .baplugins import DEFAULT_CACHE_MAX_AGE, PluginRules
 from .betterauth import BetterAuthSecrets, CookieCacheStrategy
 from .cookies import (
     AUTHJS_COOKIE_NAMES,
@@ -320,10 +320,12 @@ class BetterAuthSession:
             ``jwt`` or ``jwe``); ``None`` (default) always asks the store. A cache is a
             snapshot: a ban or sign-out reaches it only when it is rewritten, and a cache written
             before a second factor was checked looks like any other (GHSA-xg6x-h9c9-2m83).
-            Hence ``cookie_cache_max_age`` (default 60 s) and ``confirm_two_factor``.
+            Hence ``cookie_cache_max_age`` and ``confirm_two_factor``.
         admin / confirm_two_factor / cookie_cache_max_age: the plugins' rules
             (:class:`~sessiongate.baplugins.PluginRules`): bans refused on every lookup and cache
-            hit (``admin=True`` needs a schema reading the ban columns).
+            hit (``admin=True`` needs a schema reading the ban columns). ``cookie_cache_max_age``
+            ``"auto"``: 60 s with a store (an older cache is confirmed by it), ``None`` without
+            one (nothing else could answer: a cache is then trusted until it expires).
         cookie_cache_version: the expected ``version`` (``session.cookieCache.version``).
         leeway: clock tolerance for the jwe cache's ``exp`` (Better Auth uses 15 s).
         cache_ttl / negative_cache_ttl / cache_size / background_loop / blocking_timeout:
@@ -343,7 +345,7 @@ class BetterAuthSession:
         allow_unsigned_bearer: bool = False,
         cookie_cache: CookieCacheStrategy | None = None,
         cookie_cache_version: str = "1",
-        cookie_cache_max_age: float | None = 60.0,
+        cookie_cache_max_age: float | Literal["auto"] | None = "auto",
         admin: bool | None = None,
         confirm_two_factor: bool = True,
         leeway: float = 15.0,
@@ -360,6 +362,8 @@ class BetterAuthSession:
             raise ConfigurationError("BetterAuthSession needs a store (or a trusted cookie_cache)")
         if not cookie_prefix or not isinstance(cookie_prefix, str):
             raise ConfigurationError("cookie_prefix must be a non-empty string")
+        if cookie_cache_max_age == "auto":
+            cookie_cache_max_age = None if store is None else DEFAULT_CACHE_MAX_AGE
         self.rules = PluginRules(admin, confirm_two_factor, cookie_cache_max_age)
         if admin and store is not None:
             _require_ban_columns(store)
