@@ -67,7 +67,9 @@ from .asgi import (
     authenticate_connection,
     connection_facts,
     credentials,
+    refuse_websocket,
 )
+from .asgi.refusal import render
 from .cookies import AUTHJS_COOKIE
 from .errors import ConfigurationError, SessionGateError
 from .gate import SessionGate
@@ -386,26 +388,20 @@ def install_error_handlers(app: FastAPI, *, error_renderer: ErrorRenderer | None
     the bearer scheme only. ``error_renderer`` replaces the dependencies' policy renderer.
     """
 
-    def rendered(exc: SessionGateHTTPException | SessionGateWebSocketException) -> Response:
-        out = (
-            exc.response
-            if error_renderer is None
-            else error_renderer(exc.error, exc.credential_sent)
-        )
-        return Response(out.body, status_code=out.status, headers=dict(out.headers))
+    def out(exc: SessionGateHTTPException | SessionGateWebSocketException) -> ErrorResponse:
+        if error_renderer is None:
+            return exc.response
+        return error_renderer(exc.error, exc.credential_sent)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, SessionGateHTTPException):  # pragma: no cover - routing guarantee
             raise exc
-        return rendered(exc)
+        return render(out(exc))
 
     async def on_websocket(websocket: WebSocket, exc: Exception) -> None:
         if not isinstance(exc, SessionGateWebSocketException):  # pragma: no cover
             raise exc
-        if "websocket.http.response" in (websocket.scope.get("extensions") or {}):
-            await websocket.send_denial_response(rendered(exc))
-        else:
-            await websocket.close(code=exc.code, reason=exc.reason)
+        await refuse_websocket(websocket.scope, websocket.send, out(exc), exc.error, exc.code)
 
     app.add_exception_handler(SessionGateHTTPException, on_http)
     app.add_exception_handler(SessionGateWebSocketException, on_websocket)
