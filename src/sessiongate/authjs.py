@@ -200,6 +200,12 @@ class AuthJSToken:
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if secret is None or not isinstance(secret, (str, bytes, Sequence)) or not secret:
+            raise ConfigurationError(
+                "AuthJSToken needs secret=: the Next.js app's AUTH_SECRET (Auth.js v5) or "
+                "NEXTAUTH_SECRET (NextAuth v4); os.environ.get() gives None when the variable "
+                "is not set (SessionGate.from_env() reads both)"
+            )
         self._secrets = list(secret_list(secret))
         if not (accept_v4 or accept_v5):
             raise ConfigurationError("accept at least one of v4 and v5")
@@ -275,7 +281,10 @@ class AuthJSToken:
                     raise UnknownKidError(
                         f"the token was issued for the cookie name {other.salt!r}, not {salt!r}"
                     )
-                raise UnknownKidError()
+                raise UnknownKidError(
+                    "no configured secret decrypts it (wrong secret, or a token for another "
+                    "cookie name)"
+                )
             if found.key.enc != enc:
                 raise DecryptionFailedError()
             return [found]

@@ -194,7 +194,8 @@ class SessionGate:
         from .replicas import replicated
 
         config = GateConfig.from_sources(environ=os.environ if environ is None else environ)
-        return cls(*replicated(config, build_authenticators(config)).authenticators, **options)
+        authenticators = build_authenticators(config, flags=False)
+        return cls(*replicated(config, authenticators).authenticators, **options)
 
     # ---------------------------------------------------------------- the verdict
 
