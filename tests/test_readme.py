@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from test_docs import ROOT, parse_page, run_page
 
 README = ROOT / "README.md"

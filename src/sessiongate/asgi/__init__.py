@@ -36,7 +36,8 @@ the server logs no error for a refusal (:mod:`sessiongate.asgi.refusal`).
 
 The package: :mod:`~sessiongate.asgi.connection` (facts in, the verdict),
 :mod:`~sessiongate.asgi.refusal` (decision out), :mod:`~sessiongate.asgi.middleware` and
-:mod:`~sessiongate.asgi.requires`; every public name is importable from ``sessiongate.asgi``.
+:mod:`~sessiongate.asgi.decorator` (``requires()``); every public name is importable from
+``sessiongate.asgi``.
 """
 
 from __future__ import annotations
@@ -53,9 +54,9 @@ from .connection import (
     connection_facts,
     credentials,
 )
+from .decorator import requires
 from .middleware import SessionGateBackend, SessionGateMiddleware
 from .refusal import guard_accept, refuse_websocket, send_decision
-from .requires import requires
 
 __all__ = [
     "WEBSOCKET_SUBPROTOCOL",
