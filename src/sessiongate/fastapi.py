@@ -3,7 +3,7 @@
 .. code-block:: python
 
     gate = SessionGate.from_env()
-    auth = SessionGateAuth(gate)
+    auth = SessionGateAuth(gate, trusted_origins=["https://app.example.com"])  # the Next.js app
     app = FastAPI()
     install_error_handlers(app)          # flat {"error", "message"} bodies, WebSocket denials
 
@@ -164,7 +164,8 @@ def negotiated_subprotocol(websocket: WebSocket) -> str | None:
     """The subprotocol to pass to ``websocket.accept`` when the client sent its token as
     ``["sessiongate.bearer", token]`` (browsers fail the connection otherwise); else ``None``.
 
-    Needed only without :class:`~sessiongate.asgi.SessionGateMiddleware`, which does it for you.
+    Not needed any more: the middleware and the dependencies (``auth.current_user``...) make
+    ``websocket.accept()`` answer it; passing it explicitly stays harmless.
     """
     offered = websocket.scope.get("subprotocols") or ()
     return WEBSOCKET_SUBPROTOCOL if WEBSOCKET_SUBPROTOCOL in offered else None

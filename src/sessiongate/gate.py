@@ -114,7 +114,9 @@ class SessionGate:
             order; the first success wins. A refusal's code does not depend on the order.
         claim_mapping: how claims become a :class:`~sessiongate.user.User`.
         user_factory: ``(claims, source, expires_at) -> your user type``; replaces
-            ``claim_mapping`` when given.
+            ``claim_mapping`` when given. An ``AuthenticationError`` it raises is that
+            authenticator's rejection; any other exception becomes a ``ConfigurationError``
+            (500) naming the factory.
         clock: wall-clock UNIX seconds (default ``time.time``); injectable for tests.
         max_cookie_header_bytes / max_token_bytes: size caps checked before any parsing.
         memo_size: how many recent successful verdicts to remember, keyed by the exact
