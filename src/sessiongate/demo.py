@@ -295,12 +295,9 @@ def run_live_demo(
             else:
                 out.write(_paint("all requests behaved as expected\n", "32", color))
             if serve and not failures:
-                out.write(
-                    f"\nserving on {base}; paste the curl lines above. Ctrl-C (or SIGTERM) to "
-                    "stop.\n"
-                )
-                out.flush()
-                try:
+                try:  # a Ctrl-C or SIGTERM right after the line below is a normal stop too
+                    out.write(f"\nserving on {base}; paste the curl lines above. Ctrl-C to stop.\n")
+                    out.flush()
                     if wait is not None:
                         wait(base)
                     else:
