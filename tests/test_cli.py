@@ -87,7 +87,7 @@ def test_secret_never_printed_and_env_used():
         env=env,
         check=False,
     )
-    assert p.returncode == 1 and json.loads(p.stdout)["error"]["code"] == "configuration_error"
+    assert p.returncode == 2 and json.loads(p.stdout)["error"]["code"] == "configuration_error"
 
 
 def test_demo_runs_and_every_case_behaves():

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import httpx
+import pytest
 
 from sessiongate.demo import run_live_demo
 
@@ -66,3 +70,39 @@ def test_demo_serve_answers_the_printed_curl_lines():
     assert seen["rc"] == 0
     assert seen["healthy"] == 401  # no credentials: the server is up and refusing
     assert "Ctrl-C to stop" in out.getvalue()
+
+
+def _demo_dirs(tmp: Path) -> list[Path]:
+    return sorted(tmp.glob("sessiongate-demo-*"))
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_demo_serve_stops_and_cleans_up_on_sigterm_as_on_ctrl_c(tmp_path, how):
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sessiongate", "demo", "--serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("serving on"):
+                break
+        assert any(line.startswith("serving on") for line in lines), "".join(lines)
+        assert len(_demo_dirs(tmp_path)) == 1  # the demo's database lives there
+        proc.send_signal(how)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "stopping" in out
+    assert "Traceback" not in err
+    assert _demo_dirs(tmp_path) == []

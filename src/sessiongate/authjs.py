@@ -63,7 +63,7 @@ from .jwe import (
     oct_thumbprint,
     split_compact,
 )
-from .types import Verified
+from .types import Claim, Verified, claim_by_shape
 
 __all__ = [
     "V4_INFO",
@@ -138,6 +138,11 @@ def secrets_from_env(env: Mapping[str, str]) -> list[str]:
     return out
 
 
+def _is_jwe(value: str) -> bool:
+    """The shape of a compact JWE: five dot-separated segments (a claim, not a verification)."""
+    return value.count(".") == 4
+
+
 @dataclass(frozen=True, slots=True)
 class _Key:
     key: ContentKey
@@ -195,6 +200,12 @@ class AuthJSToken:
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if secret is None or not isinstance(secret, (str, bytes, Sequence)) or not secret:
+            raise ConfigurationError(
+                "AuthJSToken needs secret=: the Next.js app's AUTH_SECRET (Auth.js v5) or "
+                "NEXTAUTH_SECRET (NextAuth v4); os.environ.get() gives None when the variable "
+                "is not set (SessionGate.from_env() reads both)"
+            )
         self._secrets = list(secret_list(secret))
         if not (accept_v4 or accept_v5):
             raise ConfigurationError("accept at least one of v4 and v5")
@@ -270,7 +281,10 @@ class AuthJSToken:
                     raise UnknownKidError(
                         f"the token was issued for the cookie name {other.salt!r}, not {salt!r}"
                     )
-                raise UnknownKidError()
+                raise UnknownKidError(
+                    "no configured secret decrypts it (wrong secret, or a token for another "
+                    "cookie name)"
+                )
             if found.key.enc != enc:
                 raise DecryptionFailedError()
             return [found]
@@ -384,20 +398,33 @@ class AuthJSToken:
 
     # ------------------------------------------------------------------ gate protocol
 
+    def claims(self, credentials: RequestCredentials) -> Claim:
+        """``"mine"`` when a session cookie or the ``Bearer`` token holds a compact JWE (five
+        segments); ``"foreign"`` when they hold something else (a database session id)."""
+        return claim_by_shape(
+            credentials,
+            cookie_names=self.cookie_names,
+            cookie_is_mine=_is_jwe,
+            bearer_is_mine=_is_jwe,
+        )
+
     def authenticate_sync(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """Authenticator protocol: session cookies first, then a JWE ``Bearer`` token.
 
         The first cookie that verifies wins; when cookies are present and none verifies, the
-        first error is raised. No downgrade: when any ``__Secure-`` session cookie is present,
-        plain ones are not read, whatever their family.
+        first error is raised. A cookie value that is not a JWE (a database session id) is not
+        this format's: it is skipped, not an error. No downgrade: when any ``__Secure-`` session
+        cookie is present, plain ones are not read, whatever their family.
         """
         if credentials.cookies:
             first_error: AuthenticationError | None = None
             try:
                 for name, values in credentials.session_cookies(self.cookie_names):
                     for value in values:
+                        if not _is_jwe(value):
+                            continue  # a database session id: the database strategy's cookie
                         try:
-                            decoded = self._verify_cookie(value, name)
+                            decoded = self._verify(value, name)
                             self.rules.check_time(decoded.exp, decoded.nbf, now)
                         except AuthenticationError as err:
                             first_error = first_error or err
@@ -408,19 +435,11 @@ class AuthJSToken:
             if first_error is not None:
                 raise first_error
         token = credentials.bearer_token()
-        if token is None or token.count(".") != 4:
+        if token is None or not _is_jwe(token):
             return None
         decoded = self._verify(token, None)
         self.rules.check_time(decoded.exp, decoded.nbf, now)
         return decoded.as_verified("bearer", self.rules)
-
-    def _verify_cookie(self, value: str, name: str) -> DecodedToken:
-        if value.count(".") != 4:
-            raise MalformedTokenError(
-                f"the {name!r} cookie does not hold a JWE session token "
-                "(a database session token needs a database store)"
-            )
-        return self._verify(value, name)
 
     # ------------------------------------------------------------------ encoding
 

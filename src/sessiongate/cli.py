@@ -184,7 +184,8 @@ def _cmd_decode(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     except SessionGateError as err:
         result = _error(err, token)
     out.write(json.dumps(result, ensure_ascii=False, indent=None if args.compact else 2) + "\n")
-    return 0 if result["ok"] else 1
+    # no secret, an unsupported database URL...: a usage error, like a bad flag (exit 2)
+    return 0 if result["ok"] else 2 if result["error"]["code"] == ConfigurationError.code else 1
 
 
 def _cmd_doctor(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:

@@ -186,12 +186,13 @@ class GateConfig:
         return lines
 
 
-def build_authenticators(config: GateConfig) -> list[Authenticator]:
+def build_authenticators(config: GateConfig, *, flags: bool = True) -> list[Authenticator]:
     """The authenticators a :class:`GateConfig` describes, in the gate's order.
 
     ``SessionGate(*build_authenticators(config), **options)`` is the gate;
     :meth:`SessionGate.from_env` does exactly that. Raises :class:`ConfigurationError` when the
-    configuration describes nothing or something inconsistent.
+    configuration describes nothing or something inconsistent; ``flags=False`` (a library
+    call) names only the environment variables, not the CLI flags.
     """
     authenticators: list[Authenticator] = []
     if config.secrets:
@@ -285,6 +286,12 @@ def build_authenticators(config: GateConfig) -> list[Authenticator]:
                 audience=config.audience,
                 allow_http=config.allow_http_jwks,
             )
+        )
+    if not authenticators and not flags:
+        raise ConfigurationError(
+            "nothing to verify: none of the environment variables AUTH_SECRET, NEXTAUTH_SECRET, "
+            "SESSIONGATE_JWT_SECRET, DATABASE_URL, SESSIONGATE_JWKS_URL or "
+            "SESSIONGATE_JWT_PUBLIC_KEY is set (or pass environ= with them)"
         )
     if not authenticators:
         raise ConfigurationError(

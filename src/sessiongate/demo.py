@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import secrets as _secrets
 import shlex
+import signal
 import socket
 import sqlite3
 import tempfile
@@ -205,6 +206,25 @@ def cases(secret: str, db_token: str, now: float) -> list[DemoCase]:
 
 
 @contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """While inside: SIGTERM (``kill``, ``docker stop``, systemd) stops the demo like Ctrl-C,
+    so the server, the database and the temporary directory are cleaned up. Only the main
+    thread can install signal handlers: elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
 def _workdir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="sessiongate-demo-") as tmp:
         yield Path(tmp)
@@ -223,7 +243,8 @@ def run_live_demo(
 ) -> int:
     """Run the live demo; returns 0 when every request was answered as expected.
 
-    ``wait`` (tests) replaces the wait for Ctrl-C in ``serve`` mode. Raises
+    ``wait`` (tests) replaces the wait for Ctrl-C in ``serve`` mode; SIGTERM stops it the same
+    way, cleaning up the temporary directory. Raises
     :class:`~sessiongate.errors.MissingExtraError` before anything starts when Starlette,
     uvicorn or httpx is missing (``pip install 'sessiongate[demo]'``).
     """
@@ -233,7 +254,7 @@ def run_live_demo(
 
     secret = _secrets.token_urlsafe(32)
     now_dt = datetime.now(UTC)
-    with _workdir() as tmp:
+    with _sigterm_as_ctrl_c(), _workdir() as tmp:
         db = tmp / "demo.db"
         db_token = make_database(db, now_dt)
         app = build_app(secret, db)
@@ -274,9 +295,9 @@ def run_live_demo(
             else:
                 out.write(_paint("all requests behaved as expected\n", "32", color))
             if serve and not failures:
-                out.write(f"\nserving on {base}; paste the curl lines above. Ctrl-C to stop.\n")
-                out.flush()
-                try:
+                try:  # a Ctrl-C or SIGTERM right after the line below is a normal stop too
+                    out.write(f"\nserving on {base}; paste the curl lines above. Ctrl-C to stop.\n")
+                    out.flush()
                     if wait is not None:
                         wait(base)
                     else:

@@ -3,7 +3,7 @@
 .. code-block:: python
 
     gate = SessionGate.from_env()
-    auth = SessionGateAuth(gate)
+    auth = SessionGateAuth(gate, trusted_origins=["https://app.example.com"])  # the Next.js app
     app = FastAPI()
     install_error_handlers(app)          # flat {"error", "message"} bodies, WebSocket denials
 
@@ -37,9 +37,15 @@ status and ``WWW-Authenticate``) or, on WebSocket routes, :class:`SessionGateWeb
 renders them as ``{"error": code, "message": ...}`` and answers refused handshakes with a real
 401/403 through the denial-response extension when the server supports it.
 
-In your tests, override the user: ``app.dependency_overrides[auth.current_user] = lambda: user``.
-Role, permission and scope checks still run against that user, because they depend on
-``auth.current_user``.
+In your tests, override the user with ``auth.override_user(app, user)``: ``current_user`` and
+``optional_user`` then answer ``user`` without a credential, and every check still runs against
+it (``require_role``/``require_permissions`` and ``Security(auth.current_user, scopes=[...])``:
+a user without the scope gets 403). A bare ``app.dependency_overrides[auth.current_user] =
+lambda: user`` keeps the role and permission guards but drops the ``Security`` scopes, which
+FastAPI hands to the dependency being replaced.
+
+On WebSocket routes without the middleware, a token offered as ``["sessiongate.bearer", token]``
+is taken out of the subprotocols and ``websocket.accept()`` answers ``sessiongate.bearer``.
 """
 
 from __future__ import annotations
@@ -67,9 +73,12 @@ from .asgi import (
     authenticate_connection,
     connection_facts,
     credentials,
+    guard_accept,
+    refuse_websocket,
 )
+from .asgi.refusal import render
 from .cookies import AUTHJS_COOKIE
-from .errors import ConfigurationError, SessionGateError
+from .errors import ConfigurationError, MissingCredentialsError, SessionGateError
 from .gate import SessionGate
 from .guards import AUTHENTICATED, Mode, Requirement, RoleHierarchy
 from .policy import (
@@ -155,7 +164,8 @@ def negotiated_subprotocol(websocket: WebSocket) -> str | None:
     """The subprotocol to pass to ``websocket.accept`` when the client sent its token as
     ``["sessiongate.bearer", token]`` (browsers fail the connection otherwise); else ``None``.
 
-    Needed only without :class:`~sessiongate.asgi.SessionGateMiddleware`, which does it for you.
+    Not needed any more: the middleware and the dependencies (``auth.current_user``...) make
+    ``websocket.accept()`` answer it; passing it explicitly stays harmless.
     """
     offered = websocket.scope.get("subprotocols") or ()
     return WEBSOCKET_SUBPROTOCOL if WEBSOCKET_SUBPROTOCOL in offered else None
@@ -254,9 +264,15 @@ class SessionGateAuth(SecurityBase):
         if verdict is None or verdict.gate is not self.gate:
             # no middleware of this gate ran: authenticate, and leave the verdict for the next
             # dependency of this request (and for request.user / request.auth)
-            verdict, _token, _marker = await authenticate_connection(scope, self.gate, self.policy)
+            verdict, token, marker = await authenticate_connection(scope, self.gate, self.policy)
             scope["user"] = verdict.user
             scope["auth"] = credentials(verdict)
+            if marker and isinstance(conn, WebSocket):
+                # answer the ``sessiongate.bearer`` subprotocol on accept, as the middleware
+                # does: browsers fail a connection whose accept selects none of the offered
+                conn.send = guard_accept(  # type: ignore[method-assign,assignment]
+                    conn.send, token, scope.get("subprotocols") or ()
+                )
         # always decided under our own policy, whoever authenticated
         outcome = verdict.outcome
         anonymous = isinstance(outcome, SessionGateError)
@@ -269,6 +285,45 @@ class SessionGateAuth(SecurityBase):
         if decision.error is not None:
             raise _exception(verdict.facts, decision)
         return None if anonymous else decision.user
+
+    def override_user(self, app: FastAPI, user: Any) -> None:
+        """Test helper: make ``current_user`` and ``optional_user`` answer ``user`` on ``app``
+        without any credential, keeping every check (scopes, roles, permissions) against it.
+
+        ``user=None`` makes ``current_user`` answer 401 and ``optional_user`` ``None``. Undo with
+        :meth:`clear_override`.
+        """
+        owner = self
+
+        async def judged(
+            conn: HTTPConnection, security_scopes: SecurityScopes, required: bool
+        ) -> Any:
+            facts = connection_facts(conn.scope)
+            if user is None:
+                if not required:
+                    return None
+                error: SessionGateError | None = MissingCredentialsError()
+            else:
+                key = tuple(security_scopes.scopes)
+                requirement = owner._requirements.get(key) or owner._requirement(key)
+                error = requirement.unmet(user, owner.policy.hierarchy)
+            if error is not None:
+                raise _exception(facts, refuse(error, facts, owner.policy))
+            return user
+
+        async def current(conn: HTTPConnection, security_scopes: SecurityScopes) -> Any:
+            return await judged(conn, security_scopes, True)
+
+        async def optional(conn: HTTPConnection, security_scopes: SecurityScopes) -> Any:
+            return await judged(conn, security_scopes, False)
+
+        app.dependency_overrides[self.current_user] = current
+        app.dependency_overrides[self.optional_user] = optional
+
+    def clear_override(self, app: FastAPI) -> None:
+        """Undo :meth:`override_user` on ``app``."""
+        app.dependency_overrides.pop(self.current_user, None)
+        app.dependency_overrides.pop(self.optional_user, None)
 
     def _requirement(self, scopes: tuple[str, ...]) -> Requirement:
         requirement = self._requirements[scopes] = Requirement(scopes=scopes)
@@ -393,26 +448,20 @@ def install_error_handlers(app: FastAPI, *, error_renderer: ErrorRenderer | None
     the bearer scheme only. ``error_renderer`` replaces the dependencies' policy renderer.
     """
 
-    def rendered(exc: SessionGateHTTPException | SessionGateWebSocketException) -> Response:
-        out = (
-            exc.response
-            if error_renderer is None
-            else error_renderer(exc.error, exc.credential_sent)
-        )
-        return Response(out.body, status_code=out.status, headers=dict(out.headers))
+    def out(exc: SessionGateHTTPException | SessionGateWebSocketException) -> ErrorResponse:
+        if error_renderer is None:
+            return exc.response
+        return error_renderer(exc.error, exc.credential_sent)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, SessionGateHTTPException):  # pragma: no cover - routing guarantee
             raise exc
-        return rendered(exc)
+        return render(out(exc))
 
     async def on_websocket(websocket: WebSocket, exc: Exception) -> None:
         if not isinstance(exc, SessionGateWebSocketException):  # pragma: no cover
             raise exc
-        if "websocket.http.response" in (websocket.scope.get("extensions") or {}):
-            await websocket.send_denial_response(rendered(exc))
-        else:
-            await websocket.close(code=exc.code, reason=exc.reason)
+        await refuse_websocket(websocket.scope, websocket.send, out(exc), exc.error, exc.code)
 
     app.add_exception_handler(SessionGateHTTPException, on_http)
     app.add_exception_handler(SessionGateWebSocketException, on_websocket)

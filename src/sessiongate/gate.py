@@ -1,24 +1,40 @@
 """SessionGate: the one core entry point.
 
-A gate holds an ordered list of authenticators. For each request it extracts the credentials
-once (:class:`~sessiongate.cookies.RequestCredentials`), asks each authenticator in turn, and
-returns the first verified user. Two entry points, one per calling world:
+A gate holds a list of authenticators. For each request it extracts the credentials once
+(:class:`~sessiongate.cookies.RequestCredentials`), asks the authenticators whose format the
+credential has, and returns the first verified user. Two entry points, one per calling world:
 :meth:`SessionGate.authenticate` (async) and :meth:`SessionGate.authenticate_sync` (blocking),
 both answering an :class:`~sessiongate.types.AuthResult` (``.user`` is the user).
 
-An authenticator answers ``None`` when the request carries nothing it understands, returns a
-:class:`~sessiongate.types.Verified` when it proved a session, and raises an
-:class:`~sessiongate.errors.AuthenticationError` when its credential is present but bad, or
+An authenticator that is a :class:`~sessiongate.types.ClaimingAuthenticator` first says, from
+the shape alone, whether the request's credential is its format (``"mine"``), in a place it reads
+but another format (``"foreign"``: a database session id in the Auth.js cookie, for
+``AuthJSToken``), or absent; only the ``"mine"`` ones are asked (one without ``claims`` is
+always asked). An authenticator asked answers ``None`` when the request carries nothing it
+understands, returns a :class:`~sessiongate.types.Verified` when it proved a session, and raises
+an :class:`~sessiongate.errors.AuthenticationError` when its credential is present but bad, or
 :class:`~sessiongate.errors.ProviderUnavailableError` when it cannot decide (database/JWKS
 down). A proof that yields no usable identity (the user factory raises an
 ``AuthenticationError``, e.g. ``invalid_claim`` for claims without a user id) counts as that
 authenticator's rejection: the next authenticator is still asked. The gate's verdict when
-nobody succeeds:
+nobody succeeds does not depend on the order the authenticators were listed in:
 
 * any ``ProviderUnavailableError`` -> that error (503: an outage never logs users out);
-* otherwise the first ``AuthenticationError`` raised (401, precise code);
-* a ``Bearer`` token nobody recognised -> ``malformed``;
+* otherwise the rejection that got furthest into verification (an ``expired`` or
+  ``session_not_found`` beats an ``invalid_signature``, which beats a ``malformed``), ties
+  broken by code and authenticator name;
+* a credential that every authenticator reading it calls ``"foreign"``, or a ``Bearer`` token
+  nobody recognised -> ``malformed``;
 * nothing presented at all -> ``missing_credentials``.
+
+When one request carries two different valid credentials (a session cookie and a ``Bearer``
+token of two formats), the first authenticator listed that proves one wins: list order is the
+tie-break between valid credentials, never between a refusal and an acceptance.
+
+A ``user_factory`` that raises anything but a :class:`~sessiongate.errors.SessionGateError`
+(a ``TypeError`` from a wrong signature, a ``KeyError`` on a missing claim) is a bug in the
+application's set-up: it becomes a :class:`~sessiongate.errors.ConfigurationError` (500
+``configuration_error``) that names the factory, with the original exception chained.
 """
 
 from __future__ import annotations
@@ -40,7 +56,15 @@ from .errors import (
     ProviderUnavailableError,
     SessionGateError,
 )
-from .types import AsyncAuthenticator, Authenticator, AuthResult, Headers, Verified
+from .types import (
+    AsyncAuthenticator,
+    Authenticator,
+    AuthResult,
+    Claim,
+    ClaimingAuthenticator,
+    Headers,
+    Verified,
+)
 from .user import ClaimMapping, UserFactory
 
 __all__ = ["SessionGate"]
@@ -51,16 +75,48 @@ _MEMO_MAX_KEY_CHARS = 8 * 1024
 
 _MemoEntry = tuple[AuthResult, Callable[[float], None]]
 
+# how far into verification a rejection got: the furthest one names the problem best
+_DEPTH: dict[str, int] = {
+    "malformed": 0,
+    "token_too_large": 1,
+    "algorithm_not_allowed": 2,
+    "unknown_kid": 3,
+    "decryption_failed": 4,
+    "invalid_signature": 4,
+    "invalid_token": 5,
+    "invalid_claim": 6,
+    "not_a_session": 6,
+    "not_yet_valid": 7,
+    "expired": 7,
+    "session_not_found": 7,
+    "revoked": 8,
+}
+
+_Claims = Callable[[RequestCredentials], Claim]
+_Link = tuple[Authenticator, bool, _Claims | None]
+_Rejection = tuple[Authenticator, SessionGateError]
+
+
+def _rank(rejection: _Rejection) -> tuple[int, int, str, str, str]:
+    """Sort key of the verdict: outages first, then the deepest rejection; the rest only makes
+    the choice independent of the order the authenticators were listed in."""
+    auth, err = rejection
+    outage = 0 if isinstance(err, ProviderUnavailableError) else 1
+    return (outage, -_DEPTH.get(err.code, 5), err.code, auth.name, err.message)
+
 
 class SessionGate:
     """Verify a request's session against an ordered list of authenticators.
 
     Args:
         *authenticators: e.g. ``AuthJSToken(secret=...)``, ``BearerJWT(secret=...)``, a
-            database store authenticator. Tried in order; the first success wins.
+            database store authenticator. Those whose format the credential has are asked, in
+            order; the first success wins. A refusal's code does not depend on the order.
         claim_mapping: how claims become a :class:`~sessiongate.user.User`.
         user_factory: ``(claims, source, expires_at) -> your user type``; replaces
-            ``claim_mapping`` when given.
+            ``claim_mapping`` when given. An ``AuthenticationError`` it raises is that
+            authenticator's rejection; any other exception becomes a ``ConfigurationError``
+            (500) naming the factory.
         clock: wall-clock UNIX seconds (default ``time.time``); injectable for tests.
         max_cookie_header_bytes / max_token_bytes: size caps checked before any parsing.
         memo_size: how many recent successful verdicts to remember, keyed by the exact
@@ -101,11 +157,16 @@ class SessionGate:
         self.clock = clock
         self.max_cookie_header_bytes = max_cookie_header_bytes
         self.max_token_bytes = max_token_bytes
-        # the Protocol isinstance check is slow: decide once, not per request
-        self._chain: tuple[tuple[Authenticator, bool], ...] = tuple(
-            (a, isinstance(a, AsyncAuthenticator)) for a in authenticators
+        # the Protocol isinstance checks are slow: decide once, not per request
+        self._chain: tuple[_Link, ...] = tuple(
+            (
+                a,
+                isinstance(a, AsyncAuthenticator),
+                a.claims if isinstance(a, ClaimingAuthenticator) else None,
+            )
+            for a in authenticators
         )
-        self.has_async = any(is_async for _, is_async in self._chain)
+        self.has_async = any(link[1] for link in self._chain)
 
     def __repr__(self) -> str:
         names = ", ".join(a.name for a in self.authenticators)
@@ -135,7 +196,8 @@ class SessionGate:
         from .replicas import replicated
 
         config = GateConfig.from_sources(environ=os.environ if environ is None else environ)
-        return cls(*replicated(config, build_authenticators(config)).authenticators, **options)
+        authenticators = build_authenticators(config, flags=False)
+        return cls(*replicated(config, authenticators).authenticators, **options)
 
     # ---------------------------------------------------------------- the verdict
 
@@ -151,20 +213,33 @@ class SessionGate:
         memo = verified.memo
         if memo is not None and memo[0] is self._user_token:
             return memo[1]
-        user = self._build(verified.claims, verified.source, verified.expires_at)
+        try:
+            user = self._build(verified.claims, verified.source, verified.expires_at)
+        except SessionGateError:
+            raise
+        except Exception as err:
+            name = getattr(self._build, "__qualname__", type(self._build).__name__)
+            raise ConfigurationError(
+                f"the user factory {name} raised {type(err).__name__}; it is called as "
+                "user_factory(claims, source, expires_at) and must return a user or raise an "
+                "AuthenticationError"
+            ) from err
         verified.memo = (self._user_token, user)
         return user
 
     def _conclude(
         self,
         creds: RequestCredentials,
-        errors: list[SessionGateError],
+        rejections: list[_Rejection],
+        foreign: bool,
     ) -> SessionGateError:
-        for err in errors:
-            if isinstance(err, ProviderUnavailableError):
-                return err
-        if errors:
-            return errors[0]
+        if rejections:
+            return min(rejections, key=_rank)[1]
+        if foreign:
+            return MalformedTokenError(
+                "the credential is in no format the configured authenticators read "
+                "(e.g. a database session token without a database store)"
+            )
         if creds.authorization is not None:
             try:
                 bearer = creds.bearer_token()
@@ -173,6 +248,11 @@ class SessionGate:
             if bearer is not None:
                 return MalformedTokenError("the bearer token is of no format this server accepts")
         return MissingCredentialsError()
+
+    @staticmethod
+    def _claim(claims: _Claims | None, creds: RequestCredentials) -> Claim:
+        """What one authenticator makes of the request (raises like reading the credential)."""
+        return "mine" if claims is None else claims(creds)
 
     def _log(self, auth: Authenticator, err: SessionGateError) -> None:
         if logger.isEnabledFor(logging.DEBUG):
@@ -239,10 +319,15 @@ class SessionGate:
         now, creds, key, hit = self._begin(headers)
         if hit is not None:
             return hit
-        errors: list[SessionGateError] = []
+        rejections: list[_Rejection] = []
+        foreign = False
         stateless = True
-        for auth, is_async in self._chain:
+        for auth, is_async, claims in self._chain:
             try:
+                claim = self._claim(claims, creds)
+                if claim != "mine":
+                    foreign = foreign or claim == "foreign"
+                    continue
                 if is_async:
                     stateless = False
                     verified = await auth.authenticate(creds, now)  # type: ignore[attr-defined]
@@ -253,18 +338,23 @@ class SessionGate:
                     return self._accept(auth, verified, key, stateless)
             except (AuthenticationError, ProviderUnavailableError) as err:
                 self._log(auth, err)
-                errors.append(err)
-        raise self._conclude(creds, errors)
+                rejections.append((auth, err))
+        raise self._conclude(creds, rejections, foreign)
 
     def authenticate_sync(self, headers: Headers) -> AuthResult:
         """Blocking :meth:`authenticate` (WSGI, the CLI, plain scripts): the same answers."""
         now, creds, key, hit = self._begin(headers)
         if hit is not None:
             return hit
-        errors: list[SessionGateError] = []
+        rejections: list[_Rejection] = []
+        foreign = False
         stateless = True
-        for auth, is_async in self._chain:
+        for auth, is_async, claims in self._chain:
             try:
+                claim = self._claim(claims, creds)
+                if claim != "mine":
+                    foreign = foreign or claim == "foreign"
+                    continue
                 if is_async:
                     stateless = False
                 verified = auth.authenticate_sync(creds, now)
@@ -273,8 +363,8 @@ class SessionGate:
                     return self._accept(auth, verified, key, stateless)
             except (AuthenticationError, ProviderUnavailableError) as err:
                 self._log(auth, err)
-                errors.append(err)
-        raise self._conclude(creds, errors)
+                rejections.append((auth, err))
+        raise self._conclude(creds, rejections, foreign)
 
     async def aclose(self) -> None:
         """Close the authenticators that hold resources (pools, HTTP clients)."""

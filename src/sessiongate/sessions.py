@@ -44,7 +44,7 @@ from .errors import (
 from .stores.base import SessionRecord, SessionStore
 from .stores.cache import CachedStore
 from .stores.schema import SchemaMapping
-from .types import CredentialKind, Verified
+from .types import Claim, CredentialKind, Verified
 from .user import freeze_claims
 
 __all__ = [
@@ -266,6 +266,20 @@ class DatabaseSession:
             return bearer, "bearer"
         return None
 
+    def claims(self, credentials: RequestCredentials) -> Claim:
+        """Like :meth:`token` without the shape check: the first session cookie decides
+        (``"foreign"`` when it holds a JWE), else a dot-free ``Bearer`` token if accepted."""
+        cookies = credentials.session_cookies(self.cookie_names) if credentials.cookies else None
+        first = None if cookies is None else next(cookies, None)
+        if first is not None:
+            return "foreign" if "." in first[1][0] else "mine"
+        if not self.accept_bearer:
+            return "absent"
+        bearer = credentials.bearer_token()
+        if bearer is None:
+            return "absent"
+        return "foreign" if "." in bearer else "mine"
+
     async def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """``None``: no database session token. Raises when the token is unknown or expired."""
         found = self.token(credentials)
@@ -464,6 +478,21 @@ class BetterAuthSession:
         return None
 
     # ------------------------------------------------------------------ protocol
+
+    def claims(self, credentials: RequestCredentials) -> Claim:
+        """``"mine"`` for a cookie under its names, or a ``Bearer`` token of the bearer
+        plugin's ``token.signature`` shape (a dot-free one with ``allow_unsigned_bearer``)."""
+        cookies = credentials.cookies
+        if any(cookies.get(name) for name in self.cookie_names):
+            return "mine"
+        if not self.accept_bearer:
+            return "absent"
+        bearer = credentials.bearer_token()
+        if bearer is None:
+            return "absent"
+        if "." in bearer:
+            return "mine" if bearer.count(".") == 1 else "foreign"
+        return "mine" if self.allow_unsigned_bearer else "foreign"
 
     async def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """``None``: no Better Auth credential. Raises when it is forged, unknown or expired."""

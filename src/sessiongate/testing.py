@@ -1,9 +1,17 @@
-"""Helpers for your own test suites: mint the cookies and tokens your Next.js app would.
+"""Helpers for your own test suites: mint the cookies and tokens your Next.js app would, and
+put them in a test client's cookie jar the way that client expects.
 
-    from sessiongate.testing import mint_authjs_v5, cookie_header
+    from sessiongate.testing import mint_authjs_v5, set_flask_session_cookie
 
     token = mint_authjs_v5({"sub": "user-1", "role": "admin"}, secret="test-secret")
-    client.get("/me", headers={"Cookie": cookie_header(token)})
+    set_flask_session_cookie(client, token)          # Flask's app.test_client()
+    client.get("/me")
+
+Use the helper of your client rather than a hand-set ``Cookie`` header: Werkzeug 3's Flask test
+client drops a ``Cookie`` header given per request (its jar wins), and httpx (Starlette's and
+FastAPI's ``TestClient``) deprecates per-request cookies. :func:`set_flask_session_cookie`,
+:func:`set_starlette_session_cookie` and :func:`set_django_session_cookie` all chunk a large
+token like the JS ``SessionStore`` and drop the earlier chunks of the same cookie.
 
 Tokens are byte-for-byte what ``@auth/core`` / ``next-auth@4`` / ``jsonwebtoken`` produce (the
 interop suite checks that the real JS decoders accept them).
@@ -15,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .authjs import AuthJSToken
-from .cookies import AUTHJS_COOKIE, BETTER_AUTH_COOKIE
+from .cookies import AUTHJS_COOKIE, BETTER_AUTH_COOKIE, DEFAULT_MAX_CHUNKS
 from .jwe import A256CBC_HS512
 from .jws import BearerJWT
 
@@ -28,6 +36,8 @@ __all__ = [
     "mint_hs256",
     "mint_nextauth_v4",
     "set_django_session_cookie",
+    "set_flask_session_cookie",
+    "set_starlette_session_cookie",
 ]
 
 AUTHJS_CHUNK_SIZE = 4096 - 160
@@ -127,3 +137,52 @@ def set_django_session_cookie(
         del jar[name]
     for name, value in chunk_cookie(token, cookie_name, chunk_size).items():
         jar[name] = value
+
+
+def _chunk_names(cookie_name: str) -> list[str]:
+    """``cookie_name`` and every chunk name the JS ``SessionStore`` could have written."""
+    return [cookie_name, *(f"{cookie_name}.{i}" for i in range(DEFAULT_MAX_CHUNKS))]
+
+
+def set_flask_session_cookie(
+    client: Any,
+    token: str,
+    cookie_name: str = AUTHJS_COOKIE,
+    *,
+    chunk_size: int = AUTHJS_CHUNK_SIZE,
+    domain: str = "localhost",
+) -> None:
+    """Put ``token`` in the cookie jar of Flask's ``app.test_client()`` (a Werkzeug
+    ``Client``), chunked when large, replacing any earlier chunks of ``cookie_name``.
+
+    ``domain`` is the server name the client talks to (Werkzeug's default ``localhost``)::
+
+        set_flask_session_cookie(client, mint_authjs_v5({"sub": "u1"}, secret))
+        client.get("/me")
+    """
+    for name in _chunk_names(cookie_name):
+        client.delete_cookie(name, domain=domain)
+    for name, value in chunk_cookie(token, cookie_name, chunk_size).items():
+        client.set_cookie(name, value, domain=domain)
+
+
+def set_starlette_session_cookie(
+    client: Any,
+    token: str,
+    cookie_name: str = AUTHJS_COOKIE,
+    *,
+    chunk_size: int = AUTHJS_CHUNK_SIZE,
+) -> None:
+    """Put ``token`` in the cookie jar of Starlette's or FastAPI's ``TestClient`` (any httpx
+    client), chunked when large, replacing any earlier chunks of ``cookie_name``::
+
+        set_starlette_session_cookie(client, mint_authjs_v5({"sub": "u1"}, secret))
+        client.get("/me")
+    """
+    jar = client.cookies
+    names = set(_chunk_names(cookie_name))
+    stale = {name for name in jar if name in names}
+    for name in stale:
+        jar.delete(name)
+    for name, value in chunk_cookie(token, cookie_name, chunk_size).items():
+        jar.set(name, value)

@@ -13,7 +13,7 @@ former.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -24,13 +24,22 @@ __all__ = [
     "AsyncAuthenticator",
     "AuthResult",
     "Authenticator",
+    "Claim",
+    "ClaimingAuthenticator",
     "CredentialKind",
     "Headers",
     "Verified",
+    "claim_by_shape",
 ]
 
 CredentialKind = Literal["cookie", "bearer"]
 """Where a proof came from: a session cookie or an ``Authorization: Bearer`` header."""
+
+Claim = Literal["mine", "foreign", "absent"]
+"""What an authenticator makes of a request before verifying anything (see
+:class:`ClaimingAuthenticator`): ``"mine"``, a credential in its format is present;
+``"foreign"``, a credential sits where it looks (its cookie names, the ``Bearer`` header) but in
+another format (a database session id where a JWE belongs); ``"absent"``, nothing of the kind."""
 
 Headers = Mapping[str, str] | Iterable[tuple[bytes, bytes]] | Iterable[tuple[str, str]]
 """A mapping of header names to values, or ASGI/WSGI-style ``(name, value)`` pairs."""
@@ -88,6 +97,51 @@ class AsyncAuthenticator(Authenticator, Protocol):
     async def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """Like :meth:`Authenticator.authenticate_sync`, awaiting the I/O."""
         ...
+
+
+@runtime_checkable
+class ClaimingAuthenticator(Authenticator, Protocol):
+    """An authenticator that says, from the shape alone, whether a credential is its format.
+
+    The gate asks only the authenticators that answer ``"mine"``, so the format owner, not the
+    order of the list, decides the error code; a credential every authenticator calls
+    ``"foreign"`` is ``malformed``, not ``missing_credentials``. ``claims`` does no crypto and
+    no I/O, and answers ``"mine"`` whenever ``authenticate_sync`` could prove a session.
+    Authenticators without it are always asked (as if they answered ``"mine"``).
+    """
+
+    def claims(self, credentials: RequestCredentials) -> Claim:
+        """``"mine"``, ``"foreign"`` or ``"absent"``: see :data:`Claim`."""
+        ...
+
+
+def claim_by_shape(
+    credentials: RequestCredentials,
+    *,
+    cookie_names: Sequence[str] = (),
+    cookie_is_mine: Callable[[str], bool] | None = None,
+    bearer_is_mine: Callable[[str], bool] | None = None,
+) -> Claim:
+    """:meth:`ClaimingAuthenticator.claims` for a format recognised by its shape alone.
+
+    ``"mine"`` when a session cookie under ``cookie_names`` (read like the authenticators read
+    them: ``__Secure-`` first, chunks joined) or the ``Bearer`` token passes the matching
+    predicate; ``"foreign"`` when one is present but none passes; else ``"absent"``. A
+    ``None`` predicate means that place is not read at all.
+    """
+    found: Claim = "absent"
+    if cookie_is_mine is not None and cookie_names and credentials.cookies:
+        for _name, values in credentials.session_cookies(cookie_names):
+            if any(cookie_is_mine(value) for value in values):
+                return "mine"
+            found = "foreign"
+    if bearer_is_mine is not None:
+        token = credentials.bearer_token()
+        if token is not None:
+            if bearer_is_mine(token):
+                return "mine"
+            found = "foreign"
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -397,9 +397,9 @@ def test_gate_failure_paths_leak_nothing(case, gates, debug_logs, jwks_down):
 
 def test_gate_debug_log_names_the_code_and_authenticator(gates, debug_logs):
     with pytest.raises(SessionGateError):
-        gates.tokens.authenticate_sync(CASES[1].headers)
+        gates.tokens.authenticate_sync(CASES[3].headers)  # a JWE with a refused algorithm
     messages = [r.getMessage() for r in debug_logs.records if r.name == "sessiongate"]
-    assert "authenticator authjs rejected the request: malformed" in messages
+    assert "authenticator authjs rejected the request: algorithm_not_allowed" in messages
 
 
 # ------------------------------------------------------------------------------ ASGI

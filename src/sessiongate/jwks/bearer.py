@@ -33,7 +33,8 @@ from ..errors import (
     ProviderUnavailableError,
     UnknownKidError,
 )
-from ..types import Verified
+from ..jws import is_jws
+from ..types import Claim, Verified, claim_by_shape
 from .client import JWKSClient
 from .fetch import check_url, origin
 from .keys import JWKSKey, KeySource, SignatureVerifier, SignedToken, parse_signed_token
@@ -216,6 +217,10 @@ class JWKSBearer:
         decoded = self._verify_sync(token)
         self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
         return dict(decoded.claims)
+
+    def claims(self, credentials: RequestCredentials) -> Claim:
+        """``"mine"`` for a three-segment ``Bearer`` token (no cookie is read)."""
+        return claim_by_shape(credentials, bearer_is_mine=is_jws)
 
     async def authenticate(self, credentials: RequestCredentials, now: float) -> Verified | None:
         """Authenticator protocol: a three-segment ``Bearer`` token, else ``None``."""

@@ -15,11 +15,11 @@ For Auth.js / NextAuth JWE cookies, HS256 Bearer JWTs (``BearerJWT``) and JWKS B
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from ..cookies import RequestCredentials
 from ..errors import ConfigurationError
-from ..types import AsyncAuthenticator, Authenticator, Verified
+from ..types import AsyncAuthenticator, Authenticator, Claim, Verified
 from .mirror import RevocationMirror
 
 __all__ = ["Revocable", "RevocableAsync", "revocable"]
@@ -77,6 +77,11 @@ class _Wrapping:
             check(user_id, jti, iat)
 
         return recheck
+
+    def claims(self, credentials: RequestCredentials) -> Claim:
+        """The inner authenticator's claim (``"mine"`` when it has none: always asked)."""
+        claims = getattr(self.inner, "claims", None)
+        return "mine" if claims is None else cast(Claim, claims(credentials))
 
     async def aclose(self) -> None:
         """Close the inner authenticator when it holds resources."""
