@@ -273,7 +273,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         from .replicas import replicated
 
         replicas = replicated(config, build_authenticators(config))
-        gate = SessionGate(*replicas.authenticators)
+        gate = SessionGate(*replicas.authenticators, secure_only=config.secure_only)
         app = SidecarApp(
             gate,
             include_claims=args.include_claims,

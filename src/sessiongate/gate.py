@@ -69,6 +69,9 @@ class SessionGate:
             8 KiB, and a hit still re-checks ``exp``/``nbf``. A hit skips cookie parsing,
             decryption and user building. The memo's estimated memory is bounded by
             ``memo_size`` x 4 KiB: long credential headers take several entries' share.
+        secure_only: read only cookies named ``__Secure-...`` / ``__Host-...`` (see
+            :class:`~sessiongate.cookies.RequestCredentials`): a plain-name cookie tossed from a
+            sibling subdomain or a plain-HTTP response is never read.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class SessionGate:
         max_cookie_header_bytes: int = DEFAULT_MAX_COOKIE_HEADER_BYTES,
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
         memo_size: int = 2048,
+        secure_only: bool = False,
     ) -> None:
         if not authenticators:
             raise ConfigurationError("SessionGate needs at least one authenticator")
@@ -101,6 +105,7 @@ class SessionGate:
         self.clock = clock
         self.max_cookie_header_bytes = max_cookie_header_bytes
         self.max_token_bytes = max_token_bytes
+        self.secure_only = bool(secure_only)
         # the Protocol isinstance check is slow: decide once, not per request
         self._chain: tuple[tuple[Authenticator, bool], ...] = tuple(
             (a, isinstance(a, AsyncAuthenticator)) for a in authenticators
@@ -135,6 +140,7 @@ class SessionGate:
         from .replicas import replicated
 
         config = GateConfig.from_sources(environ=os.environ if environ is None else environ)
+        options.setdefault("secure_only", config.secure_only)
         return cls(*replicated(config, build_authenticators(config)).authenticators, **options)
 
     # ---------------------------------------------------------------- the verdict
@@ -145,6 +151,7 @@ class SessionGate:
             headers,
             max_cookie_header_bytes=self.max_cookie_header_bytes,
             max_token_bytes=self.max_token_bytes,
+            secure_only=self.secure_only,
         )
 
     def _user(self, verified: Verified) -> Any:

@@ -26,14 +26,14 @@ from types import MappingProxyType
 from typing import Any
 
 from ._sync import BackgroundLoop, default_loop
-from .betterauth import BetterAuthSecrets, CookieCacheStrategy
-from .cookies import (
-    AUTHJS_COOKIE_NAMES,
-    BETTER_AUTH_COOKIE,
-    SECURE_PREFIX,
-    RequestCredentials,
-    cookie_name_list,
+from .betterauth import (
+    BetterAuthSecrets,
+    CookieCacheStrategy,
+    better_auth_cookie_names,
+    split_signed_cookie,
 )
+from .betterauth_cache import CachedSession, CacheTokenVerifier, CacheVersion, CookieCache
+from .cookies import AUTHJS_COOKIE_NAMES, RequestCredentials, cookie_name_list
 from .errors import (
     ConfigurationError,
     ExpiredTokenError,
@@ -284,23 +284,30 @@ class BetterAuthSession:
     """Verify Better Auth sessions (signed cookie or bearer plugin, then the ``session`` table).
 
     Args:
-        secret: ``BETTER_AUTH_SECRET``, or a list ``[current, previous, ...]``: a signature by
-            any of them is accepted. Prepared once, here.
+        secret: ``BETTER_AUTH_SECRET``, or a list ``[current, *older]``: the current one
+            verifies signed cookies and tokens (an older one's signature is refused, as Better
+            Auth does), all of them decrypt the ``jwe`` cache. ``None`` only with a
+            :class:`~sessiongate.jwks.SessionCacheJWT` cache and no store: the JWKS-signed cache
+            is then the whole proof and the session cookie's token is only matched to its
+            ``sid``.
         store: where sessions live (``PostgresStore(dsn, schema="better-auth")``...). May be
             ``None`` only with ``cookie_cache``: then a session is proven by the cache alone.
-        cookie_prefix: ``advanced.cookiePrefix`` (default ``better-auth``): the default cookie
-            names are ``[__Secure-]<prefix>.session_token`` and the cache is
-            ``[__Secure-]<prefix>.session_data``.
+        cookie_prefix: ``advanced.cookiePrefix`` (default ``better-auth``).
         cookie_names: the complete list of session cookie names to read (for
-            ``advanced.cookies.session_token.name``); default the prefix's two names
-            (:data:`~sessiongate.cookies.BETTER_AUTH_COOKIE_NAMES` for ``better-auth``).
-            ``__Secure-`` names are always read first.
+            ``advanced.cookies.session_token.name``, ``__Secure-`` / ``__Host-`` included);
+            default from the prefix and ``secure_cookies``.
+        secure_cookies: whether the app writes ``__Secure-`` cookies
+            (:func:`sessiongate.betterauth.secure_cookies`): then only those names are read, and
+            only plain ones when ``False``; ``None`` (default) reads both, ``__Secure-`` first.
         accept_bearer: accept the bearer plugin's ``Authorization: Bearer token.signature``.
         allow_unsigned_bearer: also accept a bare session token as bearer credential (what the
             plugin does unless ``requireSignature: true``). Off by default.
-        cookie_cache: trust the ``session_data`` cookie cache in this encoding (``compact``,
-            ``jwt`` or ``jwe``) until it expires; ``None`` (default) always asks the store.
-        cookie_cache_version: the expected ``version`` (``session.cookieCache.version``).
+        cookie_cache: trust the ``session_data`` cookie cache until it expires: ``"compact"``,
+            ``"jwt"``, ``"jwe"`` or a :class:`~sessiongate.jwks.SessionCacheJWT`; ``None``
+            (default) always asks the store.
+        cookie_cache_version: the expected ``version``: a string or a callable of the cached
+            ``(session, user)`` (``session.cookieCache.version``).
+        cookie_cache_name: ``advanced.cookies.session_data.name``, if set.
         leeway: clock tolerance for the jwe cache's ``exp`` (Better Auth uses 15 s).
         cache_ttl / negative_cache_ttl / cache_size / background_loop / blocking_timeout:
             as for :class:`DatabaseSession`.
@@ -311,14 +318,16 @@ class BetterAuthSession:
     def __init__(
         self,
         *,
-        secret: str | bytes | Sequence[str | bytes],
+        secret: str | bytes | Sequence[str | bytes] | None,
         store: SessionStore | None = None,
         cookie_prefix: str = "better-auth",
         cookie_names: Iterable[str] | None = None,
+        secure_cookies: bool | None = None,
         accept_bearer: bool = True,
         allow_unsigned_bearer: bool = False,
-        cookie_cache: CookieCacheStrategy | None = None,
-        cookie_cache_version: str = "1",
+        cookie_cache: CookieCacheStrategy | CacheTokenVerifier | None = None,
+        cookie_cache_version: CacheVersion = "1",
+        cookie_cache_name: str | None = None,
         leeway: float = 15.0,
         cache_ttl: float = 5.0,
         negative_cache_ttl: float = 2.0,
@@ -326,13 +335,11 @@ class BetterAuthSession:
         background_loop: BackgroundLoop | None = None,
         blocking_timeout: float | None = None,
     ) -> None:
-        self.secrets = BetterAuthSecrets(secret)
-        if cookie_cache not in (None, "compact", "jwt", "jwe"):
-            raise ConfigurationError("cookie_cache must be 'compact', 'jwt', 'jwe' or None")
+        self.secrets = None if secret is None else BetterAuthSecrets(secret)
         if store is None and cookie_cache is None:
             raise ConfigurationError("BetterAuthSession needs a store (or a trusted cookie_cache)")
-        if not cookie_prefix or not isinstance(cookie_prefix, str):
-            raise ConfigurationError("cookie_prefix must be a non-empty string")
+        if self.secrets is None and (store is not None or isinstance(cookie_cache, str)):
+            raise ConfigurationError("without a secret only a SessionCacheJWT cache can prove")
         self.sessions: SessionLookup | None = (
             None
             if store is None
@@ -346,26 +353,32 @@ class BetterAuthSession:
                 blocking_timeout=blocking_timeout,
             )
         )
-        token_name = (
-            BETTER_AUTH_COOKIE
-            if cookie_prefix == "better-auth"
-            else f"{cookie_prefix}.session_token"
+        names = better_auth_cookie_names
+        self.cookie_names = cookie_name_list(
+            cookie_names, names("session_token", prefix=cookie_prefix, secure=secure_cookies)
         )
-        self.cookie_names = cookie_name_list(cookie_names, (SECURE_PREFIX + token_name, token_name))
-        data = f"{cookie_prefix}.session_data"
-        self.data_cookie_names = (SECURE_PREFIX + data, data)
-        self.accept_bearer = accept_bearer
+        self.data_cookie_names = names(
+            "session_data", prefix=cookie_prefix, name=cookie_cache_name, secure=secure_cookies
+        )
+        self.accept_bearer = accept_bearer and self.secrets is not None
         self.allow_unsigned_bearer = allow_unsigned_bearer
-        self.cookie_cache: CookieCacheStrategy | None = cookie_cache
-        self.cookie_cache_version = cookie_cache_version
-        self.leeway = float(leeway)
-        if cookie_cache == "jwe":
-            _ = self.secrets.jwe_keys  # derive the cache keys now, not on the first request
+        self.cookie_cache: CookieCache | None = (
+            None
+            if cookie_cache is None
+            else CookieCache(
+                self.secrets,
+                cookie_cache,
+                names=self.data_cookie_names,
+                version=cookie_cache_version,
+                leeway=leeway,
+            )
+        )
 
     def __repr__(self) -> str:
         return (
             f"BetterAuthSession(cookies={list(self.cookie_names)!r}, "
-            f"secrets=<{len(self.secrets.keys)}>, cookie_cache={self.cookie_cache!r})"
+            f"secrets=<{len(self.secrets.keys) if self.secrets else 0}>, "
+            f"cookie_cache={self.cookie_cache!r})"
         )
 
     @property
@@ -376,16 +389,23 @@ class BetterAuthSession:
     # ------------------------------------------------------------------ credentials
 
     def token(self, credentials: RequestCredentials) -> tuple[str, CredentialKind] | None:
-        """The verified session token this request presents, or ``None`` when none is ours."""
+        """The verified session token this request presents, or ``None`` when none is ours.
+
+        Only the exact session cookie names are read: the multi-session plugin's
+        ``<name>_multi-<token>`` cookies are never taken for the session."""
         cookies = credentials.cookies
         secrets = self.secrets
         for name in self.cookie_names:
             value = cookies.get(name)
             if value:
-                token = secrets.verify_signed_cookie(value)
+                token = (
+                    split_signed_cookie(value)[0]  # only matched to the JWKS-signed cache's sid
+                    if secrets is None
+                    else secrets.verify_signed_cookie(value)
+                )
                 check_token_shape(token)
                 return token, "cookie"
-        if not self.accept_bearer:
+        if not self.accept_bearer or secrets is None:
             return None
         bearer = credentials.bearer_token()
         if bearer is None:
@@ -402,28 +422,18 @@ class BetterAuthSession:
         return bearer, "bearer"
 
     def _without_store(
-        self, credentials: RequestCredentials, token: str, credential: CredentialKind, now: float
+        self, cached: CachedSession | None, credential: CredentialKind
     ) -> Verified | None:
-        """The answer from the trusted cookie cache, if any; raises when a store is needed but
-        none is configured. ``None``: look the token up in the store."""
-        strategy = self.cookie_cache
-        if strategy is not None and credential == "cookie":
-            cached = self.secrets.read_cookie_cache(
-                credentials.cookies,
-                self.data_cookie_names,
-                strategy,
-                token=token,
-                version=self.cookie_cache_version,
-                now=now,
-                leeway=self.leeway,
+        """The answer from the trusted cookie cache (``cached``, read for a cookie credential),
+        if any; raises when a store is needed but none is configured. ``None``: look the token
+        up in the store."""
+        if cached is not None:
+            return Verified(
+                claims=cached.claims,
+                source="better-auth",
+                credential=credential,
+                expires_at=cached.expires_at,
             )
-            if cached is not None:
-                return Verified(
-                    claims=cached.claims,
-                    source="better-auth",
-                    credential=credential,
-                    expires_at=cached.expires_at,
-                )
         if self.sessions is None:
             raise SessionNotFoundError("no valid cookie cache and no session store configured")
         return None
@@ -436,7 +446,13 @@ class BetterAuthSession:
         if found is None:
             return None
         token, credential = found
-        answer = self._without_store(credentials, token, credential, now)
+        cache, fall_back = self.cookie_cache, self.sessions is not None
+        cached = (
+            await cache.aread(credentials.cookies, token, now, fall_back=fall_back)
+            if cache is not None and credential == "cookie"
+            else None
+        )
+        answer = self._without_store(cached, credential)
         if answer is not None:
             return answer
         assert self.sessions is not None  # _without_store raised otherwise
@@ -448,7 +464,13 @@ class BetterAuthSession:
         if found is None:
             return None
         token, credential = found
-        answer = self._without_store(credentials, token, credential, now)
+        cache, fall_back = self.cookie_cache, self.sessions is not None
+        cached = (
+            cache.read(credentials.cookies, token, now, fall_back=fall_back)
+            if cache is not None and credential == "cookie"
+            else None
+        )
+        answer = self._without_store(cached, credential)
         if answer is not None:
             return answer
         assert self.sessions is not None  # _without_store raised otherwise
