@@ -74,9 +74,11 @@ def test_wrong_secret_rejected():
         verify_signed_cookie(sign_cookie_value(TOKEN, "another-secret"), SECRET)
 
 
-def test_rotation_accepts_any_listed_secret():
-    assert verify_signed_cookie(sign_cookie_value(TOKEN, OLD), [SECRET, OLD]) == TOKEN
+def test_rotation_list_verifies_cookies_with_the_current_secret_only():
+    # better-auth 1.7.25 checks signed cookies against ctx.secret (the current one) only
     assert verify_signed_cookie(sign_cookie_value(TOKEN, SECRET), [SECRET, OLD]) == TOKEN
+    with pytest.raises(InvalidSignatureError):
+        verify_signed_cookie(sign_cookie_value(TOKEN, OLD), [SECRET, OLD])
 
 
 def test_split_at_last_dot():
