@@ -106,8 +106,26 @@ async function verdict(auth, jar) {
   return found ? { userId: found.user.id, token: found.session.token } : null;
 }
 
+// {op: "parseSecretsEnv", values: [...]}: better-auth's own BETTER_AUTH_SECRETS parser (with the
+// array validation create-context runs next) on each value: {versions} or {error}.
+async function parseSecrets(values) {
+  const dir = new URL("./node_modules/better-auth/dist/context/", import.meta.url);
+  const { parseSecretsEnv, validateSecretsArray } = await import(new URL("secret-utils.mjs", dir));
+  const quiet = { warn: () => {} };
+  return values.map((value) => {
+    try {
+      const parsed = parseSecretsEnv(value);
+      if (parsed) validateSecretsArray(parsed, quiet);
+      return { versions: parsed ? parsed.map((s) => [s.version, s.value]) : [] };
+    } catch (err) {
+      return { error: String(err.message) };
+    }
+  });
+}
+
 async function main() {
   const p = JSON.parse(readFileSync(0, "utf8"));
+  if (p.op === "parseSecretsEnv") return parseSecrets(p.values);
   setEnv(p.env);
   freezeClock(p.now);
   const { betterAuth } = await import("better-auth");

@@ -225,3 +225,46 @@ def test_chunked_cache_and_version_callable_match_better_auth(node_bin: str, str
     assert (
         verdict(session_from_env(env, cookie_cache=strategy, cookie_cache_version="1"), jar) is None
     )
+
+
+SECRETS_VALUES = [
+    "1:a",
+    "1a:b",
+    " 2 : c , 1:d",
+    "-1:x",
+    "-0:x",
+    "x",
+    "1:",
+    "1:a,1:b",
+    "+3:z",
+    "1:a:b",
+    "",
+    "1:a,",
+    "0x1:a",
+    "1.5:a",
+    " :a",
+    "\t4\t:\ta\t",
+]
+
+
+def test_versioned_secret_parsing_matches_better_auth(node_bin: str) -> None:
+    from sessiongate._secrets import parse_versioned_secrets
+    from sessiongate.errors import ConfigurationError
+
+    proc = subprocess.run(
+        [node_bin, str(SCRIPT)],
+        input=json.dumps({"op": "parseSecretsEnv", "values": SECRETS_VALUES}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={"TZ": "UTC", "PATH": "/usr/bin:/bin"},
+        cwd=SCRIPT.parent,
+    )
+    theirs = json.loads(proc.stdout.strip().splitlines()[-1])["result"]
+    for value, js in zip(SECRETS_VALUES, theirs, strict=True):
+        if "error" in js:
+            with pytest.raises(ConfigurationError):
+                parse_versioned_secrets(value)
+        else:
+            assert [list(v) for v in parse_versioned_secrets(value)] == js["versions"], value
