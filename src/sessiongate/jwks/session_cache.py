@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from .._b64json import json_object
 from ..betterauth import MAX_COOKIE_CACHE_BYTES
@@ -30,10 +31,34 @@ from .client import JWKSClient
 from .fetch import check_url, origin
 from .keys import JWKSKey, KeySource, SignatureVerifier, SignedToken, parse_signed_token
 
-__all__ = ["SESSION_CACHE_AUDIENCE", "SESSION_CACHE_TYPE", "SessionCacheJWT"]
+__all__ = [
+    "SESSION_CACHE_AUDIENCE",
+    "SESSION_CACHE_TYPE",
+    "SessionCacheJWT",
+    "better_auth_jwks_url",
+]
 
 SESSION_CACHE_TYPE = "better-auth.session-cache+jwt"
 SESSION_CACHE_AUDIENCE = "better-auth:session-cache"
+
+
+def better_auth_jwks_url(
+    base_url: str, base_path: str, jwks_path: str, allow_http: bool
+) -> tuple[str, str]:
+    """``(jwks_url, base_origin)`` of the jwt plugin of an app at ``base_url``: Better Auth's
+    ``withPath`` (a ``base_url`` that has a path is used as is, else ``base_path`` is added)
+    then ``jwks_path``. :class:`ConfigurationError` for a URL that is not ``https`` (or ``http``
+    with ``allow_http``) with a host."""
+    try:
+        check_url(base_url, allow_http, "base_url")
+    except ValueError as err:
+        raise ConfigurationError(str(err)) from None
+    base_origin = origin(base_url)
+    trimmed = base_url.rstrip("/")
+    if urlsplit(trimmed).path in ("", "/"):
+        path = "/" + base_path.strip("/") if base_path.strip("/") else ""
+        trimmed = base_origin + path
+    return trimmed + "/" + jwks_path.lstrip("/"), base_origin
 
 
 class SessionCacheJWT:
@@ -91,15 +116,7 @@ class SessionCacheJWT:
     ) -> SessionCacheJWT:
         """The verifier for an app at ``base_url``: keys from ``{origin}{base_path}{jwks_path}``
         (a ``base_url`` with a path is used as is, as Better Auth does), ``iss`` = its origin."""
-        try:
-            check_url(base_url, allow_http, "base_url")
-        except ValueError as err:
-            raise ConfigurationError(str(err)) from None
-        base_origin = origin(base_url)
-        trimmed = base_url.rstrip("/")
-        if trimmed == base_origin or trimmed + "/" == base_origin + "/":
-            trimmed = base_origin + ("/" + base_path.strip("/") if base_path.strip("/") else "")
-        jwks_url = trimmed + "/" + jwks_path.lstrip("/")
+        jwks_url, base_origin = better_auth_jwks_url(base_url, base_path, jwks_path, allow_http)
         return cls(jwks_url, issuer=base_origin, allow_http=allow_http, **options)
 
     def _parse(self, token: str) -> SignedToken:
