@@ -130,7 +130,10 @@ class SessionGate:
         JWE session cookies; ``SESSIONGATE_JWT_SECRET`` (else ``JWT_SECRET``), with optional
         ``SESSIONGATE_JWT_AUDIENCE`` / ``_ISSUER``: HS256 Bearer JWTs, off without a dedicated
         secret; ``DATABASE_URL`` + ``SESSIONGATE_SCHEMA``: database sessions;
-        ``BETTER_AUTH_SECRET``: Better Auth signed cookies in that database;
+        ``BETTER_AUTH_SECRETS`` / ``BETTER_AUTH_SECRET`` (else ``AUTH_SECRET`` for a Better Auth
+        app), ``BETTER_AUTH_URL``: Better Auth signed cookies in that database, names and secret
+        order as Better Auth uses them; ``SESSIONGATE_SECURE_ONLY`` (default: every base URL
+        ``https://``): only ``__Secure-`` / ``__Host-`` cookies (``options`` may override);
         ``SESSIONGATE_JWKS_URL`` + ``_ISSUER`` + ``_AUDIENCE``: asymmetric Bearer JWTs;
         ``REDIS_URL``: Better Auth sessions in Redis. What ``sessiongate db install-notify``
         installed (and ``REDIS_URL``) is detected at start: cross-replica invalidation and
