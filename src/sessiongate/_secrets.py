@@ -17,6 +17,7 @@ __all__ = [
     "BETTER_AUTH_DEV_SECRET",
     "better_auth_secrets_from_env",
     "parse_versioned_secrets",
+    "refuse_development_secret",
     "secret_bytes",
     "secret_list",
 ]
@@ -118,10 +119,19 @@ def better_auth_secrets_from_env(
         values = [legacy]
     else:
         values = [BETTER_AUTH_DEV_SECRET] if development else []
-    if BETTER_AUTH_DEV_SECRET in values and not development:
+    return refuse_development_secret(values, development=development)
+
+
+def refuse_development_secret(
+    secrets: Sequence[str], *, development: bool = False
+) -> tuple[str, ...]:
+    """``secrets`` as a tuple; :class:`ConfigurationError` when one of them is
+    :data:`BETTER_AUTH_DEV_SECRET` and ``development`` is false (from the environment or a flag
+    alike)."""
+    if BETTER_AUTH_DEV_SECRET in secrets and not development:
         raise ConfigurationError(
             "the Better Auth secret is the development default, which anyone can sign cookies "
             "with: set BETTER_AUTH_SECRET (or BETTER_AUTH_SECRETS), or SESSIONGATE_DEVELOPMENT=1 "
             "on a development machine"
         )
-    return tuple(values)
+    return tuple(secrets)

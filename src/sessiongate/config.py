@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._secrets import better_auth_secrets_from_env
+from ._secrets import better_auth_secrets_from_env, refuse_development_secret
 from .authjs import AuthJSToken, secrets_from_env
 from .betterauth import base_url_from_env, secure_cookies
 from .errors import ConfigurationError
@@ -179,7 +179,9 @@ class GateConfig:
             jwt_audience=jwt_audience or env.get("SESSIONGATE_JWT_AUDIENCE") or None,
             database_url=database_url or env.get("DATABASE_URL") or None,
             schema=schema or env.get("SESSIONGATE_SCHEMA") or "authjs-prisma",
-            better_auth_secrets=tuple(better_auth_secrets) or tuple(better_env),
+            better_auth_secrets=refuse_development_secret(
+                tuple(better_auth_secrets) or better_env, development=development
+            ),
             jwks_url=jwks_url or env.get("SESSIONGATE_JWKS_URL") or None,
             issuer=issuer or env.get("SESSIONGATE_JWKS_ISSUER") or None,
             audience=audience or env.get("SESSIONGATE_JWKS_AUDIENCE") or None,

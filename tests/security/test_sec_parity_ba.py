@@ -261,3 +261,11 @@ def test_cookie_cache_of_an_outdated_version_is_refused() -> None:
     fresh = {**session_data(), "version": "v-Ada"}
     cookies[DATA_COOKIE] = compact(fresh, NEW)
     assert read(auth, cookies) == "u1"
+
+
+def test_better_auth_development_default_secret_given_as_a_flag_is_refused() -> None:
+    # `sessiongate serve --better-auth-secret better-auth-secret-1234...` is the same mistake
+    with pytest.raises(ConfigurationError):
+        GateConfig.from_sources(
+            better_auth_secrets=["better-auth-secret-12345678901234567890"], environ={}
+        )
