@@ -312,3 +312,18 @@ def test_chunked_cache_is_read_through_the_shared_chunk_code(key: Any) -> None:
     del cookies["__Secure-better-auth.session_data.1"]  # a gap: no cache, no store
     with pytest.raises(SessionGateError):
         auth.authenticate_sync(RequestCredentials(cookies), NOW)
+
+
+def test_doctor_names_a_cookie_signed_with_a_retired_secret() -> None:
+    from sessiongate.doctor import diagnose
+
+    header = f"better-auth.session_token={sign_cookie_value(TOKEN, OLD)}"
+    report = diagnose(header, better_auth_secrets=[NEW, OLD], now=NOW)
+    errors = {f.code for f in report.findings if f.level == "error"}
+    assert "retired_secret" in errors
+    current = diagnose(
+        f"better-auth.session_token={sign_cookie_value(TOKEN, NEW)}",
+        better_auth_secrets=[NEW, OLD],
+        now=NOW,
+    )
+    assert "retired_secret" not in {f.code for f in current.findings}
