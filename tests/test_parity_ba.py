@@ -327,3 +327,16 @@ def test_doctor_names_a_cookie_signed_with_a_retired_secret() -> None:
         now=NOW,
     )
     assert "retired_secret" not in {f.code for f in current.findings}
+
+
+def test_remembered_cache_jwt_is_rechecked_for_expiry_and_copied(key: Any) -> None:
+    from sessiongate.errors import ExpiredTokenError
+
+    private, keys = key
+    cache = SessionCacheJWT(jwks=StaticKeys(keys), issuer=ISSUER)
+    token = cache_jwt(private)
+    first = cache.decode_sync(token, now=NOW)
+    first["user"]["id"] = "someone-else"  # a caller's own copy
+    assert cache.decode_sync(token, now=NOW)["user"]["id"] == "u1"
+    with pytest.raises(ExpiredTokenError):
+        cache.decode_sync(token, now=NOW + 300 + 15)

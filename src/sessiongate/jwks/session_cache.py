@@ -11,8 +11,9 @@ public keys of ``{base}/api/auth/jwks``.
 Checks, in this order: size cap, strict parse, ``alg`` in the pinned list (never taken from the
 token), ``typ`` exactly the session-cache type and a ``kid`` (both before any key fetch), the key
 for that ``kid`` from the :class:`~sessiongate.jwks.keys.KeySource` (a key listed for another
-algorithm is refused), the signature, then ``iss`` / ``aud`` / ``exp`` / ``nbf``. The ``sub`` /
-``sid`` binding and everything ``/get-session`` checks next are
+algorithm is refused), the signature, then ``iss`` / ``aud`` / ``exp`` / ``nbf``. Verified
+tokens are remembered per key-set version, as :class:`~sessiongate.jwks.JWKSBearer` does. The
+``sub`` / ``sid`` binding and everything ``/get-session`` checks next are
 :class:`sessiongate.betterauth_cache.CookieCache`'s.
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._b64json import json_object
+from .._tokencache import DecodedToken, TokenCache
 from ..betterauth import MAX_COOKIE_CACHE_BYTES
 from ..claims import ClaimRules
 from ..errors import ConfigurationError, InvalidClaimError, MalformedTokenError
@@ -72,6 +74,8 @@ class SessionCacheJWT:
             ``"better-auth:session-cache"`` when the app has no static base URL.
         algorithms: pinned algorithms (the plugin's ``keyPairConfig.alg``; default ``EdDSA``).
         leeway: clock tolerance (Better Auth: 15 s).
+        cache_size: how many verified cache JWTs to remember (0 disables), per key-set version;
+            a hit re-checks ``exp``/``nbf``.
         allow_http: with ``jwks_url``, accept an ``http`` URL (loopback development).
         clock: wall-clock UNIX time when ``now`` is not passed.
     """
@@ -84,6 +88,7 @@ class SessionCacheJWT:
         issuer: str,
         algorithms: Iterable[str] = ("EdDSA",),
         leeway: float = 15.0,
+        cache_size: int = 4096,
         allow_http: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -100,6 +105,7 @@ class SessionCacheJWT:
             leeway=leeway, require_exp=True, issuer=issuer, audience=SESSION_CACHE_AUDIENCE
         )
         self.clock = clock
+        self._cache = TokenCache(cache_size)
 
     def __repr__(self) -> str:
         return f"SessionCacheJWT({self.jwks!r}, algorithms={list(self.algorithms)})"
@@ -127,25 +133,41 @@ class SessionCacheJWT:
             raise MalformedTokenError("the cookie cache JWT has no kid")
         return parsed
 
-    def _check(self, parsed: SignedToken, keys: tuple[JWKSKey, ...], now: float) -> dict[str, Any]:
+    def _check(
+        self, token: str, parsed: SignedToken, keys: tuple[JWKSKey, ...], version: int
+    ) -> DecodedToken:
         self._signatures.verify(
             parsed.alg, parsed.kid, keys, parsed.signing_input, parsed.signature
         )
         claims = json_object(parsed.payload, "payload")
-        self.rules.check(claims, now)
+        exp, nbf = self.rules.check_static(claims)
         iss = claims.get("iss")
         if not isinstance(iss, str) or not iss:
             raise InvalidClaimError("the cookie cache JWT has no issuer")
-        return claims
+        decoded = DecodedToken(claims, parsed.header, "better-auth", exp, nbf)
+        self._cache.put((version, token), decoded)
+        return decoded
+
+    def _claims(self, decoded: DecodedToken, now: float | None) -> dict[str, Any]:
+        self.rules.check_time(decoded.exp, decoded.nbf, self.clock() if now is None else now)
+        return decoded.claims_copy()
 
     async def decode(self, token: str, *, now: float | None = None) -> dict[str, Any]:
-        """Verify ``token`` (awaiting the key fetch if needed) and return its claims."""
-        parsed = self._parse(token)
-        keys = await self.jwks.get_signing_keys(parsed.kid)
-        return self._check(parsed, keys, self.clock() if now is None else now)
+        """Verify ``token`` (awaiting the key fetch if needed) and return its claims (a copy of
+        their own to each caller); a token verified before is answered from the cache, its
+        ``exp``/``nbf`` checked again."""
+        decoded = self._cache.get((self.jwks.version, token))
+        if decoded is None:
+            parsed = self._parse(token)
+            keys = await self.jwks.get_signing_keys(parsed.kid)
+            decoded = self._check(token, parsed, keys, self.jwks.version)
+        return self._claims(decoded, now)
 
     def decode_sync(self, token: str, *, now: float | None = None) -> dict[str, Any]:
         """Blocking :meth:`decode`."""
-        parsed = self._parse(token)
-        keys = self.jwks.get_signing_keys_sync(parsed.kid)
-        return self._check(parsed, keys, self.clock() if now is None else now)
+        decoded = self._cache.get((self.jwks.version, token))
+        if decoded is None:
+            parsed = self._parse(token)
+            keys = self.jwks.get_signing_keys_sync(parsed.kid)
+            decoded = self._check(token, parsed, keys, self.jwks.version)
+        return self._claims(decoded, now)
