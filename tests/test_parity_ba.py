@@ -340,3 +340,17 @@ def test_remembered_cache_jwt_is_rechecked_for_expiry_and_copied(key: Any) -> No
     assert cache.decode_sync(token, now=NOW)["user"]["id"] == "u1"
     with pytest.raises(ExpiredTokenError):
         cache.decode_sync(token, now=NOW + 300 + 15)
+
+
+def test_doctor_reads_the_secure_only_names_of_an_https_better_auth_app(tmp_path: Any) -> None:
+    from sessiongate.doctor import diagnose
+    from sessiongate.doctor.inputs import Setup
+
+    (tmp_path / "app.db").touch()
+    env = {"BETTER_AUTH_SECRET": NEW, "BETTER_AUTH_URL": ISSUER}
+    setup = Setup.from_sources(
+        database_url=f"sqlite:///{tmp_path}/app.db", schema="better-auth", environ=env
+    )
+    header = f"__Secure-better-auth.session_token={sign_cookie_value(TOKEN, NEW)}"
+    report = diagnose(header, setup=setup, now=NOW)
+    assert "better_auth_secret" in {f.code for f in report.findings}
