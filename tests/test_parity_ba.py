@@ -354,3 +354,17 @@ def test_doctor_reads_the_secure_only_names_of_an_https_better_auth_app(tmp_path
     header = f"__Secure-better-auth.session_token={sign_cookie_value(TOKEN, NEW)}"
     report = diagnose(header, setup=setup, now=NOW)
     assert "better_auth_secret" in {f.code for f in report.findings}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"BASE_URL": "https://app.example.com"}, {"NUXT_PUBLIC_AUTH_URL": "https://app.example.com"}],
+)
+def test_an_auth_js_app_with_a_generic_base_url_is_not_taken_for_better_auth(
+    extra: dict[str, str],
+) -> None:
+    config = GateConfig.from_sources(environ={"AUTH_SECRET": NEW, **extra})
+    assert config.better_auth_secrets == () and config.better_auth_secure_cookies is None
+    assert [a.name for a in SessionGate.from_env({"AUTH_SECRET": NEW, **extra}).authenticators] == [
+        "authjs"
+    ]

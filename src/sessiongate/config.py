@@ -22,7 +22,7 @@ from typing import Literal
 
 from ._secrets import better_auth_secrets_from_env, refuse_development_secret
 from .authjs import AuthJSToken, secrets_from_env
-from .betterauth import base_url_from_env, secure_cookies
+from .betterauth import BETTER_AUTH_BASE_URL_ENV, base_url_from_env, secure_cookies
 from .errors import ConfigurationError
 from .jws import BearerJWT
 from .types import Authenticator
@@ -158,15 +158,17 @@ class GateConfig:
         env = os.environ if environ is None else environ
         jwt_env = env.get("SESSIONGATE_JWT_SECRET") or env.get("JWT_SECRET")
         development = _flag(env, "SESSIONGATE_DEVELOPMENT") or False
-        base_url = base_url_from_env(env)
         chosen_schema = schema or env.get("SESSIONGATE_SCHEMA") or ""
+        # a Better Auth app: its own variables or schema (BASE_URL, NUXT_PUBLIC_AUTH_URL and
+        # AUTH_SECRET are read by Better Auth but set by other apps too)
         better_app = bool(
             better_auth_secrets
             or env.get("BETTER_AUTH_SECRETS")
             or env.get("BETTER_AUTH_SECRET")
-            or base_url
+            or any(env.get(n) for n in BETTER_AUTH_BASE_URL_ENV if "BETTER_AUTH_URL" in n)
             or chosen_schema.startswith("better-auth")
         )
+        base_url = base_url_from_env(env) if better_app else None
         better_env = (
             better_auth_secrets_from_env(env, development=development)
             if better_app and not better_auth_secrets
