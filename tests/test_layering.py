@@ -48,6 +48,7 @@ CORE = (
     "sessiongate.jws",
     "sessiongate.authjs",
     "sessiongate.betterauth",
+    "sessiongate.betterauth_cache",
     "sessiongate.origins",
     "sessiongate.responses",
     "sessiongate.policy",

@@ -13,16 +13,23 @@ Formats (SPEC section 5, written from ``better-auth@1.7.25`` / ``better-call@1.4
 * **Bearer plugin**: ``Authorization: Bearer <token>.<sig>`` (the ``set-auth-token`` header);
   the signature may be base64 or base64url, padded or not. A bare token (no ``.``) is what the
   plugin accepts by default; here only with ``allow_unsigned_bearer=True``.
-* **Cookie cache** ``<prefix>.session_data`` (opt-in ``cookie_cache=``): ``compact`` (base64url
-  JSON + HMAC over its re-serialization), ``jwt`` (HS256) or ``jwe`` (dir, A256CBC-HS512, key
-  from HKDF with salt ``better-auth-session``). A valid, unexpired cache whose
-  ``session.token`` equals the signed token answers without the database, as Better Auth does.
+* **Cookie cache** ``<prefix>.session_data``: ``compact`` (base64url JSON + HMAC over its
+  re-serialization), ``jwt`` (HS256) or ``jwe`` (dir, A256CBC-HS512, key from HKDF with salt
+  ``better-auth-session``) are decoded here; :mod:`sessiongate.betterauth_cache` reads the
+  cookie (chunks, version, token binding, the jwt plugin's JWKS-signed form).
+* **Cookie names** ``[__Secure-]`` + (``advanced.cookies.<name>.name`` or
+  ``<advanced.cookiePrefix or "better-auth">.<name>``); ``__Secure-`` when
+  ``advanced.useSecureCookies``, else when the base URL is ``https://``, else in production
+  (:func:`better_auth_cookie_names`, :func:`secure_cookies`).
 
-Secrets: a list. Better Auth 1.7.25 checks signed cookies against its *current* secret only
-(SPEC 5.9), so rotating ``BETTER_AUTH_SECRET`` there logs everyone out; listing the old secret
-here lets this service keep accepting cookies signed before a rotation while the JS side
-re-issues them. :class:`BetterAuthSecrets` prepares them once (UTF-8 bytes, the cache's JWE
-keys); the module-level functions are one-shot conveniences over it.
+Secrets (``context/create-context`` and ``crypto/jwt`` of better-auth 1.7.25): a list, current
+first. Better Auth signs and verifies ``session_token`` cookies, bearer tokens and the
+``compact`` / ``jwt`` caches with its **current** secret only (``ctx.secret``); every listed
+secret (the ``BETTER_AUTH_SECRETS`` versions, then the legacy ``BETTER_AUTH_SECRET``) decrypts
+the ``jwe`` cache, chosen by ``kid``. sessiongate does the same: a cookie signed with a retired
+secret is refused (a rotation after a leak must end the old cookies' life here too).
+:class:`BetterAuthSecrets` prepares them once; the module-level functions are one-shot
+conveniences over it.
 """
 
 from __future__ import annotations
@@ -31,32 +38,32 @@ import binascii
 import hmac
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any, Literal
 
 from ._b64json import b64url_decode, json_compact, json_object
 from ._secrets import secret_bytes, secret_list
-from .baplugins import session_fields, timestamp
-from .cookies import percent_decode, session_cookie_candidates
+from .cookies import SECURE_PREFIX, percent_decode
 from .errors import (
     AuthenticationError,
     ConfigurationError,
     ExpiredTokenError,
     InvalidSignatureError,
     MalformedTokenError,
-    SessionGateError,
 )
 from .jwe import A256CBC_HS512, ContentKey, hkdf_sha256, oct_thumbprint, parse_compact
 
 __all__ = [
+    "BETTER_AUTH_BASE_URL_ENV",
     "MAX_COOKIE_CACHE_BYTES",
     "BetterAuthSecrets",
-    "CachedSession",
     "CookieCacheStrategy",
+    "base_url_from_env",
+    "better_auth_cookie_names",
     "better_auth_jwe_key",
     "decode_cookie_cache",
+    "secure_cookies",
     "sign_cookie_value",
+    "split_signed_cookie",
     "verify_bearer_value",
     "verify_signed_cookie",
 ]
@@ -120,35 +127,42 @@ def _decode_any_base64(sig: str) -> bytes | None:
         return None
 
 
-class CachedSession:
-    """What a valid ``session_data`` cookie cache proves: the user's claims until ``expires_at``.
-
-    ``claims`` are shaped like a database session's (``sub``/``id``, the user fields, a
-    ``session`` object with ``expires`` and ``cached_until``, ``exp``); read-only.
-    """
-
-    __slots__ = ("claims", "expires_at")
-
-    def __init__(self, claims: Mapping[str, Any], expires_at: float) -> None:
-        self.claims = claims
-        self.expires_at = expires_at
+def split_signed_cookie(cookie_value: str) -> tuple[str, bytes]:
+    """``(value, signature)`` of a signed cookie, as better-call's ``getSignedCookie`` splits it
+    (nothing verified): percent-decoded, cut at the **last** ``.`` (index >= 1), a signature of
+    exactly 44 standard-base64 characters ending in ``=``. :class:`MalformedTokenError`
+    otherwise (Better Auth treats such a cookie as absent)."""
+    decoded = percent_decode(cookie_value)
+    if decoded is None:
+        raise MalformedTokenError("the signed cookie has a malformed percent-escape")
+    cut = decoded.rfind(".")
+    if cut < 1:
+        raise MalformedTokenError("the signed cookie has no signature")
+    value, sig = decoded[:cut], decoded[cut + 1 :]
+    if len(sig) != 44 or sig[43] != "=" or not _SIG_CHARS.issuperset(sig[:43]):
+        raise MalformedTokenError("the cookie signature is not 44 characters of base64")
+    return value, binascii.a2b_base64(sig)
 
 
 class BetterAuthSecrets:
     """Better Auth secrets prepared once: checks signed cookies, bearer tokens and cookie caches.
 
     Args:
-        secret: ``BETTER_AUTH_SECRET``, or a list ``[current, previous, ...]``: a value signed by
-            any of them is accepted. UTF-8 bytes of the string as typed.
+        secret: ``BETTER_AUTH_SECRET``, or a list ``[current, *older]`` as Better Auth keeps
+            them (``BETTER_AUTH_SECRETS`` versions in order, then the legacy secret; see
+            :func:`sessiongate._secrets.better_auth_secrets_from_env`). The **current** one
+            verifies signed cookies, bearer tokens and the ``compact`` / ``jwt`` caches; every
+            one decrypts the ``jwe`` cache (by ``kid``), exactly where Better Auth uses them.
 
     Raises :class:`ConfigurationError` for an empty secret or list. The cookie cache's JWE keys
     are derived on first use (HKDF per secret), never per request.
     """
 
-    __slots__ = ("_jwe_keys", "keys")
+    __slots__ = ("_jwe_keys", "current", "keys")
 
     def __init__(self, secret: str | bytes | Sequence[str | bytes]) -> None:
         self.keys: tuple[bytes, ...] = secret_list(secret, _WHAT)
+        self.current: tuple[bytes] = (self.keys[0],)
         self._jwe_keys: tuple[ContentKey, ...] | None = None
 
     def __repr__(self) -> str:
@@ -167,20 +181,11 @@ class BetterAuthSecrets:
 
         ``cookie_value`` may be percent-encoded (as sent) or decoded. Raises
         :class:`MalformedTokenError` when it is not ``token.<44-char base64>`` (Better Auth
-        treats such a cookie as absent) and :class:`InvalidSignatureError` when no secret
-        matches.
+        treats such a cookie as absent) and :class:`InvalidSignatureError` when the current
+        secret's signature does not match (an older secret's is refused, as Better Auth does).
         """
-        decoded = percent_decode(cookie_value)
-        if decoded is None:
-            raise MalformedTokenError("the signed cookie has a malformed percent-escape")
-        cut = decoded.rfind(".")
-        if cut < 1:
-            raise MalformedTokenError("the signed cookie has no signature")
-        value, sig = decoded[:cut], decoded[cut + 1 :]
-        if len(sig) != 44 or sig[43] != "=" or not _SIG_CHARS.issuperset(sig[:43]):
-            raise MalformedTokenError("the cookie signature is not 44 characters of base64")
-        signature = binascii.a2b_base64(sig)
-        if len(signature) != 32 or not _match(self.keys, value, signature):
+        value, signature = split_signed_cookie(cookie_value)
+        if len(signature) != 32 or not _match(self.current, value, signature):
             raise InvalidSignatureError("the session cookie signature is not valid")
         return value
 
@@ -189,7 +194,7 @@ class BetterAuthSecrets:
 
         Returns ``None`` when the value does not have that shape (one ``.``, a signature
         decoding to 32 bytes in base64 or base64url, padded or not); raises
-        :class:`InvalidSignatureError` when it does but no secret matches.
+        :class:`InvalidSignatureError` when it does but the current secret does not match.
         """
         if value.count(".") != 1:
             return None
@@ -197,7 +202,7 @@ class BetterAuthSecrets:
         signature = _decode_any_base64(sig)
         if not token or signature is None or len(signature) != 32:
             return None
-        if not _match(self.keys, token, signature):
+        if not _match(self.current, token, signature):
             raise InvalidSignatureError("the bearer token signature is not valid")
         return token
 
@@ -208,98 +213,77 @@ class BetterAuthSecrets:
 
         ``sessionData`` is ``{"session": {...}, "user": {...}, "updatedAt": ms, "version":
         "1"}`` (the jwt/jwe payloads also carry ``iat``/``exp``); ``cache_expires_at`` is UNIX
-        seconds. Raises an :class:`AuthenticationError` when the cache is malformed, forged or
+        seconds. ``compact`` and ``jwt`` are checked with the current secret, ``jwe`` decrypts
+        with any. Raises an :class:`AuthenticationError` when the cache is malformed, forged or
         expired.
         """
         if len(value) > MAX_COOKIE_CACHE_BYTES:
             raise MalformedTokenError("the cookie cache is too large")
         if strategy == "compact":
-            return _decode_compact(value, self.keys)
+            return _decode_compact(value, self.current)
         if strategy == "jwt":
-            return _decode_jwt(value, self.keys, now)
+            return _decode_jwt(value, self.current, now)
         if strategy == "jwe":
             return _decode_jwe(value, self.jwe_keys, now, leeway)
         raise ConfigurationError(f"unknown cookie cache strategy {strategy!r}")
 
-    def read_cookie_cache(
-        self,
-        cookies: Mapping[str, str],
-        names: Sequence[str],
-        strategy: CookieCacheStrategy,
-        *,
-        token: str,
-        version: str,
-        now: float,
-        leeway: float,
-    ) -> CachedSession | None:
-        """The session a ``session_data`` cookie cache proves for ``token``, as Better Auth
-        reads it; ``None`` when there is none or it does not hold (then ask the database).
 
-        ``names`` are the cache cookie names, ``__Secure-`` first: the first one present is the
-        only one read (a ``__Secure-`` cache is never downgraded to the plain one). A cache is
-        used only when it verifies, is not stale, names this very ``token`` and has the
-        expected ``version``.
-        """
-        for name in names:
-            try:
-                candidates = session_cookie_candidates(
-                    cookies, name, max_chunks=100, max_bytes=MAX_COOKIE_CACHE_BYTES
-                )
-            except SessionGateError:
-                return None
-            if not candidates:
-                continue
-            for value in candidates:
-                found = self._cached_session(value, strategy, token, version, now, leeway)
-                if found is not None:
-                    return found
-            return None
-        return None
+# ------------------------------------------------------------------------------ cookie names
 
-    def _cached_session(
-        self,
-        value: str,
-        strategy: CookieCacheStrategy,
-        token: str,
-        version: str,
-        now: float,
-        leeway: float,
-    ) -> CachedSession | None:
-        try:
-            payload, cache_exp = self.decode_cookie_cache(value, strategy, now=now, leeway=leeway)
-        except AuthenticationError:
-            return None  # Better Auth drops a bad cache and asks the database
-        session, user = payload.get("session"), payload.get("user")
-        if not isinstance(session, dict) or not isinstance(user, dict):
-            return None
-        cached_token = session.get("token")
-        if not isinstance(cached_token, str) or not hmac.compare_digest(
-            cached_token.encode("utf-8"), token.encode("utf-8")
-        ):
-            return None
-        if (payload.get("version") or "1") != version:
-            return None
-        session_exp = _iso_to_ts(session.get("expiresAt"))
-        # Better Auth: the cache is stale when expiresAt < now (milliseconds)
-        if session_exp is None or cache_exp < now or session_exp < now:
-            return None
-        user_id = user.get("id")
-        if not isinstance(user_id, (str, int)) or isinstance(user_id, bool):
-            return None
-        claims: dict[str, Any] = {k: v for k, v in user.items() if k not in ("id",)}
-        claims["sub"] = claims["id"] = str(user_id)
-        # the session columns (createdAt, impersonatedBy...) and when the cache was written
-        written = payload.get("updatedAt")
-        claims["session"] = MappingProxyType(
-            {
-                **session_fields(session),
-                "expires": session.get("expiresAt"),
-                "cached_until": cache_exp,
-                "cached_at": timestamp(written) if isinstance(written, (int, float)) else None,
-            }
-        )
-        claims["exp"] = math.floor(session_exp)
-        return CachedSession(MappingProxyType(claims), session_exp)
+BETTER_AUTH_BASE_URL_ENV: tuple[str, ...] = (
+    "BETTER_AUTH_URL",
+    "NEXT_PUBLIC_BETTER_AUTH_URL",
+    "PUBLIC_BETTER_AUTH_URL",
+    "NUXT_PUBLIC_BETTER_AUTH_URL",
+    "NUXT_PUBLIC_AUTH_URL",
+    "BASE_URL",
+)
+"""Where Better Auth 1.7 reads its base URL from (``utils/url`` ``getBaseURL``), first set wins;
+``BASE_URL`` only when it is not ``"/"``."""
+
+
+def base_url_from_env(env: Mapping[str, str]) -> str | None:
+    """The base URL a Better Auth app with this environment uses (no ``baseURL`` in code)."""
+    for name in BETTER_AUTH_BASE_URL_ENV:
+        value = env.get(name)
+        if value and not (name == "BASE_URL" and value == "/"):
+            return value
+    return None
+
+
+def secure_cookies(
+    base_url: str | None = None,
+    *,
+    use_secure_cookies: bool | None = None,
+    production: bool = False,
+) -> bool:
+    """Whether Better Auth writes ``__Secure-`` cookies (``cookies/index`` ``createCookieGetter``):
+    ``advanced.useSecureCookies`` when set, else whether the base URL's scheme is ``https``,
+    else whether ``NODE_ENV`` is ``production``."""
+    if use_secure_cookies is not None:
+        return bool(use_secure_cookies)
+    if base_url:
+        return base_url.strip().lower().startswith("https://")
+    return production
+
+
+def better_auth_cookie_names(
+    cookie: str,
+    *,
+    prefix: str = "better-auth",
+    name: str | None = None,
+    secure: bool | None = None,
+) -> tuple[str, ...]:
+    """The names of Better Auth's cookie ``cookie`` (``session_token``, ``session_data``), in
+    lookup order: ``[__Secure-]`` + (``name`` or ``<prefix>.<cookie>``), as Better Auth builds
+    them. ``secure`` is :func:`secure_cookies`' answer: ``True`` or ``False`` gives the one name
+    Better Auth writes (and reads); ``None`` (not known) both, ``__Secure-`` first."""
+    if not prefix or not isinstance(prefix, str):
+        raise ConfigurationError("cookie_prefix must be a non-empty string")
+    base = name or f"{prefix}.{cookie}"
+    if secure is None:
+        return (SECURE_PREFIX + base, base)
+    return (SECURE_PREFIX + base,) if secure else (base,)
 
 
 def verify_signed_cookie(cookie_value: str, secrets: str | bytes | Sequence[str | bytes]) -> str:
@@ -403,15 +387,3 @@ def _decode_jwe(
         payload = json_object(plaintext)
         return payload, _exp(payload, now, leeway=leeway)
     raise InvalidSignatureError("the cookie cache does not decrypt with the configured secrets")
-
-
-def _iso_to_ts(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()

@@ -1,7 +1,9 @@
 """Gate configuration from explicit values and from the environment the Next.js app uses.
 
-One reader of ``AUTH_SECRET``, ``AUTH_SECRET_1..3``, ``NEXTAUTH_SECRET``, ``BETTER_AUTH_SECRET``,
-``DATABASE_URL``, ``JWT_SECRET`` and the ``SESSIONGATE_*`` variables, shared by
+One reader of ``AUTH_SECRET``, ``AUTH_SECRET_1..3``, ``NEXTAUTH_SECRET``, ``BETTER_AUTH_SECRETS``,
+``BETTER_AUTH_SECRET``, ``BETTER_AUTH_URL`` (and Better Auth's other base-URL variables),
+``AUTH_URL`` / ``NEXTAUTH_URL``, ``NODE_ENV``, ``DATABASE_URL``, ``JWT_SECRET`` and the
+``SESSIONGATE_*`` variables, shared by
 ``sessiongate serve`` and :meth:`SessionGate.from_env`. Building stores opens no connection
 (they connect on first use).
 
@@ -18,7 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ._secrets import better_auth_secrets_from_env, refuse_development_secret
 from .authjs import AuthJSToken, secrets_from_env
+from .betterauth import BETTER_AUTH_BASE_URL_ENV, base_url_from_env, secure_cookies
 from .errors import ConfigurationError
 from .jws import BearerJWT
 from .types import Authenticator
@@ -72,7 +76,21 @@ class GateConfig:
         database_url / schema: Auth.js database sessions (``DATABASE_URL``,
             ``SESSIONGATE_SCHEMA``; schema preset default ``authjs-prisma``).
         better_auth_secrets / better_auth_schema: Better Auth signed cookies, looked up in
-            ``database_url`` with this preset (``BETTER_AUTH_SECRET``).
+            ``database_url`` with this preset. Current first, resolved as Better Auth does
+            (``BETTER_AUTH_SECRETS`` versions, then ``BETTER_AUTH_SECRET``, else ``AUTH_SECRET``
+            when the app is a Better Auth one): the current one verifies cookies, all decrypt
+            the JWE cookie cache. Its development default only with ``development``.
+        better_auth_cookie_prefix: ``advanced.cookiePrefix``
+            (``SESSIONGATE_BETTER_AUTH_COOKIE_PREFIX``, default ``better-auth``).
+        better_auth_secure_cookies: whether the app writes ``__Secure-`` cookies: from its base
+            URL (``BETTER_AUTH_URL``, ...) as Better Auth decides, else ``True`` under
+            ``NODE_ENV=production``, else ``None`` (both names, ``__Secure-`` first);
+            ``SESSIONGATE_BETTER_AUTH_SECURE_COOKIES`` (``useSecureCookies``) overrides.
+        secure_only: read only ``__Secure-`` / ``__Host-`` cookies (``SESSIONGATE_SECURE_ONLY``;
+            by default on when every base URL set, ``AUTH_URL``, ``NEXTAUTH_URL``,
+            ``BETTER_AUTH_URL``..., is ``https://``).
+        development: ``SESSIONGATE_DEVELOPMENT``: the app runs in development (allows Better
+            Auth's built-in development secret).
         jwks_url / issuer / audience / jwks_algorithms: asymmetric Bearer JWTs
             (``SESSIONGATE_JWKS_URL``, ``SESSIONGATE_JWKS_ISSUER``, ``SESSIONGATE_JWKS_AUDIENCE``).
         jwt_public_key: a file with the public key(s) of JWTs signed with a key pair (PEM, JWK
@@ -102,6 +120,10 @@ class GateConfig:
     jwt_public_key: str | None = None
     redis_url: str | None = field(default=None, repr=False)
     redis_prefix: str = "better-auth:"
+    better_auth_cookie_prefix: str = "better-auth"
+    better_auth_secure_cookies: bool | None = None
+    secure_only: bool = False
+    development: bool = False
 
     def __repr__(self) -> str:
         return (
@@ -135,7 +157,23 @@ class GateConfig:
         """Merge explicit values (flags) over the environment the Next.js app uses."""
         env = os.environ if environ is None else environ
         jwt_env = env.get("SESSIONGATE_JWT_SECRET") or env.get("JWT_SECRET")
-        better_env = [s for s in (env.get("BETTER_AUTH_SECRET"),) if s]
+        development = _flag(env, "SESSIONGATE_DEVELOPMENT") or False
+        chosen_schema = schema or env.get("SESSIONGATE_SCHEMA") or ""
+        # a Better Auth app: its own variables or schema (BASE_URL, NUXT_PUBLIC_AUTH_URL and
+        # AUTH_SECRET are read by Better Auth but set by other apps too)
+        better_app = bool(
+            better_auth_secrets
+            or env.get("BETTER_AUTH_SECRETS")
+            or env.get("BETTER_AUTH_SECRET")
+            or any(env.get(n) for n in BETTER_AUTH_BASE_URL_ENV if "BETTER_AUTH_URL" in n)
+            or chosen_schema.startswith("better-auth")
+        )
+        base_url = base_url_from_env(env) if better_app else None
+        better_env = (
+            better_auth_secrets_from_env(env, development=development)
+            if better_app and not better_auth_secrets
+            else ()
+        )
         return cls(
             secrets=tuple(secrets) or tuple(secrets_from_env(env)),
             jwt_secrets=tuple(jwt_secrets) or ((jwt_env,) if jwt_env else ()),
@@ -143,7 +181,9 @@ class GateConfig:
             jwt_audience=jwt_audience or env.get("SESSIONGATE_JWT_AUDIENCE") or None,
             database_url=database_url or env.get("DATABASE_URL") or None,
             schema=schema or env.get("SESSIONGATE_SCHEMA") or "authjs-prisma",
-            better_auth_secrets=tuple(better_auth_secrets) or tuple(better_env),
+            better_auth_secrets=refuse_development_secret(
+                tuple(better_auth_secrets) or better_env, development=development
+            ),
             jwks_url=jwks_url or env.get("SESSIONGATE_JWKS_URL") or None,
             issuer=issuer or env.get("SESSIONGATE_JWKS_ISSUER") or None,
             audience=audience or env.get("SESSIONGATE_JWKS_AUDIENCE") or None,
@@ -152,6 +192,11 @@ class GateConfig:
             jwt_public_key=jwt_public_key or env.get("SESSIONGATE_JWT_PUBLIC_KEY") or None,
             redis_url=redis_url or env.get("REDIS_URL") or None,
             redis_prefix=env.get("SESSIONGATE_REDIS_PREFIX", "better-auth:"),
+            better_auth_cookie_prefix=env.get("SESSIONGATE_BETTER_AUTH_COOKIE_PREFIX")
+            or "better-auth",
+            better_auth_secure_cookies=_better_auth_secure(env, base_url),
+            secure_only=_secure_only(env, base_url),
+            development=development,
         )
 
     def describe(self) -> list[str]:
@@ -184,6 +229,33 @@ class GateConfig:
                 f"in {self.jwt_public_key}"
             )
         return lines
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool | None:
+    """A boolean variable: ``None`` when unset or empty."""
+    value = (env.get(name) or "").strip().lower()
+    if not value:
+        return None
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name} must be true or false")
+
+
+def _better_auth_secure(env: Mapping[str, str], base_url: str | None) -> bool | None:
+    explicit = _flag(env, "SESSIONGATE_BETTER_AUTH_SECURE_COOKIES")
+    if explicit is not None or base_url:
+        return secure_cookies(base_url, use_secure_cookies=explicit)
+    return True if env.get("NODE_ENV") == "production" else None
+
+
+def _secure_only(env: Mapping[str, str], better_auth_url: str | None) -> bool:
+    explicit = _flag(env, "SESSIONGATE_SECURE_ONLY")
+    if explicit is not None:
+        return explicit
+    urls = [u for u in (env.get("AUTH_URL"), env.get("NEXTAUTH_URL"), better_auth_url) if u]
+    return bool(urls) and all(u.strip().lower().startswith("https://") for u in urls)
 
 
 def build_authenticators(config: GateConfig, *, flags: bool = True) -> list[Authenticator]:
@@ -256,6 +328,8 @@ def build_authenticators(config: GateConfig, *, flags: bool = True) -> list[Auth
                 BetterAuthSession(
                     secret=list(config.better_auth_secrets),
                     store=open_store(config.database_url, schema=schema),
+                    cookie_prefix=config.better_auth_cookie_prefix,
+                    secure_cookies=config.better_auth_secure_cookies,
                 )
             )
     if config.better_auth_secrets and config.redis_url:
@@ -268,6 +342,8 @@ def build_authenticators(config: GateConfig, *, flags: bool = True) -> list[Auth
             BetterAuthSession(
                 secret=list(config.better_auth_secrets),
                 store=RedisStore(config.redis_url, layout=layout),
+                cookie_prefix=config.better_auth_cookie_prefix,
+                secure_cookies=config.better_auth_secure_cookies,
             )
         )
     if config.jwks_url:

@@ -9,10 +9,13 @@ sees the same session Next.js sees:
   of a name wins.
 * Chunked cookies ``name.0``, ``name.1``, ... are joined in numeric order. A gap in the numbers
   is an error, not a silently shorter token.
-* No downgrade: when a request carries a ``__Secure-`` session cookie of *any* name an
-  authenticator reads, the plain names are not looked at
+* No downgrade: when a request carries a ``__Secure-`` (or ``__Host-``) session cookie of *any*
+  name an authenticator reads, the plain names are not looked at
   (:meth:`RequestCredentials.session_cookies`). A plain cookie can be planted by a sibling
   subdomain or a plain-HTTP page; a ``__Secure-`` one only by a secure origin.
+* Secure-only mode (``RequestCredentials(secure_only=True)``, ``SessionGate(secure_only=True)``):
+  cookies whose name lacks the ``__Secure-`` / ``__Host-`` prefix are not seen at all, by any
+  authenticator, so cookie tossing can never plant a cookie that is read.
 * ``Authorization: Bearer <token>``: the value is percent-decoded like ``decodeURIComponent``.
 
 Size caps are checked before anything is parsed or decrypted.
@@ -35,11 +38,13 @@ __all__ = [
     "BETTER_AUTH_COOKIE_NAMES",
     "DEFAULT_MAX_COOKIE_HEADER_BYTES",
     "DEFAULT_MAX_TOKEN_BYTES",
+    "HOST_PREFIX",
     "NEXTAUTH_COOKIE",
     "SECURE_PREFIX",
     "RequestCredentials",
     "chunked_bases",
     "cookie_name_list",
+    "is_secure_name",
     "parse_cookie_header",
     "percent_decode",
     "secure_first",
@@ -47,6 +52,7 @@ __all__ = [
 ]
 
 SECURE_PREFIX = "__Secure-"
+HOST_PREFIX = "__Host-"
 AUTHJS_COOKIE = "authjs.session-token"
 NEXTAUTH_COOKIE = "next-auth.session-token"
 BETTER_AUTH_COOKIE = "better-auth.session_token"
@@ -170,12 +176,18 @@ def session_cookie_candidates(
     return candidates
 
 
+def is_secure_name(name: str) -> bool:
+    """Whether a browser sets a cookie of this name only from a secure origin (the ``__Secure-``
+    and ``__Host-`` prefixes, matched case-sensitively as the JS libraries write them)."""
+    return name.startswith((SECURE_PREFIX, HOST_PREFIX))
+
+
 def secure_first(names: Iterable[str]) -> tuple[str, ...]:
-    """``names`` in lookup order: every ``__Secure-`` name, then every plain one (duplicates
-    dropped, order kept within each group)."""
+    """``names`` in lookup order: every ``__Secure-`` / ``__Host-`` name, then every plain one
+    (duplicates dropped, order kept within each group)."""
     ordered = list(dict.fromkeys(names))
-    secure = [n for n in ordered if n.startswith(SECURE_PREFIX)]
-    return (*secure, *(n for n in ordered if not n.startswith(SECURE_PREFIX)))
+    secure = [n for n in ordered if is_secure_name(n)]
+    return (*secure, *(n for n in ordered if not is_secure_name(n)))
 
 
 def cookie_name_list(names: Iterable[str] | None, default: Sequence[str]) -> tuple[str, ...]:
@@ -202,10 +214,18 @@ class RequestCredentials:
 
     Build it once per request with :meth:`from_headers`; every authenticator reads from it. The
     ``Cookie`` header is parsed on first access to :attr:`cookies`, so a request answered from
-    the gate's memo never parses it.
+    the gate's memo never parses it. With ``secure_only=True`` the cookies whose names lack the
+    ``__Secure-`` / ``__Host-`` prefix are dropped at that point: no authenticator sees them.
     """
 
-    __slots__ = ("_chunked", "_cookies", "authorization", "cookie_header", "max_token_bytes")
+    __slots__ = (
+        "_chunked",
+        "_cookies",
+        "authorization",
+        "cookie_header",
+        "max_token_bytes",
+        "secure_only",
+    )
 
     def __init__(
         self,
@@ -214,7 +234,11 @@ class RequestCredentials:
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
         *,
         cookie_header: str | None = None,
+        secure_only: bool = False,
     ) -> None:
+        self.secure_only = secure_only
+        if cookies is not None and secure_only:
+            cookies = {k: v for k, v in cookies.items() if is_secure_name(k)}
         self._cookies = cookies
         self.cookie_header = cookie_header
         self.authorization = authorization
@@ -227,11 +251,15 @@ class RequestCredentials:
 
     @property
     def cookies(self) -> Mapping[str, str]:
-        """The parsed cookies (first occurrence of a name wins)."""
+        """The parsed cookies (first occurrence of a name wins; secure names only when
+        :attr:`secure_only`)."""
         cookies = self._cookies
         if cookies is None:
             header = self.cookie_header
-            cookies = self._cookies = parse_cookie_header(header) if header else {}
+            cookies = parse_cookie_header(header) if header else {}
+            if self.secure_only:
+                cookies = {k: v for k, v in cookies.items() if is_secure_name(k)}
+            self._cookies = cookies
         return cookies
 
     def session_cookie(self, name: str) -> list[str]:
@@ -248,14 +276,14 @@ class RequestCredentials:
         ``(name, candidates)`` pairs in that order, found lazily: a caller that stops at the
         first cookie never looks at the others.
 
-        When any ``__Secure-`` name is present only ``__Secure-`` names are produced: a plain
-        cookie, of the same family or another one, never competes with a ``__Secure-`` one.
+        When any ``__Secure-`` / ``__Host-`` name is present only such names are produced: a
+        plain cookie, of the same family or another one, never competes with a secure one.
         Raises like :func:`session_cookie_candidates` (chunk gap, too large) when it reaches a
         broken cookie.
         """
         secure_found = False
         for name in names:
-            secure = name.startswith(SECURE_PREFIX)
+            secure = is_secure_name(name)
             if secure_found and not secure:
                 return  # names are secure-first: no plain name once a __Secure- one is present
             values = self.session_cookie(name)
@@ -270,10 +298,12 @@ class RequestCredentials:
         *,
         max_cookie_header_bytes: int = DEFAULT_MAX_COOKIE_HEADER_BYTES,
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+        secure_only: bool = False,
     ) -> RequestCredentials:
         """Extract credentials from a header mapping or from ``(name, value)`` pairs.
 
         Several ``Cookie`` headers (HTTP/2 may split them) are joined with ``"; "``.
+        ``secure_only``: see the class docstring.
         """
         cookie_parts: list[str] = []
         authorization: str | None = None
@@ -310,6 +340,7 @@ class RequestCredentials:
             authorization,
             max_token_bytes,
             cookie_header="; ".join(cookie_parts) if cookie_parts else None,
+            secure_only=secure_only,
         )
 
     def bearer_token(self) -> str | None:

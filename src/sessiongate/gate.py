@@ -125,6 +125,9 @@ class SessionGate:
             8 KiB, and a hit still re-checks ``exp``/``nbf``. A hit skips cookie parsing,
             decryption and user building. The memo's estimated memory is bounded by
             ``memo_size`` x 4 KiB: long credential headers take several entries' share.
+        secure_only: read only cookies named ``__Secure-...`` / ``__Host-...`` (see
+            :class:`~sessiongate.cookies.RequestCredentials`): a plain-name cookie tossed from a
+            sibling subdomain or a plain-HTTP response is never read.
     """
 
     def __init__(
@@ -136,6 +139,7 @@ class SessionGate:
         max_cookie_header_bytes: int = DEFAULT_MAX_COOKIE_HEADER_BYTES,
         max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
         memo_size: int = 2048,
+        secure_only: bool = False,
     ) -> None:
         if not authenticators:
             raise ConfigurationError("SessionGate needs at least one authenticator")
@@ -157,6 +161,7 @@ class SessionGate:
         self.clock = clock
         self.max_cookie_header_bytes = max_cookie_header_bytes
         self.max_token_bytes = max_token_bytes
+        self.secure_only = bool(secure_only)
         # the Protocol isinstance checks are slow: decide once, not per request
         self._chain: tuple[_Link, ...] = tuple(
             (
@@ -186,7 +191,10 @@ class SessionGate:
         JWE session cookies; ``SESSIONGATE_JWT_SECRET`` (else ``JWT_SECRET``), with optional
         ``SESSIONGATE_JWT_AUDIENCE`` / ``_ISSUER``: HS256 Bearer JWTs, off without a dedicated
         secret; ``DATABASE_URL`` + ``SESSIONGATE_SCHEMA``: database sessions;
-        ``BETTER_AUTH_SECRET``: Better Auth signed cookies in that database;
+        ``BETTER_AUTH_SECRETS`` / ``BETTER_AUTH_SECRET`` (else ``AUTH_SECRET`` for a Better Auth
+        app), ``BETTER_AUTH_URL``: Better Auth signed cookies in that database, names and secret
+        order as Better Auth uses them; ``SESSIONGATE_SECURE_ONLY`` (default: every base URL
+        ``https://``): only ``__Secure-`` / ``__Host-`` cookies (``options`` may override);
         ``SESSIONGATE_JWKS_URL`` + ``_ISSUER`` + ``_AUDIENCE``: asymmetric Bearer JWTs;
         ``REDIS_URL``: Better Auth sessions in Redis. What ``sessiongate db install-notify``
         installed (and ``REDIS_URL``) is detected at start: cross-replica invalidation and
@@ -196,6 +204,7 @@ class SessionGate:
         from .replicas import replicated
 
         config = GateConfig.from_sources(environ=os.environ if environ is None else environ)
+        options.setdefault("secure_only", config.secure_only)
         authenticators = build_authenticators(config, flags=False)
         return cls(*replicated(config, authenticators).authenticators, **options)
 
@@ -207,6 +216,7 @@ class SessionGate:
             headers,
             max_cookie_header_bytes=self.max_cookie_header_bytes,
             max_token_bytes=self.max_token_bytes,
+            secure_only=self.secure_only,
         )
 
     def _user(self, verified: Verified) -> Any:

@@ -24,6 +24,7 @@ def test_public_names():
         "JWKSKey",
         "KeySet",
         "KeySource",
+        "SessionCacheJWT",
         "StaticKeyJWT",
         "StaticKeys",
         "parse_jwk_set",

@@ -115,7 +115,7 @@ def test_better_auth_secrets_are_prepared_once_not_per_request(sqlite_path, monk
     monkeypatch.setattr(betterauth_module, "secret_list", counting)
     auth = BetterAuthSession(secret=["new-secret", "old-secret"], cookie_cache="compact")
     assert calls == 1
-    cookie = creds({"better-auth.session_token": sign_cookie_value("tok", "old-secret")})
+    cookie = creds({"better-auth.session_token": sign_cookie_value("tok", "new-secret")})
     for _ in range(5):
         with pytest.raises(SessionNotFoundError):  # no cache cookie, no store
             auth.authenticate_sync(cookie, NOW_TS)

@@ -141,6 +141,15 @@ def probe_better_auth(ctx: Context, subject: str, value: Value) -> None:
             )
             return
         ctx.add("info", "better_auth_secret", subject, f"signed with {ctx.label('better', index)}")
+        if index:
+            ctx.add(
+                "error",
+                "retired_secret",
+                subject,
+                "signed with a secret that is no longer the current one: Better Auth 1.7, and "
+                "sessiongate, verify signatures with the current (first) secret only",
+                "sign in again, or put the secret that signed it first",
+            )
         break
     if inner is None:
         _unsigned_by_any(ctx, subject, value, check)
@@ -249,8 +258,10 @@ def _cookie_cache(ctx: Context, subject: str, value: Value, inner: str) -> None:
         )
         return
     codes: list[str] = []
+    # as Better Auth: the current secret signs compact / jwt caches, every one decrypts jwe
+    better = ctx.setup.config.better_auth_secrets
     for candidate in candidates:
-        for index, secret in enumerate(ctx.setup.config.better_auth_secrets):
+        for index, secret in enumerate(better if strategy == "jwe" else better[:1]):
             try:
                 payload, until = decode_cookie_cache(candidate, strategy, secret, now=ctx.now)
             except SessionGateError as err:

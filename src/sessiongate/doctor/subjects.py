@@ -82,7 +82,11 @@ def _families(ctx: Context, cookies: Mapping[str, str]) -> list[_Family]:
     bases += [n.removeprefix(SECURE_PREFIX) for n in ctx.setup.cookie_names]
     ba = ctx.app.find(BetterAuthSession)
     ba_base = ba.cookie_names[-1].removeprefix(SECURE_PREFIX) if ba else BETTER_AUTH_COOKIE
-    ba_data = ba.data_cookie_names[1] if ba is not None else "better-auth.session_data"
+    ba_data = (
+        ba.data_cookie_names[-1].removeprefix(SECURE_PREFIX)
+        if ba is not None
+        else "better-auth.session_data"
+    )
     known = [_Family(b, "authjs") for b in dict.fromkeys(bases)]
     known.append(_Family(ba_base, "better-auth", (SECURE_PREFIX + ba_data, ba_data)))
     found = [

@@ -15,7 +15,9 @@ This package is the I/O side of token verification (it imports ``httpx`` and PyJ
   :meth:`JWKSBearer.for_better_auth` configures it for Better Auth's ``jwt`` plugin;
 * :mod:`~sessiongate.jwks.static`: :class:`StaticKeys` (public keys from PEM, a JWK or a JWK
   set, in place of a JWKS URL) and :class:`StaticKeyJWT`, the authenticator for cookies and
-  Bearer tokens signed with them (a custom Auth.js ``jwt.encode``).
+  Bearer tokens signed with them (a custom Auth.js ``jwt.encode``);
+* :mod:`~sessiongate.jwks.session_cache`: :class:`SessionCacheJWT`, Better Auth's JWKS-signed
+  ``session_data`` cookie cache (``jwt({ sessionCookieCache: true })``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 from .bearer import JWKSBearer
 from .client import JWKSClient
 from .keys import ASYMMETRIC_ALGORITHMS, JWKSKey, KeySet, KeySource, parse_jwk_set
+from .session_cache import SessionCacheJWT
 from .static import StaticKeyJWT, StaticKeys
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "JWKSKey",
     "KeySet",
     "KeySource",
+    "SessionCacheJWT",
     "StaticKeyJWT",
     "StaticKeys",
     "parse_jwk_set",

@@ -22,7 +22,6 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
 
 from .._b64json import json_object
 from .._tokencache import DecodedToken, TokenCache
@@ -36,8 +35,8 @@ from ..errors import (
 from ..jws import is_jws
 from ..types import Claim, Verified, claim_by_shape
 from .client import JWKSClient
-from .fetch import check_url, origin
 from .keys import JWKSKey, KeySource, SignatureVerifier, SignedToken, parse_signed_token
+from .session_cache import better_auth_jwks_url
 
 __all__ = ["JWKSBearer"]
 
@@ -126,16 +125,7 @@ class JWKSBearer:
         otherwise (the plugin's ``jwt.issuer``/``jwt.audience``). ``options`` go to
         :class:`JWKSBearer` (``leeway``, ``cache_size``, ...).
         """
-        try:
-            check_url(base_url, allow_http, "base_url")
-        except ValueError as err:
-            raise ConfigurationError(str(err)) from None
-        base_origin = origin(base_url)
-        trimmed = base_url.rstrip("/")
-        if urlsplit(trimmed).path in ("", "/"):
-            path = "/" + base_path.strip("/") if base_path.strip("/") else ""
-            trimmed = base_origin + path
-        jwks_url = trimmed + "/" + jwks_path.lstrip("/")
+        jwks_url, base_origin = better_auth_jwks_url(base_url, base_path, jwks_path, allow_http)
         return cls(
             jwks_url,
             algorithms=algorithms,

@@ -28,7 +28,11 @@ def build_spec_gate(spec: AppSpec) -> SessionGate:
     memory and an Auth.js v5 cookie of ~600 characters takes about two.
     """
     replicas = replicated(spec.gate, build_authenticators(spec.gate))
-    return SessionGate(*replicas.authenticators, memo_size=2 * spec.cache_size)
+    return SessionGate(
+        *replicas.authenticators,
+        memo_size=2 * spec.cache_size,
+        secure_only=spec.gate.secure_only,
+    )
 
 
 def check_spec(spec: AppSpec) -> list[str]:
