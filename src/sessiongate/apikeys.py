@@ -48,8 +48,8 @@ __all__ = [
     "ApiKeyDisabledError",
     "ApiKeyExpiredError",
     "ApiKeyRecord",
-    "ApiKeyVerifier",
     "ApiKeyUsageExceededError",
+    "ApiKeyVerifier",
     "InvalidApiKeyError",
     "api_key_allows",
     "api_key_user_allows",
@@ -372,7 +372,8 @@ class ApiKeyVerifier:
         error = judge_api_key(record, now, config_id=self.config_id)
         if error is not None:
             raise error
-        assert record is not None and record.owner is not None  # judge_api_key refused those
+        assert record is not None  # judge_api_key refused None
+        assert record.owner is not None  # and a key without an owner
         claims = dict(record.owner)
         claims["apiKey"] = {
             "id": record.id,

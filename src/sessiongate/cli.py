@@ -243,7 +243,8 @@ def _secret_flag_warning(args: argparse.Namespace) -> str | None:
 
 
 def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .config import GateConfig, SidecarOptions, build_authenticators
+    from .ba_detect import PluginSwitches
+    from .config import GateConfig, SidecarOptions, better_auth_plugins, build_authenticators
     from .gate import SessionGate
     from .sidecar import SidecarApp
 
@@ -266,19 +267,28 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             jwks_algorithms=args.jwks_algorithm or (),
             allow_http_jwks=args.allow_http_jwks,
             jwt_public_key=args.jwt_public_key,
+            plugins=PluginSwitches.from_sources(
+                admin=args.ba_admin,
+                organization=args.ba_organization,
+                api_key=args.ba_api_key,
+                api_key_header=args.api_key_header,
+            ),
         )
         options = SidecarOptions.from_sources(
             csrf_mode=args.csrf, trusted_origins=args.trusted_origin or ()
         )
         from .replicas import replicated
 
-        replicas = replicated(config, build_authenticators(config))
+        authenticators = build_authenticators(config)
+        plugins = better_auth_plugins(config, authenticators)
+        replicas = replicated(config, authenticators)
         gate = SessionGate(*replicas.authenticators)
         app = SidecarApp(
             gate,
             include_claims=args.include_claims,
             csrf_mode=options.csrf_mode,
             trusted_origins=options.trusted_origins,
+            plugins=plugins,
         )
     except SessionGateError as err:
         out.write(f"sessiongate serve: {err.message}\n")
@@ -288,6 +298,8 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         out.write(f"  verifying: {line}\n")
     for line in replicas.describe():
         out.write(f"  {line}\n")
+    if plugins is not None:
+        out.write(f"  {plugins.describe()}\n")
     out.write(f"  csrf: {_CSRF_LINES[options.csrf_mode]}\n")
     out.flush()
     import logging
@@ -445,6 +457,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     srv.add_argument(
         "--include-claims", action="store_true", help="add the raw claims to the JSON body"
+    )
+    for flag, var, what in (
+        ("--ba-admin", "SESSIONGATE_BA_ADMIN", "admin plugin: refuse banned users"),
+        (
+            "--ba-organization",
+            "SESSIONGATE_BA_ORGANIZATION",
+            "organization plugin: X-User-Org-Role",
+        ),
+        ("--ba-api-key", "SESSIONGATE_BA_API_KEY", "api-key plugin: verify x-api-key"),
+    ):
+        srv.add_argument(
+            flag,
+            choices=("auto", "on", "off"),
+            help=f"Better Auth {what} (auto: when its tables are found at start; on: required; "
+            f"{var})",
+        )
+    srv.add_argument(
+        "--api-key-header",
+        help="request header carrying Better Auth API keys (default x-api-key; "
+        "SESSIONGATE_API_KEY_HEADER)",
     )
     srv.add_argument(
         "--log-requests", action="store_true", help="log one line per verify (no values)"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .authjs import AuthJSToken, secrets_from_env
+from .ba_detect import BetterAuthPlugins, PluginSwitches, detect_presence_sync
 from .errors import ConfigurationError
 from .jws import BearerJWT
 from .types import Authenticator
@@ -28,6 +29,7 @@ __all__ = [
     "CSRFMode",
     "GateConfig",
     "SidecarOptions",
+    "better_auth_plugins",
     "build_authenticators",
     "parse_csrf_mode",
 ]
@@ -83,6 +85,9 @@ class GateConfig:
         redis_url: ``REDIS_URL``: Better Auth sessions in Redis (``secondaryStorage``, key
             prefix ``SESSIONGATE_REDIS_PREFIX``, default ``better-auth:``), the Redis
             invalidation channel and revocation list (:mod:`sessiongate.replicas`).
+        plugins: which Better Auth plugins to detect and enforce in ``database_url``
+            (``SESSIONGATE_BA_ADMIN`` / ``_ORGANIZATION`` / ``_API_KEY``: ``auto``, ``on``,
+            ``off``; ``SESSIONGATE_API_KEY_HEADER``; see :mod:`sessiongate.ba_detect`).
     """
 
     secrets: tuple[str, ...] = ()
@@ -102,6 +107,7 @@ class GateConfig:
     jwt_public_key: str | None = None
     redis_url: str | None = field(default=None, repr=False)
     redis_prefix: str = "better-auth:"
+    plugins: PluginSwitches = field(default_factory=PluginSwitches)
 
     def __repr__(self) -> str:
         return (
@@ -130,6 +136,7 @@ class GateConfig:
         allow_http_jwks: bool = False,
         jwt_public_key: str | None = None,
         redis_url: str | None = None,
+        plugins: PluginSwitches | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> GateConfig:
         """Merge explicit values (flags) over the environment the Next.js app uses."""
@@ -152,6 +159,7 @@ class GateConfig:
             jwt_public_key=jwt_public_key or env.get("SESSIONGATE_JWT_PUBLIC_KEY") or None,
             redis_url=redis_url or env.get("REDIS_URL") or None,
             redis_prefix=env.get("SESSIONGATE_REDIS_PREFIX", "better-auth:"),
+            plugins=plugins or PluginSwitches.from_sources(environ=env),
         )
 
     def describe(self) -> list[str]:
@@ -293,6 +301,24 @@ def build_authenticators(config: GateConfig) -> list[Authenticator]:
             "SESSIONGATE_JWKS_URL (--jwks-url) or SESSIONGATE_JWT_PUBLIC_KEY (--jwt-public-key)"
         )
     return authenticators
+
+
+def better_auth_plugins(
+    config: GateConfig, authenticators: Sequence[Authenticator]
+) -> BetterAuthPlugins | None:
+    """Detect (once, now) which Better Auth plugins the session database shows and build what
+    ``config.plugins`` leaves enforced; ``None`` without a Better Auth database session
+    authenticator or with every plugin ``off``. An unreadable catalog raises
+    :class:`~sessiongate.errors.ProviderUnavailableError`: do not start half-configured."""
+    if config.plugins.all_off or config.redis_url or not config.database_url:
+        return None
+    from .sessions import BetterAuthSession
+
+    for auth in authenticators:
+        if isinstance(auth, BetterAuthSession) and auth.store is not None:
+            store = auth.store.store
+            return BetterAuthPlugins.build(store, detect_presence_sync(store), config.plugins)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,9 +110,7 @@ def org_required(guard: OrgGuard) -> Callable[[Callable[..., Any]], Callable[...
                 )
             else:
                 try:
-                    request.state.membership = await _judge(
-                        guard, request, request.scope["user"]
-                    )
+                    request.state.membership = await _judge(guard, request, request.scope["user"])
                 except SessionGateError as exc:
                     error = exc
                 else:

@@ -50,7 +50,8 @@ def org_required(guard: OrgGuard) -> Callable[[Callable[P, R]], Callable[P, R]]:
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             user = current_user._get_current_object()
             AUTHENTICATED.check(user)
-            g.membership = guard.check_sync(user, request.view_args or {}, request.headers)
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            g.membership = guard.check_sync(user, request.view_args or {}, headers)
             return view(*args, **kwargs)
 
         return wrapper

@@ -20,7 +20,8 @@ Roles and permissions are Better Auth's (better-auth 1.7.25,
   ``hasPermission`` does (a row's statements are added to the role of that name).
 
 The framework adapters are :mod:`sessiongate.org_asgi` (FastAPI, Starlette) and
-:mod:`sessiongate.org_flask`; the sidecar's ``X-User-Org-Role`` reads :meth:`OrgDirectory.membership`.
+:mod:`sessiongate.org_flask`; the sidecar's ``X-User-Org-Role`` reads
+:meth:`OrgDirectory.membership`.
 """
 
 from __future__ import annotations
@@ -218,9 +219,7 @@ class OrgDirectory:
         if member:
             # findOne on (organizationId, userId): the first row, as the adapter returns it
             dynamic = [(row[1], row[2]) for row in rows if row[0] == "r"]
-            table = (
-                _merge_dynamic(self.roles, dynamic, self.statements) if dynamic else self.roles
-            )
+            table = _merge_dynamic(self.roles, dynamic, self.statements) if dynamic else self.roles
             raw = member[0][1]
             roles = tuple(parse_roles_org(raw if isinstance(raw, str) else ""))
             found = Membership(key[0], key[1], roles, table)

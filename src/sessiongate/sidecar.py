@@ -70,13 +70,18 @@ Response headers of a 200
 ``X-User-Id``, ``X-User-Email``, ``X-User-Name``, ``X-User-Role``, ``X-User-Roles`` and
 ``X-User-Permissions`` (comma-separated, sorted), ``X-Auth-Source`` (``authjs-v5``,
 ``nextauth-v4``, ``jws``, ``database``, ``better-auth``, ``jwks``) and ``X-Auth-Credential``
-(``cookie`` or ``bearer``). Values are claims, so they are untrusted text: every character
-outside printable ASCII, and ``%`` itself (and ``,`` inside list items), is percent-encoded as
-UTF-8, so a value can never break or inject a header; decode with ``decodeURIComponent`` /
-``urllib.parse.unquote``. A 200 always carries ``X-User-Id``: a user whose id is empty or longer
-than ``max_value_bytes`` after encoding is refused (401 ``invalid_claim``). Any other value
-longer than that is left out of the headers (it is still in the JSON body), so an absent header
-means the user has no such field or it was too long to pass on.
+(``cookie`` or ``bearer``); ``X-User-Impersonated-By`` for a session an admin impersonates;
+with Better Auth's organization plugin (``plugins=``), ``X-User-Org-Id`` and
+``X-User-Org-Role`` (the member's roles) for the organization the request names in
+``X-Organization-Id``, when the user is a member. With the api-key plugin a request carrying
+``x-api-key`` is verified by that key alone (``X-Auth-Source: api-key``). Values are claims,
+so they are untrusted text: every character outside printable ASCII, and ``%`` itself (and
+``,`` inside list items), is percent-encoded as UTF-8, so a value can never break or inject a
+header; decode with ``decodeURIComponent`` / ``urllib.parse.unquote``. A 200 always carries
+``X-User-Id``: a user whose id is empty or longer than ``max_value_bytes`` after encoding is
+refused (401 ``invalid_claim``). Any other value longer than that is left out of the headers (it
+is still in the JSON body), so an absent header means the user has no such field or it was too
+long to pass on.
 
 Nothing the client sent is echoed: no token, cookie value or secret appears in a response or a
 log line.
@@ -183,9 +188,22 @@ def user_headers(
     put("X-User-Role", text("role"))
     put_list("X-User-Roles", getattr(user, "roles", ()) or ())
     put_list("X-User-Permissions", getattr(user, "permissions", ()) or ())
+    put("X-User-Impersonated-By", _impersonator(user))
     put("X-Auth-Source", source)
     put("X-Auth-Credential", credential)
     return out
+
+
+def _impersonator(user: Any) -> str | None:
+    """The admin who impersonates this session (``session.impersonatedBy``), if any."""
+    value = getattr(user, "impersonated_by", None)
+    if value is None:
+        claims = getattr(user, "claims", None) or {}
+        session = claims.get("session") if isinstance(claims, Mapping) else None
+        value = claims.get("impersonatedBy") if isinstance(claims, Mapping) else None
+        if value is None and isinstance(session, Mapping):
+            value = session.get("impersonatedBy")
+    return value if isinstance(value, str) and value else None
 
 
 def _user_json(user: Any, include_claims: bool) -> dict[str, Any]:
@@ -331,6 +349,12 @@ class SidecarApp:
         realm: optional ``realm`` in ``WWW-Authenticate``.
         retry_after: seconds for ``Retry-After`` on a 503.
         close_gate: close the gate's stores/clients on ASGI lifespan shutdown.
+        plugins: the Better Auth plugins enforced
+            (:class:`~sessiongate.ba_detect.BetterAuthPlugins`): its API-key verifier answers
+            requests carrying the key header (the key decides, never a cookie next to it),
+            its organization directory fills ``X-User-Org-Role`` for the organization the
+            request names in ``org_header``.
+        org_header: the request header naming an organization (``X-Organization-Id``).
     """
 
     def __init__(
@@ -346,6 +370,8 @@ class SidecarApp:
         realm: str | None = None,
         retry_after: int | None = 5,
         close_gate: bool = True,
+        plugins: Any = None,
+        org_header: str = "x-organization-id",
     ) -> None:
         if not isinstance(gate, SessionGate):
             raise ConfigurationError("gate must be a SessionGate")
@@ -366,6 +392,9 @@ class SidecarApp:
         self.realm = realm
         self.retry_after = retry_after
         self.close_gate = close_gate
+        self.api_keys = getattr(plugins, "api_keys", None)
+        self.organizations = getattr(plugins, "organizations", None)
+        self.org_header = org_header.lower().encode("latin-1")
 
     def __repr__(self) -> str:
         return f"SidecarApp(gate={self.gate!r}, csrf_mode={self.csrf_mode!r})"
@@ -503,7 +532,8 @@ class SidecarApp:
             self._log(scope, 400, "invalid_request", started)
             return
         try:
-            result = await self.gate.authenticate(headers)
+            keyed = None if self.api_keys is None else await self.api_keys.authenticate(headers)
+            result = keyed if keyed is not None else await self.gate.authenticate(headers)
             user = result.user
             if result.credential == "cookie":
                 self._check_origin(scope, facts)
@@ -513,6 +543,7 @@ class SidecarApp:
             out_headers = user_headers(
                 user, source, result.credential, max_value_bytes=self.max_value_bytes
             )
+            out_headers += await self._org_headers(user, headers)
         except SessionGateError as err:
             response = error_response(
                 err, facts.credential_sent, realm=self.realm, retry_after=self.retry_after
@@ -527,6 +558,26 @@ class SidecarApp:
         }
         await self._send(send, scope, 200, _json_bytes(body_obj), out_headers)
         self._log(scope, 200, "ok", started)
+
+    async def _org_headers(
+        self, user: Any, headers: list[tuple[bytes, bytes]]
+    ) -> list[tuple[str, str]]:
+        """``X-User-Org-Id`` / ``X-User-Org-Role`` for the organization the request names
+        (none when it names none or the user is not a member; 503 when the lookup fails)."""
+        if self.organizations is None:
+            return []
+        named = next((v for k, v in headers if k.lower() == self.org_header), None)
+        if not named:
+            return []
+        org_id = named.decode("latin-1")
+        membership = await self.organizations.membership(org_id, str(user.id))
+        if membership is None:
+            return []
+        roles = ",".join(encode_header_value(r, list_item=True) for r in membership.roles)
+        out = [("X-User-Org-Id", encode_header_value(org_id))]
+        if roles and len(roles) <= self.max_value_bytes:
+            out.append(("X-User-Org-Role", roles))
+        return out
 
     def _log(self, scope: Scope, status: int, code: str, started: float) -> None:
         if logger.isEnabledFor(logging.INFO):

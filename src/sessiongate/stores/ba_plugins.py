@@ -125,9 +125,7 @@ class PluginNames:
             )
         return _dialect(sql, dialect)
 
-    def apikey_sql(
-        self, dialect: Dialect, references: Literal["user", "organization"]
-    ) -> Query:
+    def apikey_sql(self, dialect: Dialect, references: Literal["user", "organization"]) -> Query:
         """One round trip for a hashed key: the key's row and its owner's row (a user row in
         the store mapping's column order, or the organization's id, name and slug)."""
         q, c, m = quote_identifier, self.column, self.mapping
@@ -257,9 +255,7 @@ class PluginPresence:
         if self.admin:
             found.append("admin (bans" + (", impersonation)" if self.impersonation else ")"))
         if self.organization:
-            found.append(
-                "organization" + (" (dynamic roles)" if self.organization_roles else "")
-            )
+            found.append("organization" + (" (dynamic roles)" if self.organization_roles else ""))
         if self.api_key:
             found.append("api-key")
         return ", ".join(found) if found else "none"
@@ -298,9 +294,7 @@ async def fetch(store: Any, query: Query, args: tuple[Any, ...]) -> list[tuple[A
     return rows
 
 
-def fetch_sync(
-    store: Any, query: Query, args: tuple[Any, ...], loop: Any
-) -> list[tuple[Any, ...]]:
+def fetch_sync(store: Any, query: Query, args: tuple[Any, ...], loop: Any) -> list[tuple[Any, ...]]:
     """Blocking :func:`fetch`: in the calling thread for SQLite, else on ``loop`` (a
     :class:`~sessiongate._sync.BackgroundLoop`) with twice the store's deadline."""
     runner = getattr(store, "fetch_sync", None)

@@ -13,7 +13,10 @@
  *          with a member of each role; a dynamic role "auditor"; API keys enabled, disabled,
  *          expired, with permissions, exhausted, organization-owned.
  *   judge  the plugins' own answers: POST /organization/has-permission for each
- *          (user, permissions) and auth.api.verifyApiKey for each (key, permissions).
+ *          (user, permissions), get-session with x-api-key for each key (the plugin's
+ *          session hook), auth.api.verifyApiKey for each (key, permissions). Run after the
+ *          Python side decided: the plugin deletes expired keys and spends quotas.
+ *   deleteUser  remove a user (an API key's owner) by hand.
  *   serve  an HTTP server (Node's http + toNodeHandler) on `port`, for the remote verifier.
  */
 import http from "node:http";
@@ -117,9 +120,8 @@ const ops = {
         body: { role: "member", permission: { project: ["read"] }, organizationId: org.id },
       }).catch((e) => console.error("member role extension refused:", String(e)));
       await add("auditor", "auditor");
-      const q = p.sqlite ? "" : "";
       // a role column written by hand with blanks around the names (trimmed when read)
-      await sql(`UPDATE member SET role = ' owner , member ' WHERE "userId" = '${users.spaced.id}'${q}`);
+      await sql(`UPDATE member SET role = ' owner , member ' WHERE "userId" = '${users.spaced.id}'`);
       const keys = {};
       const create = async (label, body) => {
         const made = await auth.api.createApiKey({ body: { name: label, ...body } });
@@ -151,6 +153,17 @@ const ops = {
         const body = await res.json();
         permissions.push({ status: res.status, success: res.status === 200 ? body.success : false });
       }
+      // the api-key plugin's session hook: what a request with x-api-key gets
+      const sessions = [];
+      for (const key of p.sessionKeys ?? []) {
+        const res = await auth.api.getSession({
+          headers: new Headers({ "x-api-key": key }),
+          asResponse: true,
+        });
+        const text = await res.text();
+        const body = text ? JSON.parse(text) : null;
+        sessions.push({ status: res.status, userId: body?.user?.id ?? null, code: body?.code ?? null });
+      }
       const keys = [];
       for (const check of p.keys ?? []) {
         const body = { key: check.key };
@@ -158,7 +171,7 @@ const ops = {
         const res = await auth.api.verifyApiKey({ body });
         keys.push({ valid: res.valid, code: res.error?.code ?? null });
       }
-      return { permissions, keys };
+      return { permissions, sessions, keys };
     });
   },
   async deleteUser(p) {
