@@ -34,8 +34,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from cachetools import TTLCache
-
 from ._sync import BackgroundLoop, default_loop
 from .access import AccessControl, Role, has_permission, parse_roles_org
 from .errors import AuthorizationError, ConfigurationError, ProviderUnavailableError
@@ -112,6 +110,8 @@ class Membership:
     user_id: str
     roles: tuple[str, ...]
     role_table: Mapping[str, Role] = field(default_factory=lambda: _EMPTY_ROLES, repr=False)
+    memo: dict[object, bool] = field(default_factory=dict, repr=False, compare=False)
+    """Verdicts of guards on this (cached) membership, keyed by guard: a hit is a lookup."""
 
     def allows(
         self, request: Mapping[str, Sequence[str]], connector: Literal["AND", "OR"] = "AND"
@@ -195,9 +195,11 @@ class OrgDirectory:
         self.dynamic_roles = dynamic_roles
         self.query = names.member_sql(self.dialect, with_roles=dynamic_roles)
         self.cache_ttl = float(cache_ttl)
-        self._cache: TTLCache[tuple[str, str], Membership | None] = TTLCache(
-            cache_size, max(self.cache_ttl, 1e-9), timer=clock
-        )
+        self.cache_size = cache_size
+        # (organization id, user id) -> (monotonic expiry, membership or None). Reads take no
+        # lock (a dict lookup is atomic); writes do, and evict the oldest entry when full.
+        self._cache: dict[tuple[str, str], tuple[float, Membership | None]] = {}
+        self._clock = clock
         self._lock = threading.Lock()
         self._loop = background_loop
 
@@ -205,13 +207,10 @@ class OrgDirectory:
         return f"OrgDirectory({self.store!r}, dynamic_roles={self.dynamic_roles})"
 
     def _cached(self, key: tuple[str, str]) -> tuple[bool, Membership | None]:
-        if self.cache_ttl <= 0:
+        entry = self._cache.get(key)
+        if entry is None or entry[0] <= self._clock():
             return False, None
-        with self._lock:
-            try:
-                return True, self._cache[key]
-            except KeyError:
-                return False, None
+        return True, entry[1]
 
     def _remember(self, key: tuple[str, str], rows: list[tuple[Any, ...]]) -> Membership | None:
         member = [row for row in rows if row[0] == "m"]
@@ -224,8 +223,13 @@ class OrgDirectory:
             roles = tuple(parse_roles_org(raw if isinstance(raw, str) else ""))
             found = Membership(key[0], key[1], roles, table)
         if self.cache_ttl > 0:
+            expires = self._clock() + self.cache_ttl
             with self._lock:
-                self._cache[key] = found
+                cache = self._cache
+                cache.pop(key, None)
+                while len(cache) >= self.cache_size:
+                    del cache[next(iter(cache))]  # the oldest insertion
+                cache[key] = (expires, found)
         return found
 
     async def membership(self, organization_id: str, user_id: str) -> Membership | None:
@@ -332,6 +336,17 @@ class OrgGuard:
     roles: tuple[str, ...] = ()
     permissions: Mapping[str, tuple[str, ...]] | None = None
     connector: Literal["AND", "OR"] = "AND"
+    _key: object = field(default_factory=object, init=False, repr=False, compare=False)
+    _roles: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
+    _request: Mapping[str, list[str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_roles", frozenset(self.roles))
+        if self.permissions is not None:
+            request = {k: list(v) for k, v in self.permissions.items()}
+            object.__setattr__(self, "_request", request)
 
     def _organization(
         self, user: Any, path_params: Mapping[str, Any], headers: Mapping[str, str]
@@ -342,21 +357,25 @@ class OrgGuard:
         org_id = self.org.select(path_params, headers, user)
         if org_id is None:
             raise AuthorizationError("the request names no organization")
-        return check_org_id(org_id), user_id
+        return org_id, user_id  # its shape is checked by the directory, before any lookup
 
     def judge(self, membership: Membership | None) -> AuthorizationError | None:
         """Why the membership fails this guard (``None`` when it passes). Pure."""
         if membership is None:
             return AuthorizationError("the user is not a member of the organization")
-        if self.roles and not set(self.roles) & set(membership.roles):
+        allowed = membership.memo.get(self._key)
+        if allowed is None:
+            allowed = not self._roles or not self._roles.isdisjoint(membership.roles)
+            if allowed and self.permissions is not None:
+                allowed = membership.allows(self._request, self.connector)
+            membership.memo[self._key] = allowed
+        if allowed:
+            return None
+        if self.roles and self._roles.isdisjoint(membership.roles):
             return AuthorizationError(
                 "required organization role (one of): " + ", ".join(self.roles)
             )
-        if self.permissions is not None and not membership.allows(
-            {k: list(v) for k, v in self.permissions.items()}, self.connector
-        ):
-            return AuthorizationError("the organization role does not grant the permission")
-        return None
+        return AuthorizationError("the organization role does not grant the permission")
 
     async def check(
         self, user: Any, path_params: Mapping[str, Any], headers: Mapping[str, str]
