@@ -52,6 +52,7 @@ __all__ = [
     "ApiKeyVerifier",
     "InvalidApiKeyError",
     "api_key_allows",
+    "api_key_from_headers",
     "api_key_user_allows",
     "hash_api_key",
     "judge_api_key",
@@ -89,6 +90,30 @@ class ApiKeyUsageExceededError(AuthenticationError):
     code = "usage_exceeded"
     status_code = 429
     default_message = "the API key has no requests left"
+
+
+def api_key_from_headers(
+    headers: Headers, names: Sequence[str], min_length: int = 64
+) -> str | None:
+    """The API key a request presents (the first of the lowercase header ``names`` present),
+    or ``None``. Raises :class:`InvalidApiKeyError` for one shorter than ``min_length`` (the
+    plugin's ``defaultKeyLength``) or longer than :data:`MAX_KEY_BYTES`: nothing is hashed or
+    looked up."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    found: dict[str, str] = {}
+    for raw_name, raw_value in pairs:
+        name = raw_name.decode("latin-1") if isinstance(raw_name, bytes) else raw_name
+        lname = name.lower()
+        if lname in names and lname not in found:
+            value = raw_value
+            found[lname] = value.decode("latin-1") if isinstance(value, bytes) else value
+    for name in names:
+        key = found.get(name)
+        if key:
+            if len(key) > MAX_KEY_BYTES or len(key) < min_length:
+                raise InvalidApiKeyError()
+            return key
+    return None
 
 
 def hash_api_key(key: str) -> str:
@@ -265,23 +290,8 @@ class ApiKeyVerifier:
     # ------------------------------------------------------------------ request -> key
 
     def key_from(self, headers: Headers) -> str | None:
-        """The API key the request presents (first configured header present), or ``None``.
-        Raises :class:`InvalidApiKeyError` for one too short or too long (nothing looked up)."""
-        pairs = headers.items() if isinstance(headers, Mapping) else headers
-        found: dict[str, str] = {}
-        for raw_name, raw_value in pairs:
-            name = raw_name.decode("latin-1") if isinstance(raw_name, bytes) else raw_name
-            lname = name.lower()
-            if lname in self.headers and lname not in found:
-                value = raw_value
-                found[lname] = value.decode("latin-1") if isinstance(value, bytes) else value
-        for name in self.headers:
-            key = found.get(name)
-            if key:
-                if len(key) > MAX_KEY_BYTES or len(key) < self.min_key_length:
-                    raise InvalidApiKeyError()
-                return key
-        return None
+        """:func:`api_key_from_headers` with this verifier's header names and length floor."""
+        return api_key_from_headers(headers, self.headers, self.min_key_length)
 
     # ------------------------------------------------------------------ rows
 

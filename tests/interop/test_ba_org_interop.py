@@ -29,7 +29,8 @@ from sessiongate.apikeys import (
 )
 from sessiongate.ba_detect import detect_presence
 from sessiongate.errors import SessionGateError
-from sessiongate.organizations import OrgDirectory
+from sessiongate.access import Role
+from sessiongate.organizations import OrgDirectory, default_roles
 from sessiongate.stores import PRESETS
 
 from .db_driver import call, temp_schema
@@ -81,7 +82,9 @@ def _oracle(node_bin: str, op: str, target: dict[str, Any], **params: Any) -> An
 async def _python_side(store: Any, setup: dict[str, Any]) -> dict[str, Any]:
     """Every decision sessiongate makes, before the plugins spend or delete anything."""
     presence = await detect_presence(store)
-    orgs = OrgDirectory(store, cache_ttl=0, dynamic_roles=True)
+    roles = dict(default_roles())
+    roles["owner"] = Role({**roles["owner"].statements, "project": ("read", "write")})
+    orgs = OrgDirectory(store, cache_ttl=0, dynamic_roles=True, roles=roles)
     keys = ApiKeyVerifier(store, cache_ttl=0, negative_cache_ttl=0)
     now = time.time()
     permissions = []
@@ -142,6 +145,10 @@ def _compare(ours: dict[str, Any], theirs: dict[str, Any], setup: dict[str, Any]
         assert ok == (js["status"] == 200), (label, js)
         if ok:
             assert user_id == js["userId"], label
+        elif code == "KEY_EXPIRED":
+            # the plugin deletes expired keys whenever any key is used
+            # (deleteAllExpiredApiKeys), so by its turn the key may already be gone
+            assert js["code"] in ("KEY_EXPIRED", "INVALID_API_KEY"), (label, js)
         elif code is not None:
             assert js["code"] == code, (label, js)
     assert ours["keys"] == [k["valid"] for k in theirs["keys"]]
@@ -193,3 +200,57 @@ def test_sqlite_org_and_api_key_decisions_match_the_plugins(node_bin, tmp_path):
     path = tmp_path / "ba-org.db"
     path.touch()
     _run(node_bin, {"sqlite": str(path)}, lambda: SQLiteStore(path, schema="better-auth"))
+
+
+@pytest.mark.node
+def test_remote_verifier_spends_the_quota_on_a_real_better_auth_server(node_bin, tmp_path):
+    """The opt-in RemoteApiKeyVerifier against a real better-auth HTTP server: quotas
+    (``remaining``) are enforced by the plugin itself, which the read-only verifier cannot."""
+    import json
+    import os
+    import signal
+    import subprocess
+
+    from sessiongate.apikeys_remote import RemoteApiKeyVerifier
+
+    path = tmp_path / "ba-remote.db"
+    path.touch()
+    target = {"sqlite": str(path)}
+    setup = _oracle(node_bin, "setup", target)
+    proc = subprocess.Popen(
+        [node_bin, str(BA_ORG)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={"TZ": "UTC", "PATH": "/usr/bin:/bin", "NODE_ENV": "test"},
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps({"op": "serve", "secret": SECRET, **target}))
+        proc.stdin.close()
+        port = json.loads(proc.stdout.readline())["result"]["port"]
+        remote = RemoteApiKeyVerifier(f"http://127.0.0.1:{port}", allow_http=True)
+
+        async def ask(label: str) -> tuple[bool, str | None]:
+            try:
+                result = await remote.authenticate({"x-api-key": setup["keys"][label]["key"]})
+            except SessionGateError as err:
+                return False, err.code
+            assert result is not None
+            return True, result.user.id
+
+        async def main() -> list[tuple[bool, str | None]]:
+            answers = [await ask("quota") for _ in range(6)]
+            return [*answers, await ask("disabled"), await ask("plain")]
+
+        answers = asyncio.run(main())
+        owner, member = setup["users"]["owner"]["id"], setup["users"]["member"]["id"]
+        assert answers[:5] == [(True, owner)] * 5  # remaining: 5
+        assert answers[5] == (False, "usage_exceeded")
+        assert answers[6] == (False, "api_key_disabled")
+        assert answers[7] == (True, member)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
