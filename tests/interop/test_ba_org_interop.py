@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from sessiongate.access import Role
 from sessiongate.apikeys import (
     ApiKeyDisabledError,
     ApiKeyExpiredError,
@@ -29,7 +30,6 @@ from sessiongate.apikeys import (
 )
 from sessiongate.ba_detect import detect_presence
 from sessiongate.errors import SessionGateError
-from sessiongate.access import Role
 from sessiongate.organizations import OrgDirectory, default_roles
 from sessiongate.stores import PRESETS
 
