@@ -461,6 +461,7 @@ def requires(
     permissions_mode: Mode | None = None,
     role_hierarchy: RoleHierarchy | Mapping[str, Iterable[str]] | None = None,
     error_renderer: ErrorRenderer | None = None,
+    requirement: Requirement | None = None,
 ) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
     """Starlette endpoint decorator: require authentication and, optionally, roles/permissions.
 
@@ -468,14 +469,18 @@ def requires(
     ``websocket`` parameter) but answers 401 with the precise reason, 403 ``insufficient_scope``
     or 503, with the standard JSON body; refused WebSockets get a denial response or close 1008.
     ``mode`` applies to ``roles``; ``permissions_mode`` defaults to ``mode``. The role hierarchy
-    and the error responses default to the middleware's policy.
+    and the error responses default to the middleware's policy. ``requirement`` (a
+    :class:`~sessiongate.guards.Requirement`: fresh session, no impersonation, access-control
+    statements...) replaces ``roles``/``permissions``.
     """
     hierarchy = (
         RoleHierarchy(role_hierarchy)
         if role_hierarchy is not None and not isinstance(role_hierarchy, RoleHierarchy)
         else role_hierarchy
     )
-    requirement = Requirement(
+    if requirement is not None and (roles or permissions or hierarchy is not None):
+        raise ConfigurationError("requires(): give requirement= or roles/permissions, not both")
+    requirement = requirement or Requirement(
         roles=(roles,) if isinstance(roles, str) else tuple(roles),
         permissions=(permissions,) if isinstance(permissions, str) else tuple(permissions),
         roles_mode=mode,

@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from ._b64json import b64url_decode, json_compact, json_object
 from ._secrets import secret_bytes, secret_list
+from .baplugins import session_fields, timestamp
 from .cookies import percent_decode, session_cookie_candidates
 from .errors import (
     AuthenticationError,
@@ -287,8 +288,15 @@ class BetterAuthSecrets:
             return None
         claims: dict[str, Any] = {k: v for k, v in user.items() if k not in ("id",)}
         claims["sub"] = claims["id"] = str(user_id)
+        # the session columns (createdAt, impersonatedBy...) and when the cache was written
+        written = payload.get("updatedAt")
         claims["session"] = MappingProxyType(
-            {"expires": session.get("expiresAt"), "cached_until": cache_exp}
+            {
+                **session_fields(session),
+                "expires": session.get("expiresAt"),
+                "cached_until": cache_exp,
+                "cached_at": timestamp(written) if isinstance(written, (int, float)) else None,
+            }
         )
         claims["exp"] = math.floor(session_exp)
         return CachedSession(MappingProxyType(claims), session_exp)

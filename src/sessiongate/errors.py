@@ -20,9 +20,11 @@ __all__ = [
     "AlgorithmNotAllowedError",
     "AuthenticationError",
     "AuthorizationError",
+    "BannedUserError",
     "ConfigurationError",
     "DecryptionFailedError",
     "ExpiredTokenError",
+    "ImpersonatedSessionError",
     "InvalidClaimError",
     "InvalidSignatureError",
     "MalformedTokenError",
@@ -33,6 +35,7 @@ __all__ = [
     "ProviderUnavailableError",
     "SessionGateError",
     "SessionNotFoundError",
+    "SessionNotFreshError",
     "SessionRevokedError",
     "TokenTooLargeError",
     "UnknownKidError",
@@ -163,6 +166,18 @@ class SessionRevokedError(AuthenticationError):
     default_message = "the session was revoked"
 
 
+class BannedUserError(AuthenticationError):
+    """The user is banned by Better Auth's admin plugin (``banned`` and no past ``banExpires``).
+
+    401, not 403: a ban ends every session of the user, like a revocation. Better Auth refuses
+    only new sessions of a banned user (``BANNED_USER`` at sign-in); the sessions it already has
+    are treated here as no longer valid, so clients sign in again and get Better Auth's message.
+    """
+
+    code = "banned"
+    default_message = "the user is banned"
+
+
 # --------------------------------------------------------------------------------------------
 # 403: known user, not allowed
 
@@ -173,6 +188,20 @@ class AuthorizationError(SessionGateError):
     code = "insufficient_scope"
     status_code = 403
     default_message = "the user lacks a required role or permission"
+
+
+class SessionNotFreshError(AuthorizationError):
+    """The route needs a fresh session (Better Auth's ``freshAge``): created too long ago."""
+
+    code = "session_not_fresh"
+    default_message = "the session is not fresh enough: sign in again"
+
+
+class ImpersonatedSessionError(AuthorizationError):
+    """The route refuses sessions an admin opened by impersonation (``impersonatedBy``)."""
+
+    code = "impersonated_session"
+    default_message = "this action is not allowed in an impersonated session"
 
 
 # --------------------------------------------------------------------------------------------

@@ -313,6 +313,13 @@ class SessionGateAuth(SecurityBase):
         chosen: Mode = mode or ("any" if any_ else "all")
         return self._guard(Requirement(roles=roles, roles_mode=chosen))
 
+    def require(self, requirement: Requirement) -> Callable[..., Awaitable[Any]]:
+        """A dependency returning the user if it meets ``requirement`` (fresh session, no
+        impersonation, access-control statements: :class:`~sessiongate.guards.Requirement`)."""
+        if not isinstance(requirement, Requirement):
+            raise ConfigurationError("require() takes a sessiongate.guards.Requirement")
+        return self._guard(requirement)
+
     def require_permissions(
         self, *permissions: str, mode: Mode = "all"
     ) -> Callable[..., Awaitable[Any]]:

@@ -168,3 +168,11 @@ def permissions_required(
     if not permissions:
         raise ConfigurationError("permissions_required needs at least one permission")
     return _guarded(Requirement(permissions=permissions, permissions_mode=mode))
+
+
+def requirement_required(requirement: Requirement) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Require a :class:`~sessiongate.guards.Requirement` (fresh session, no impersonation,
+    access-control statements...)."""
+    if not isinstance(requirement, Requirement):
+        raise ConfigurationError("requirement_required takes a sessiongate.guards.Requirement")
+    return _guarded(requirement)

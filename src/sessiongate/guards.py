@@ -11,23 +11,33 @@ A guard takes a user (a :class:`~sessiongate.user.User`, an
 
 Roles may form a hierarchy: ``RoleHierarchy({"admin": ["moderator"], "moderator": ["user"]})``
 makes ``admin`` imply ``moderator`` and ``user``. Permissions are compared as given.
+
+Better Auth sessions add three checks (:class:`Requirement` fields, helpers below):
+``max_session_age`` (``freshAge``: 403 ``session_not_fresh``), ``allow_impersonated=False``
+(403 ``impersonated_session``) and ``access`` (the access-control statements of
+:mod:`sessiongate.access`: 403 ``insufficient_scope``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from .access import ADMIN_DEFAULT_ROLES, Connector, PermissionRequest, RoleTable, has_permission
 from .errors import (
     AuthorizationError,
     ConfigurationError,
+    ImpersonatedSessionError,
     MissingCredentialsError,
     SessionGateError,
+    SessionNotFreshError,
 )
 
 __all__ = [
     "AUTHENTICATED",
+    "AccessRequirement",
     "Mode",
     "Requirement",
     "RoleHierarchy",
@@ -35,7 +45,10 @@ __all__ = [
     "effective_scopes",
     "has_permissions",
     "has_roles",
+    "require_access",
     "require_authenticated",
+    "require_fresh",
+    "require_not_impersonated",
     "require_permissions",
     "require_roles",
     "require_scopes",
@@ -155,6 +168,41 @@ def _missing_message(kind: str, wanted: tuple[str, ...], mode: Mode) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class AccessRequirement:
+    """A Better Auth access-control request a route demands, judged as the admin plugin's
+    ``hasPermission`` does: the user's ``adminUserIds`` membership, else **one** of the user's
+    roles (``default_role`` when it has none) must authorize the whole ``request`` in
+    ``roles`` (default: the admin plugin's ``admin``/``user``)."""
+
+    request: PermissionRequest
+    roles: RoleTable = field(default_factory=lambda: ADMIN_DEFAULT_ROLES)
+    connector: Connector = "AND"
+    default_role: str = "user"
+    admin_user_ids: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.request, Mapping) or not self.request:
+            raise ConfigurationError("an access requirement needs a non-empty request")
+        if self.connector not in ("AND", "OR"):
+            raise ConfigurationError("connector must be 'AND' or 'OR'")
+        object.__setattr__(self, "admin_user_ids", frozenset(self.admin_user_ids))
+        probe = next(iter(self.roles.values()), None)  # a malformed request fails here, once
+        if probe is not None:
+            probe.authorize(self.request, self.connector)
+
+    def allows(self, user: Any) -> bool:
+        """Whether ``user`` (authenticated) may do what :attr:`request` asks."""
+        if getattr(user, "id", None) in self.admin_user_ids:
+            return True
+        roles = sorted(_attr_set(user, "roles")) or [self.default_role]
+        return has_permission(roles, self.request, self.roles, self.connector)
+
+
+def _session_attr(user: Any, name: str) -> Any:
+    return getattr(getattr(user, "session", None), name, None)
+
+
+@dataclass(frozen=True, slots=True)
 class Requirement:
     """What a route demands of its user, validated once at construction.
 
@@ -163,6 +211,11 @@ class Requirement:
     as given; every one of ``scopes`` must be a role (expanded) or a permission of the user,
     which is what FastAPI's ``Security(..., scopes=[...])`` and Starlette's ``requires()`` mean.
     ``hierarchy``, when set, takes precedence over the one :meth:`check` is given.
+
+    Better Auth sessions: ``max_session_age`` (seconds; Better Auth's ``freshAge``) refuses a
+    session whose ``createdAt`` is that old or older, or unknown; ``allow_impersonated=False``
+    refuses a session with ``impersonatedBy``; ``access`` an :class:`AccessRequirement`.
+    ``clock`` gives the time for ``max_session_age``.
 
     :meth:`check` is the one role/permission/scope check of sessiongate: every adapter and the
     ``require_*`` / ``has_*`` helpers below go through it.
@@ -174,6 +227,10 @@ class Requirement:
     permissions_mode: Mode = "all"
     hierarchy: RoleHierarchy | None = None
     scopes: tuple[str, ...] = ()
+    max_session_age: float | None = None
+    allow_impersonated: bool = True
+    access: AccessRequirement | None = None
+    clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _check_mode(self.roles_mode)
@@ -188,6 +245,13 @@ class Requirement:
             object.__setattr__(self, name, value)
         if self.hierarchy is not None and not isinstance(self.hierarchy, RoleHierarchy):
             raise ConfigurationError("Requirement.hierarchy must be a RoleHierarchy")
+        age = self.max_session_age
+        if age is not None and (isinstance(age, bool) or not isinstance(age, (int, float))):
+            raise ConfigurationError("max_session_age must be a number of seconds")
+        if age is not None and not age > 0:
+            raise ConfigurationError("max_session_age must be positive")
+        if self.access is not None and not isinstance(self.access, AccessRequirement):
+            raise ConfigurationError("Requirement.access must be an AccessRequirement")
 
     def unmet(self, user: Any, hierarchy: RoleHierarchy | None = None) -> SessionGateError | None:
         """Why ``user`` fails this requirement (the error to answer), or ``None`` if it passes.
@@ -216,6 +280,21 @@ class Requirement:
             missing = tuple(s for s in self.scopes if s not in held)
             if missing:
                 return AuthorizationError(_missing_message("scope(s)", missing, "all"))
+        return self._session_unmet(user)
+
+    def _session_unmet(self, user: Any) -> SessionGateError | None:
+        if self.max_session_age is not None:
+            created = _session_attr(user, "created_at")
+            # Better Auth: stale when now - createdAt >= freshAge; an unknown createdAt is
+            # stale here (the JS compares NaN and lets it through)
+            if not isinstance(created, (int, float)) or (
+                self.clock() - created >= self.max_session_age
+            ):
+                return SessionNotFreshError()
+        if not self.allow_impersonated and _session_attr(user, "impersonated_by"):
+            return ImpersonatedSessionError()
+        if self.access is not None and not self.access.allows(user):
+            return AuthorizationError("the user's role does not allow this action")
         return None
 
     def check(self, user: U, hierarchy: RoleHierarchy | None = None) -> U:
@@ -282,3 +361,29 @@ def require_scopes(
     An empty ``scopes`` only requires authentication.
     """
     return Requirement(scopes=tuple(scopes)).check(user, hierarchy)
+
+
+def require_fresh(user: U, max_age: float = 86400, *, now: float | None = None) -> U:
+    """Return ``user`` if its session was created less than ``max_age`` seconds ago (Better
+    Auth's ``freshAge``, default one day); raise 403 ``session_not_fresh`` otherwise."""
+    clock = time.time if now is None else (lambda: now)
+    return Requirement(max_session_age=max_age, clock=clock).check(user)
+
+
+def require_not_impersonated(user: U) -> U:
+    """Return ``user`` unless an admin opened its session by impersonation (403
+    ``impersonated_session``)."""
+    return Requirement(allow_impersonated=False).check(user)
+
+
+def require_access(
+    user: U,
+    request: PermissionRequest,
+    roles: RoleTable = ADMIN_DEFAULT_ROLES,
+    *,
+    connector: Connector = "AND",
+) -> U:
+    """Return ``user`` if one of its roles authorizes ``request`` in ``roles`` (see
+    :class:`AccessRequirement`); raise 401/403 otherwise."""
+    access = AccessRequirement(request, roles, connector)
+    return Requirement(access=access).check(user)

@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._sync import BackgroundLoop, default_loop
+from .baplugins import PluginRules
 from .betterauth import BetterAuthSecrets, CookieCacheStrategy
 from .cookies import (
     AUTHJS_COOKIE_NAMES,
@@ -42,6 +43,7 @@ from .errors import (
 )
 from .stores.base import SessionRecord, SessionStore
 from .stores.cache import CachedStore
+from .stores.schema import SchemaMapping
 from .types import CredentialKind, Verified
 from .user import freeze_claims
 
@@ -68,7 +70,8 @@ def claims_from_record(record: SessionRecord) -> Mapping[str, Any]:
 
     ``sub`` (and ``id``) is the user id; ``email``, ``name``, ``image``, ``emailVerified`` when
     present; extra user columns (``role``, ``permissions``...) under their claim names;
-    ``session.expires`` as ISO-8601 and ``exp`` as UNIX seconds. The session token itself is
+    ``session.expires`` as ISO-8601 (with the extra session columns: ``createdAt``,
+    ``impersonatedBy``...) and ``exp`` as UNIX seconds. The session token itself is
     never part of the claims. Read-only all the way down: the record (and the claims built from
     it) is cached and shared by the requests that present the same token.
     """
@@ -76,7 +79,7 @@ def claims_from_record(record: SessionRecord) -> Mapping[str, Any]:
     claims.update(record.user)
     claims.update(record.extra)
     expires = record.expires.isoformat().replace("+00:00", "Z")
-    claims["session"] = MappingProxyType({"expires": expires})
+    claims["session"] = MappingProxyType({**record.session, "expires": expires})
     claims["exp"] = math.floor(record.expires_at)
     return freeze_claims(MappingProxyType(claims))
 
@@ -98,6 +101,8 @@ class SessionLookup:
         blocking_timeout: how long a blocking caller waits for that loop (default: twice the
             store's own ``timeout`` plus one second).
         claims: how a row becomes claims (default :func:`claims_from_record`).
+        check: ``(claims, now) -> None``, run on every verdict (cache hits too); raises to
+            refuse the session (Better Auth's ban).
     """
 
     def __init__(
@@ -111,6 +116,7 @@ class SessionLookup:
         background_loop: BackgroundLoop | None = None,
         blocking_timeout: float | None = None,
         claims: Callable[[SessionRecord], Mapping[str, Any]] = claims_from_record,
+        check: Callable[[Mapping[str, Any], float], None] | None = None,
     ) -> None:
         if not isinstance(store, SessionStore):
             raise ConfigurationError(f"{store!r} is not a session store")
@@ -130,6 +136,7 @@ class SessionLookup:
         self.blocking_timeout = blocking_timeout
         self._loop = background_loop
         self._claims = claims
+        self._check = check
         self._memo_key = object()
 
     def __repr__(self) -> str:
@@ -153,6 +160,8 @@ class SessionLookup:
                 expires_at=record.expires_at,
             )
             record.memo[key] = verified
+        if self._check is not None:
+            self._check(verified.claims, now)
         return verified
 
     async def verify(self, token: str, credential: CredentialKind, now: float) -> Verified:
@@ -280,6 +289,15 @@ class DatabaseSession:
         await self.sessions.aclose()
 
 
+def _require_ban_columns(store: SessionStore) -> None:
+    schema = getattr(getattr(store, "store", store), "schema", None)
+    if isinstance(schema, SchemaMapping) and "banned" not in dict(schema.extra_user_columns):
+        raise ConfigurationError(
+            "admin=True needs a schema that reads the ban columns: "
+            "schema.with_better_auth_columns(admin=True)"
+        )
+
+
 class BetterAuthSession:
     """Verify Better Auth sessions (signed cookie or bearer plugin, then the ``session`` table).
 
@@ -299,7 +317,13 @@ class BetterAuthSession:
         allow_unsigned_bearer: also accept a bare session token as bearer credential (what the
             plugin does unless ``requireSignature: true``). Off by default.
         cookie_cache: trust the ``session_data`` cookie cache in this encoding (``compact``,
-            ``jwt`` or ``jwe``) until it expires; ``None`` (default) always asks the store.
+            ``jwt`` or ``jwe``); ``None`` (default) always asks the store. A cache is a
+            snapshot: a ban or sign-out reaches it only when it is rewritten, and a cache written
+            before a second factor was checked looks like any other (GHSA-xg6x-h9c9-2m83).
+            Hence ``cookie_cache_max_age`` (default 60 s) and ``confirm_two_factor``.
+        admin / confirm_two_factor / cookie_cache_max_age: the plugins' rules
+            (:class:`~sessiongate.baplugins.PluginRules`): bans refused on every lookup and cache
+            hit (``admin=True`` needs a schema reading the ban columns).
         cookie_cache_version: the expected ``version`` (``session.cookieCache.version``).
         leeway: clock tolerance for the jwe cache's ``exp`` (Better Auth uses 15 s).
         cache_ttl / negative_cache_ttl / cache_size / background_loop / blocking_timeout:
@@ -319,6 +343,9 @@ class BetterAuthSession:
         allow_unsigned_bearer: bool = False,
         cookie_cache: CookieCacheStrategy | None = None,
         cookie_cache_version: str = "1",
+        cookie_cache_max_age: float | None = 60.0,
+        admin: bool | None = None,
+        confirm_two_factor: bool = True,
         leeway: float = 15.0,
         cache_ttl: float = 5.0,
         negative_cache_ttl: float = 2.0,
@@ -333,6 +360,9 @@ class BetterAuthSession:
             raise ConfigurationError("BetterAuthSession needs a store (or a trusted cookie_cache)")
         if not cookie_prefix or not isinstance(cookie_prefix, str):
             raise ConfigurationError("cookie_prefix must be a non-empty string")
+        self.rules = PluginRules(admin, confirm_two_factor, cookie_cache_max_age)
+        if admin and store is not None:
+            _require_ban_columns(store)
         self.sessions: SessionLookup | None = (
             None
             if store is None
@@ -344,6 +374,7 @@ class BetterAuthSession:
                 cache_size=cache_size,
                 background_loop=background_loop,
                 blocking_timeout=blocking_timeout,
+                check=self.rules.check,
             )
         )
         token_name = (
@@ -417,7 +448,7 @@ class BetterAuthSession:
                 now=now,
                 leeway=self.leeway,
             )
-            if cached is not None:
+            if cached is not None and self.rules.trust_cache(cached.claims, now):
                 return Verified(
                     claims=cached.claims,
                     source="better-auth",

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NoReturn
 
+from .access import parse_roles_admin
+from .baplugins import timestamp
 from .errors import InvalidClaimError, SessionGateError
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "ClaimMapping",
     "FrozenDict",
     "FrozenList",
+    "SessionInfo",
     "User",
     "UserFactory",
     "freeze_claims",
@@ -171,6 +174,53 @@ def _thaw(value: Any) -> Any:
     return value
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """The session row behind a database-backed user (Better Auth's ``session`` columns).
+
+    Times are UNIX seconds (``None`` when the row or cache does not carry them). The session
+    token is never part of it.
+
+    Attributes:
+        expires_at: ``expiresAt``.
+        created_at / updated_at: ``createdAt`` (what Better Auth's ``freshAge`` counts from) and
+            ``updatedAt``.
+        ip_address / user_agent: ``ipAddress`` / ``userAgent`` recorded at sign-in.
+        impersonated_by: the admin's user id when an admin opened the session by impersonation
+            (admin plugin).
+        active_organization_id / active_team_id: the organization plugin's active ones.
+    """
+
+    expires_at: float | None = None
+    created_at: float | None = None
+    updated_at: float | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+    impersonated_by: str | None = None
+    active_organization_id: str | None = None
+    active_team_id: str | None = None
+
+    @classmethod
+    def from_claims(cls, session: Any) -> SessionInfo | None:
+        """From the ``session`` claim a database session or cookie cache yields (else ``None``)."""
+        if not isinstance(session, Mapping):
+            return None
+        return cls(
+            expires_at=timestamp(session.get("expires")),
+            created_at=timestamp(session.get("createdAt")),
+            updated_at=timestamp(session.get("updatedAt")),
+            ip_address=_text(session.get("ipAddress")),
+            user_agent=_text(session.get("userAgent")),
+            impersonated_by=_text(session.get("impersonatedBy")),
+            active_organization_id=_text(session.get("activeOrganizationId")),
+            active_team_id=_text(session.get("activeTeamId")),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     """An authenticated user.
@@ -184,6 +234,8 @@ class User:
         source: which format proved the session: ``authjs-v5``, ``nextauth-v4``, ``jws``,
             ``database`` or ``better-auth``.
         expires_at: UNIX time the credential stops being valid, if known.
+        session: the session row's columns (:class:`SessionInfo`) for database-backed sessions
+            (Better Auth, Auth.js database sessions); ``None`` for tokens.
     """
 
     id: str
@@ -195,6 +247,12 @@ class User:
     claims: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False, compare=False)
     source: str = "unknown"
     expires_at: float | None = None
+    session: SessionInfo | None = field(default=None, compare=False)
+
+    @property
+    def impersonated_by(self) -> str | None:
+        """The impersonating admin's user id when this session was opened by impersonation."""
+        return None if self.session is None else self.session.impersonated_by
 
     @property
     def role(self) -> str | None:
@@ -276,8 +334,10 @@ def _lookup(claims: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
-def _as_names(value: Any, *, split_spaces: bool) -> Iterable[str]:
+def _as_names(value: Any, *, split_spaces: bool, split_commas: bool = False) -> Iterable[str]:
     if isinstance(value, str):
+        if split_commas:
+            return (name for name in parse_roles_admin(value) if name) if value else ()
         return value.split() if split_spaces else ((value,) if value else ())
     if isinstance(value, (list, tuple)):
         return (v for v in value if isinstance(v, str) and v)
@@ -291,7 +351,11 @@ class ClaimMapping:
     Each field lists claim paths tried in order; dotted paths reach into nested objects
     (``realm_access.roles``). For ``id``, ``email``, ``name`` and ``image`` the first present
     value wins; for ``roles`` and ``permissions`` every listed path contributes. A string
-    permission claim is split on spaces (OAuth ``scope``); a string role is one role.
+    permission claim is split on spaces (OAuth ``scope``); a string role is one role, except
+    for Better Auth users (``source`` ``better-auth``) and with ``comma_roles=True`` (Better
+    Auth's ``jwt`` plugin tokens): then it is split on ``,`` exactly as the admin plugin's
+    ``hasPermission`` splits ``user.role`` (``"admin,user"`` is two roles; no trimming, so
+    ``"admin, user"`` is ``admin`` and `` user``).
 
     ``id`` values that are numbers are turned into strings; a token without any id claim, or with
     an id of another type, is rejected with ``invalid_claim``.
@@ -303,6 +367,7 @@ class ClaimMapping:
     image: tuple[str, ...] = ("picture", "image")
     roles: tuple[str, ...] = ("role", "roles", "user.role", "realm_access.roles")
     permissions: tuple[str, ...] = ("permissions", "scope", "scp")
+    comma_roles: bool = False
     _compiled: tuple[tuple[tuple[str, ...], ...], ...] = field(
         init=False, repr=False, compare=False, default=()
     )
@@ -346,8 +411,9 @@ class ClaimMapping:
         if user_id is None:
             raise InvalidClaimError("the token carries no user id claim")
         roles: set[str] = set()
+        commas = self.comma_roles or source == "better-auth"
         for path in roles_p:
-            roles.update(_as_names(_lookup(claims, path), split_spaces=False))
+            roles.update(_as_names(_lookup(claims, path), split_spaces=False, split_commas=commas))
         perms: set[str] = set()
         for path in perms_p:
             perms.update(_as_names(_lookup(claims, path), split_spaces=True))
@@ -364,4 +430,5 @@ class ClaimMapping:
             claims=claims if isinstance(claims, MappingProxyType) else MappingProxyType(claims),
             source=source,
             expires_at=expires_at,
+            session=SessionInfo.from_claims(claims.get("session")),
         )

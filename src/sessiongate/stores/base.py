@@ -38,6 +38,8 @@ class SessionRecord:
         user: the standard user fields that were present: ``name``, ``email``, ``image``,
             ``emailVerified`` (JSON-ready values: datetimes become ISO-8601 strings).
         extra: extra user columns, keyed by claim name (``role``, ``permissions``...).
+        session: extra session columns, keyed by field name (``createdAt``, ``ipAddress``,
+            ``impersonatedBy``...); never the token.
         memo: a per-record slot authenticators use to keep the claims they built from it,
             so that a cache hit costs a dictionary lookup, not a rebuild.
     """
@@ -47,6 +49,7 @@ class SessionRecord:
     expires: datetime
     user: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    session: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     expires_at: float = field(init=False, repr=False, compare=False, default=0.0)
 

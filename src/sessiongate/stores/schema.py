@@ -34,17 +34,19 @@ Prisma 7, integer milliseconds from Prisma's native connector and Drizzle's ``ti
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, date, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
 from ..errors import ConfigurationError, ProviderUnavailableError
 from .base import SessionRecord
 from .better_auth_names import better_auth_names
+from .columns import _jsonable as _jsonable  # re-exported: redis_layouts reads it here
+from .columns import claim_values
+from .plugin_columns import plugin_column_pairs
 from .timestamps import decode_timestamp
 
 __all__ = ["PRESETS", "ExpiresFormat", "SchemaMapping", "quote_identifier", "resolve_schema"]
@@ -109,6 +111,8 @@ class SchemaMapping:
             as parsed values.
         json_columns: claim names whose *text* values are JSON to parse (SQLite has no JSON
             type; a ``permissions`` column there usually holds ``'["a","b"]'``).
+        extra_session_columns: session columns for the ``session`` claim, as ``{field:
+            column}`` or a list of names (:meth:`with_better_auth_columns` fills them in).
         name: a label for messages (the preset name).
     """
 
@@ -126,6 +130,7 @@ class SchemaMapping:
     db_schema: str | None = None
     extra_user_columns: tuple[tuple[str, str], ...] = ()
     json_columns: frozenset[str] = frozenset()
+    extra_session_columns: tuple[tuple[str, str], ...] = ()
     name: str = "custom"
     _select: str = field(init=False, repr=False, compare=False, default="")
 
@@ -136,6 +141,16 @@ class SchemaMapping:
             _extra_pairs(self.extra_user_columns),  # type: ignore[arg-type]
         )
         object.__setattr__(self, "json_columns", frozenset(self.json_columns))
+        object.__setattr__(
+            self,
+            "extra_session_columns",
+            _extra_pairs(self.extra_session_columns),  # type: ignore[arg-type]
+        )
+        session_names = [claim for claim, _ in self.extra_session_columns]
+        if len(set(session_names)) != len(session_names) or not all(session_names):
+            raise ConfigurationError("extra session column names must be non-empty and unique")
+        if "expires" in session_names:
+            raise ConfigurationError("'expires' is the session expiry, not an extra column")
         if self.expires_format not in ("timestamp", "epoch_ms", "epoch_s"):
             raise ConfigurationError(f"unknown expires_format {self.expires_format!r}")
         seen: set[str] = set()
@@ -181,6 +196,7 @@ class SchemaMapping:
         ]
         columns += [f"u.{q(col)}" for _, col in self._user_columns()]
         columns += [f"u.{q(col)}" for _, col in self.extra_user_columns]
+        columns += [f"s.{q(col)}" for _, col in self.extra_session_columns]
         # every identifier went through quote_identifier; the token is a bind parameter
         return (
             f"SELECT {', '.join(columns)} "  # noqa: S608
@@ -252,26 +268,16 @@ class SchemaMapping:
             index += 1
             if value is not None:
                 user[claim] = _jsonable(value)
-        extra: dict[str, Any] = {}
-        for claim, _ in self.extra_user_columns:
-            value = row[index]
-            index += 1
-            if value is None:
-                continue
-            if claim in self.json_columns and isinstance(value, (str, bytes)):
-                try:
-                    value = json.loads(value)
-                except ValueError:
-                    raise ProviderUnavailableError(
-                        f"the user column for {claim!r} does not hold JSON"
-                    ) from None
-            extra[claim] = _jsonable(value)
+        extra = claim_values(self.extra_user_columns, row, index, self.json_columns)
+        index += len(self.extra_user_columns)
+        session = claim_values(self.extra_session_columns, row, index, self.json_columns)
         return SessionRecord(
             session_token=str(token),
             user_id=str(raw_user_id),
             expires=expires,
             user=MappingProxyType(user),
             extra=MappingProxyType(extra),
+            session=MappingProxyType(session),
         )
 
     def parse_expires(self, value: Any) -> datetime:
@@ -315,6 +321,33 @@ class SchemaMapping:
             self,
             extra_user_columns=pairs,
             json_columns=self.json_columns | frozenset(json_columns),
+        )
+
+    def with_better_auth_columns(
+        self,
+        *,
+        session: bool = True,
+        admin: bool = False,
+        two_factor: bool = False,
+        organization: bool = False,
+    ) -> SchemaMapping:
+        """A copy that also reads the columns Better Auth's plugins add (only ask for columns
+        the tables have: a missing one makes every lookup a 503); see
+        :func:`.plugin_columns.plugin_column_pairs` for which, and
+        :func:`.plugin_columns.detect_plugin_columns` to find out which exist."""
+        user, session_pairs = plugin_column_pairs(
+            snake=self.session_expires == "expires_at",
+            have_user={claim for claim, _ in self.extra_user_columns},
+            have_session={claim for claim, _ in self.extra_session_columns},
+            session=session,
+            admin=admin,
+            two_factor=two_factor,
+            organization=organization,
+        )
+        return replace(
+            self,
+            extra_user_columns=self.extra_user_columns + user,
+            extra_session_columns=self.extra_session_columns + session_pairs,
         )
 
     @classmethod
@@ -386,24 +419,6 @@ class SchemaMapping:
             raise ConfigurationError(
                 f"unknown schema preset {name!r}; known: {', '.join(sorted(PRESETS))}"
             ) from None
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()
-    if isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)  # UUID, Decimal...
 
 
 def _authjs(session_table: str, user_table: str, name: str, **options: Any) -> SchemaMapping:
