@@ -12,7 +12,8 @@ What the plugin (1.7.5, ``validateApiKey`` and its ``before`` hook) does, and wh
   control's ``role(...).authorize`` (:func:`api_key_allows`); a key without statements grants
   nothing;
 * the owner is ``referenceId``: a user (the ``user`` row, one JOIN in the same round trip) or,
-  with ``references="organization"``, an organization principal.
+  with ``references="organization"``, an organization principal. Stricter than the plugin: a
+  banned owner (admin plugin columns read by the store's mapping) is refused, 401 ``banned``.
 
 **Not enforced** (they need writes): decrementing ``remaining``, refills, rate limits
 (``rateLimitEnabled``/``requestCount``), deleting expired keys, ``customAPIKeyValidator``.
@@ -38,6 +39,7 @@ from cachetools import TTLCache
 
 from ._sync import BackgroundLoop, default_loop
 from .access import Role
+from .baplugins import check_not_banned
 from .errors import AuthenticationError, ConfigurationError, ProviderUnavailableError
 from .stores.ba_plugins import PluginNames, dialect_of, fetch, fetch_sync
 from .stores.timestamps import decode_timestamp
@@ -333,7 +335,8 @@ class ApiKeyVerifier:
                 claims["slug"] = str(slug)
             return claims
         mapping = self.names.mapping
-        record = mapping.record_from_row(("", _FAR_FUTURE, *owner))
+        no_session = (None,) * len(getattr(mapping, "extra_session_columns", ()))
+        record = mapping.record_from_row(("", _FAR_FUTURE, *owner, *no_session))
         return {"sub": record.user_id, "id": record.user_id, **record.user, **record.extra}
 
     def _cached(self, hashed: str) -> tuple[bool, ApiKeyRecord | None]:
@@ -384,6 +387,9 @@ class ApiKeyVerifier:
             raise error
         assert record is not None  # judge_api_key refused None
         assert record.owner is not None  # and a key without an owner
+        # stricter than the plugin's hook, which does not look at bans: a banned owner's keys
+        # are refused whenever the store reads the admin plugin's columns
+        check_not_banned(record.owner, now)
         claims = dict(record.owner)
         claims["apiKey"] = {
             "id": record.id,

@@ -14,8 +14,9 @@ as HS256 JWTs with ``AUTH_SECRET`` would otherwise hand out API credentials. A J
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from .authjs import AuthJSToken, secrets_from_env
@@ -252,19 +253,12 @@ def build_authenticators(config: GateConfig) -> list[Authenticator]:
                 DatabaseSession(open_store(config.database_url, schema=config.schema))
             )
         if config.better_auth_secrets and not config.redis_url:
-            from .sessions import BetterAuthSession
-
             schema = (
                 config.schema
                 if config.schema.startswith("better-auth")
                 else config.better_auth_schema
             )
-            authenticators.append(
-                BetterAuthSession(
-                    secret=list(config.better_auth_secrets),
-                    store=open_store(config.database_url, schema=schema),
-                )
-            )
+            authenticators.append(_better_auth_session(config, config.database_url, schema))
     if config.better_auth_secrets and config.redis_url:
         from .sessions import BetterAuthSession
         from .stores.redis import RedisStore
@@ -303,21 +297,67 @@ def build_authenticators(config: GateConfig) -> list[Authenticator]:
     return authenticators
 
 
+# what build_authenticators detected, per Better Auth authenticator it built (read by
+# better_auth_plugins; weak: it goes with the authenticator)
+_DETECTED: weakref.WeakKeyDictionary[Authenticator, BetterAuthPlugins] = weakref.WeakKeyDictionary()
+
+
+def _better_auth_session(config: GateConfig, url: str, schema: str) -> Authenticator:
+    """The Better Auth database authenticator, with the plugins detected now (one catalog
+    read): the plugin columns found are read, bans enforced when the admin plugin is."""
+    from ._sync import default_loop
+    from .sessions import BetterAuthSession
+    from .stores import open_store
+
+    secret = list(config.better_auth_secrets)
+    store = open_store(url, schema=schema)
+    if config.plugins.all_off:
+        return BetterAuthSession(secret=secret, store=store)
+    try:
+        found = detect_presence_sync(store)
+    finally:
+        default_loop().run(store.aclose(), timeout=10.0)  # the probe's pool, not reused
+    enforced = config.plugins.apply(found)
+    columns = found.columns
+    mapping = getattr(store, "schema", None)
+    if columns is not None and mapping is not None:
+        switches = columns.as_switches()
+        switches["admin"] = enforced.admin
+        # organization=True also reads activeTeamId, which only organization({ teams })
+        # adds: without it, read activeOrganizationId alone
+        active_org_only = switches["organization"] and not found.teams
+        switches["organization"] = switches["organization"] and found.teams
+        mapping = mapping.with_better_auth_columns(**switches)
+        if active_org_only:
+            column = (
+                "active_organization_id"
+                if mapping.session_user_id == "user_id"
+                else ("activeOrganizationId")
+            )
+            extra = (*mapping.extra_session_columns, ("activeOrganizationId", column))
+            mapping = replace(mapping, extra_session_columns=extra)
+    auth = BetterAuthSession(
+        secret=secret,
+        store=open_store(url, schema=mapping if mapping is not None else schema),
+        admin=True if enforced.admin else (False if config.plugins.admin == "off" else None),
+    )
+    assert auth.store is not None  # built with a store
+    _DETECTED[auth] = BetterAuthPlugins.build(auth.store.store, found, config.plugins)
+    return auth
+
+
 def better_auth_plugins(
     config: GateConfig, authenticators: Sequence[Authenticator]
 ) -> BetterAuthPlugins | None:
-    """Detect (once, now) which Better Auth plugins the session database shows and build what
-    ``config.plugins`` leaves enforced; ``None`` without a Better Auth database session
-    authenticator or with every plugin ``off``. An unreadable catalog raises
-    :class:`~sessiongate.errors.ProviderUnavailableError`: do not start half-configured."""
-    if config.plugins.all_off or config.redis_url or not config.database_url:
-        return None
-    from .sessions import BetterAuthSession
-
+    """What :func:`build_authenticators` detected of the Better Auth plugins in the session
+    database and left enforced (:class:`~sessiongate.ba_detect.BetterAuthPlugins`); ``None``
+    without a Better Auth database authenticator or with every plugin ``off``. Detection
+    happens once, at start: an unreadable catalog raises
+    :class:`~sessiongate.errors.ProviderUnavailableError` there (no half-configured start)."""
     for auth in authenticators:
-        if isinstance(auth, BetterAuthSession) and auth.store is not None:
-            store = auth.store.store
-            return BetterAuthPlugins.build(store, detect_presence_sync(store), config.plugins)
+        found = _DETECTED.get(auth)
+        if found is not None:
+            return found
     return None
 
 

@@ -24,11 +24,12 @@ Drizzle schema (``organization_id``...). Nothing here writes.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import ConfigurationError, ProviderUnavailableError
 from .better_auth_names import _snake
+from .plugin_columns import PluginColumns, detect_plugin_columns
 from .schema import SchemaMapping, quote_identifier
 
 __all__ = [
@@ -43,8 +44,6 @@ __all__ = [
 ]
 
 Dialect = Literal["postgres", "sqlite", "mysql"]
-
-_ADMIN_USER_COLUMNS = ("banned", "banReason", "banExpires")
 
 
 def dialect_of(store: Any) -> Dialect:
@@ -236,7 +235,8 @@ class PluginPresence:
     """Which Better Auth plugins a database shows (tables and columns, never data).
 
     Attributes:
-        admin: the user table has ``banned`` and ``banExpires`` (and ``banReason``).
+        admin: the admin plugin's columns (``user.role``, ``banned``, ``banReason``,
+            ``banExpires``, ``session.impersonatedBy``).
         impersonation: the session table has ``impersonatedBy``.
         organization: a ``member`` table with ``organizationId``, ``userId``, ``role``.
         organization_roles: an ``organizationRole`` table (dynamic access control).
@@ -248,6 +248,10 @@ class PluginPresence:
     organization: bool = False
     organization_roles: bool = False
     api_key: bool = False
+    teams: bool = field(default=False, compare=False)
+    """The session table has ``activeTeamId`` (``organization({ teams })`` only)."""
+    columns: PluginColumns | None = field(default=None, compare=False, repr=False)
+    """The user/session plugin columns found (for ``with_better_auth_columns``)."""
 
     def describe(self) -> str:
         """One banner line: ``admin (bans, impersonation), organization, api-key``."""
@@ -272,9 +276,13 @@ def presence_from_columns(names: PluginNames, columns: Iterable[tuple[Any, Any]]
     member = seen.get(names.table(names.member_table), set())
     roles = seen.get(names.table(names.organization_role_table), set())
     keys = seen.get(names.table(names.apikey_table), set())
+    # the user/session plugin columns: one rule, plugin_columns.detect_plugin_columns
+    found = detect_plugin_columns(session, user, snake=names.columns == "snake")
     return PluginPresence(
-        admin={c(col) for col in _ADMIN_USER_COLUMNS} <= user,
+        admin=found.admin,
         impersonation=c("impersonatedBy") in session,
+        teams=c("activeTeamId") in session,
+        columns=found,
         organization={c("organizationId"), c("userId"), c("role")} <= member,
         organization_roles={c("organizationId"), c("role"), c("permission")} <= roles,
         api_key={c("key"), c("referenceId")} <= keys,
