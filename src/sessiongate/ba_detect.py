@@ -39,6 +39,7 @@ __all__ = [
     "BetterAuthPlugins",
     "PluginSwitches",
     "Switch",
+    "add_plugin_flags",
     "detect_presence",
     "detect_presence_sync",
 ]
@@ -91,6 +92,17 @@ class PluginSwitches:
         header = api_key_header or env.get("SESSIONGATE_API_KEY_HEADER") or "x-api-key"
         return cls(**values, api_key_header=header)
 
+    @classmethod
+    def from_args(cls, args: Any, environ: Mapping[str, str] | None = None) -> PluginSwitches:
+        """:meth:`from_sources` with the flags :func:`add_plugin_flags` defined."""
+        return cls.from_sources(
+            admin=args.ba_admin,
+            organization=args.ba_organization,
+            api_key=args.ba_api_key,
+            api_key_header=args.api_key_header,
+            environ=environ,
+        )
+
     @property
     def all_off(self) -> bool:
         """Nothing to detect."""
@@ -117,6 +129,23 @@ class PluginSwitches:
             organization_roles=found.organization_roles and self.organization != "off",
             api_key=found.api_key and self.api_key != "off",
         )
+
+
+def add_plugin_flags(parser: Any) -> None:
+    """``serve``'s ``--ba-admin`` / ``--ba-organization`` / ``--ba-api-key`` (auto, on, off)
+    and ``--api-key-header`` (an ``argparse`` parser)."""
+    for name, var in ENV_SWITCHES.items():
+        parser.add_argument(
+            "--ba-" + name.replace("_", "-"),
+            choices=("auto", "on", "off"),
+            help=f"Better Auth {name.replace('_', '-')} plugin: auto (enforced when its tables "
+            f"are found at start, default), on (required) or off ({var})",
+        )
+    parser.add_argument(
+        "--api-key-header",
+        help="request header carrying Better Auth API keys (default x-api-key; "
+        "SESSIONGATE_API_KEY_HEADER)",
+    )
 
 
 def _names(store: Any, names: PluginNames | None) -> PluginNames:

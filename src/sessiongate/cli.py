@@ -35,6 +35,7 @@ from typing import Any, TextIO
 from . import __version__
 from ._extras import require
 from .authjs import AuthJSToken, secrets_from_env
+from .ba_detect import PluginSwitches, add_plugin_flags
 from .config import CSRF_MODES
 from .cookies import AUTHJS_COOKIE_NAMES
 from .errors import ConfigurationError, MalformedTokenError, MissingExtraError, SessionGateError
@@ -243,7 +244,6 @@ def _secret_flag_warning(args: argparse.Namespace) -> str | None:
 
 
 def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    from .ba_detect import PluginSwitches
     from .config import GateConfig, SidecarOptions, better_auth_plugins, build_authenticators
     from .gate import SessionGate
     from .sidecar import SidecarApp
@@ -267,12 +267,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             jwks_algorithms=args.jwks_algorithm or (),
             allow_http_jwks=args.allow_http_jwks,
             jwt_public_key=args.jwt_public_key,
-            plugins=PluginSwitches.from_sources(
-                admin=args.ba_admin,
-                organization=args.ba_organization,
-                api_key=args.ba_api_key,
-                api_key_header=args.api_key_header,
-            ),
+            plugins=PluginSwitches.from_args(args),
         )
         options = SidecarOptions.from_sources(
             csrf_mode=args.csrf, trusted_origins=args.trusted_origin or ()
@@ -280,7 +275,6 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         from .replicas import replicated
 
         authenticators = build_authenticators(config)
-        plugins = better_auth_plugins(config, authenticators)
         replicas = replicated(config, authenticators)
         gate = SessionGate(*replicas.authenticators)
         app = SidecarApp(
@@ -288,7 +282,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             include_claims=args.include_claims,
             csrf_mode=options.csrf_mode,
             trusted_origins=options.trusted_origins,
-            plugins=plugins,
+            plugins=better_auth_plugins(config, authenticators),
         )
     except SessionGateError as err:
         out.write(f"sessiongate serve: {err.message}\n")
@@ -296,11 +290,9 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     out.write(f"sessiongate sidecar on http://{args.host}:{args.port} (/verify, /healthz)\n")
     for line in config.describe():
         out.write(f"  verifying: {line}\n")
-    for line in replicas.describe():
+    for line in [*replicas.describe(), *([app.plugins.describe()] if app.plugins else [])]:
         out.write(f"  {line}\n")
-    if plugins is not None:
-        out.write(f"  {plugins.describe()}\n")
-    out.write(f"  csrf: {_CSRF_LINES[options.csrf_mode]}\n")
+    out.write(f"  csrf: {options.describe()}\n")
     out.flush()
     import logging
 
@@ -316,14 +308,6 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         server_header=False,
     )
     return 0
-
-
-_CSRF_LINES = {
-    "auto": "auto (Origin/Referer of cookie writes checked when the proxy forwards "
-    "X-Original-Method or X-Forwarded-Method; otherwise the upstream must check)",
-    "strict": "strict (cookie requests without X-Original-Method / X-Forwarded-Method refused)",
-    "off": "off (the upstream must check Origin/Referer of cookie-authenticated writes itself)",
-}
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -458,26 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument(
         "--include-claims", action="store_true", help="add the raw claims to the JSON body"
     )
-    for flag, var, what in (
-        ("--ba-admin", "SESSIONGATE_BA_ADMIN", "admin plugin: refuse banned users"),
-        (
-            "--ba-organization",
-            "SESSIONGATE_BA_ORGANIZATION",
-            "organization plugin: X-User-Org-Role",
-        ),
-        ("--ba-api-key", "SESSIONGATE_BA_API_KEY", "api-key plugin: verify x-api-key"),
-    ):
-        srv.add_argument(
-            flag,
-            choices=("auto", "on", "off"),
-            help=f"Better Auth {what} (auto: when its tables are found at start; on: required; "
-            f"{var})",
-        )
-    srv.add_argument(
-        "--api-key-header",
-        help="request header carrying Better Auth API keys (default x-api-key; "
-        "SESSIONGATE_API_KEY_HEADER)",
-    )
+    add_plugin_flags(srv)
     srv.add_argument(
         "--log-requests", action="store_true", help="log one line per verify (no values)"
     )

@@ -361,6 +361,14 @@ def better_auth_plugins(
     return None
 
 
+_CSRF_LINES = {
+    "auto": "auto (Origin/Referer of cookie writes checked when the proxy forwards "
+    "X-Original-Method or X-Forwarded-Method; otherwise the upstream must check)",
+    "strict": "strict (cookie requests without X-Original-Method / X-Forwarded-Method refused)",
+    "off": "off (the upstream must check Origin/Referer of cookie-authenticated writes itself)",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class SidecarOptions:
     """The sidecar's CSRF settings, from ``serve`` flags over the environment (flags win).
@@ -375,6 +383,10 @@ class SidecarOptions:
 
     csrf_mode: CSRFMode = "auto"
     trusted_origins: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """The banner's ``csrf:`` line."""
+        return _CSRF_LINES[self.csrf_mode]
 
     @classmethod
     def from_sources(

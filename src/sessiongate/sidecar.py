@@ -392,6 +392,7 @@ class SidecarApp:
         self.realm = realm
         self.retry_after = retry_after
         self.close_gate = close_gate
+        self.plugins = plugins
         self.api_keys = getattr(plugins, "api_keys", None)
         self.organizations = getattr(plugins, "organizations", None)
         self.org_header = org_header.lower().encode("latin-1")
