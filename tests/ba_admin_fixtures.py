@@ -55,8 +55,15 @@ def token_for(name: str) -> str:
     return (name + "x" * 32)[:32]
 
 
-def make_db(path: Path, users: list[dict[str, Any]], sessions: list[dict[str, Any]]) -> Path:
-    """A database with these users and sessions (missing columns take Better Auth defaults)."""
+def make_db(
+    path: Path,
+    users: list[dict[str, Any]],
+    sessions: list[dict[str, Any]],
+    *,
+    defaults: dict[str, Any] | None = None,
+) -> Path:
+    """A database with these users and sessions (missing columns take Better Auth defaults,
+    or ``defaults`` for the session rows)."""
     conn = sqlite3.connect(path)
     conn.executescript(DDL)
     for user in users:
@@ -83,6 +90,7 @@ def make_db(path: Path, users: list[dict[str, Any]], sessions: list[dict[str, An
             "updatedAt": iso(NOW - timedelta(minutes=5)),
             "ipAddress": "203.0.113.7",
             "userAgent": "Mozilla/5.0 test",
+            **(defaults or {}),
             **session,
         }
         cols = ", ".join(f'"{k}"' for k in row)

@@ -51,6 +51,8 @@ CORE = (
     "sessiongate.origins",
     "sessiongate.responses",
     "sessiongate.policy",
+    "sessiongate.access",
+    "sessiongate.baplugins",
 )
 CORE_MAY_IMPORT = frozenset(CORE) | {"sessiongate.gate", "sessiongate.config"}
 CORE_ONLY_FOR = {"sessiongate.policy"}  # decide() takes a gate's outcome: it may name the gate
