@@ -154,8 +154,32 @@ def _compare(ours: dict[str, Any], theirs: dict[str, Any], setup: dict[str, Any]
     assert ours["keys"] == [k["valid"] for k in theirs["keys"]]
 
 
-def _run(node_bin: str, target: dict[str, Any], store_factory: Any) -> None:
+def _from_env(database_url: str, setup: dict[str, Any]) -> None:
+    """``SessionGate.from_env`` on the tables the real plugins made: every plugin detected, its
+    columns read (no 503 for a column the plugins did not create), sessions verified."""
+    from sessiongate.gate import SessionGate
+
+    env = {
+        "BETTER_AUTH_SECRET": SECRET,
+        "DATABASE_URL": database_url,
+        "SESSIONGATE_SCHEMA": "better-auth",
+    }
+    gate = SessionGate.from_env(env)
+    plugins = gate.better_auth_plugins
+    assert plugins is not None
+    enforced = plugins.enforced
+    assert enforced.admin and enforced.organization and enforced.api_key, enforced
+    assert enforced.organization_roles and not enforced.teams
+    token = setup["users"]["member"]["token"]
+    user = gate.authenticate_sync({"authorization": f"Bearer {token}"}).user
+    assert user.id == setup["users"]["member"]["id"]
+    assert plugins.organizations.membership_sync(setup["orgId"], user.id).roles == ("member",)
+    asyncio.run(gate.aclose())
+
+
+def _run(node_bin: str, target: dict[str, Any], store_factory: Any, url: str) -> None:
     setup = _oracle(node_bin, "setup", target)
+    _from_env(url, setup)
     ours = asyncio.run(_python_side(store_factory(), setup))
     theirs = _judge(node_bin, target, setup)
     _compare(ours, theirs, setup)
@@ -190,6 +214,7 @@ def test_postgres_org_and_api_key_decisions_match_the_plugins(postgres_dsn, node
             node_bin,
             {"dsn": postgres_dsn, "schema": schema},
             lambda: PostgresStore(postgres_dsn, schema=mapping),
+            f"{postgres_dsn}?schema={schema}",
         )
 
 
@@ -199,7 +224,12 @@ def test_sqlite_org_and_api_key_decisions_match_the_plugins(node_bin, tmp_path):
 
     path = tmp_path / "ba-org.db"
     path.touch()
-    _run(node_bin, {"sqlite": str(path)}, lambda: SQLiteStore(path, schema="better-auth"))
+    _run(
+        node_bin,
+        {"sqlite": str(path)},
+        lambda: SQLiteStore(path, schema="better-auth"),
+        f"sqlite:///{path}",
+    )
 
 
 @pytest.mark.node
