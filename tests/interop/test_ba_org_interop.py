@@ -238,6 +238,7 @@ def test_remote_verifier_spends_the_quota_on_a_real_better_auth_server(node_bin,
     (``remaining``) are enforced by the plugin itself, which the read-only verifier cannot."""
     import json
     import os
+    import select
     import signal
     import subprocess
 
@@ -260,7 +261,11 @@ def test_remote_verifier_spends_the_quota_on_a_real_better_auth_server(node_bin,
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps({"op": "serve", "secret": SECRET, **target}))
         proc.stdin.close()
-        port = json.loads(proc.stdout.readline())["result"]["port"]
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "the better-auth server did not start within 60 s"
+        answer = json.loads(proc.stdout.readline())
+        assert answer["ok"], answer
+        port = answer["result"]["port"]
         remote = RemoteApiKeyVerifier(f"http://127.0.0.1:{port}", allow_http=True)
 
         async def ask(label: str) -> tuple[bool, str | None]:
