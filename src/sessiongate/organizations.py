@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from ._sync import BackgroundLoop, default_loop
@@ -53,32 +54,34 @@ __all__ = [
     "require_org_role",
 ]
 
-DEFAULT_STATEMENTS: Mapping[str, tuple[str, ...]] = {
-    "organization": ("update", "delete"),
-    "member": ("create", "update", "delete"),
-    "invitation": ("create", "cancel"),
-    "team": ("create", "update", "delete"),
-    "ac": ("create", "read", "update", "delete"),
-}
-"""``defaultStatements`` of ``plugins/organization/access/statement.mjs``."""
-
-DEFAULT_ROLE_GRANTS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
-    "owner": DEFAULT_STATEMENTS,
-    "admin": {
-        "organization": ("update",),
-        "invitation": ("create", "cancel"),
+DEFAULT_STATEMENTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "organization": ("update", "delete"),
         "member": ("create", "update", "delete"),
+        "invitation": ("create", "cancel"),
         "team": ("create", "update", "delete"),
         "ac": ("create", "read", "update", "delete"),
-    },
-    "member": {
-        "organization": (),
-        "member": (),
-        "invitation": (),
-        "team": (),
-        "ac": ("read",),
-    },
-}
+    }
+)
+"""``defaultStatements`` of ``plugins/organization/access/statement.mjs``."""
+
+DEFAULT_ROLE_GRANTS: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "owner": DEFAULT_STATEMENTS,
+        "admin": MappingProxyType(
+            {
+                "organization": ("update",),
+                "invitation": ("create", "cancel"),
+                "member": ("create", "update", "delete"),
+                "team": ("create", "update", "delete"),
+                "ac": ("create", "read", "update", "delete"),
+            }
+        ),
+        "member": MappingProxyType(
+            {"organization": (), "member": (), "invitation": (), "team": (), "ac": ("read",)}
+        ),
+    }
+)
 """``ownerAc``, ``adminAc`` and ``memberAc`` of the same file: the roles Better Auth uses
 when the app passes no ``roles``."""
 
