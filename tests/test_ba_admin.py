@@ -303,8 +303,9 @@ def test_requirement_validation() -> None:
         AccessRequirement({})
     with pytest.raises(ConfigurationError):
         AccessRequirement({"user": "ban"})  # the JS throws "Invalid access control request"
-    with pytest.raises(ConfigurationError):
-        PluginRules(cookie_cache_max_age=-1)
+    for bad_rules in ({"cookie_cache_max_age": -1}, {"admin": 1}, {"confirm_two_factor": "no"}):
+        with pytest.raises(ConfigurationError):
+            PluginRules(**bad_rules)
 
 
 # ------------------------------------------------------------------ access control on users
@@ -356,3 +357,26 @@ def test_two_factor_cache_without_store_is_refused() -> None:
         run(auth, creds(TWO_FA, cache))
     relaxed = BetterAuthSession(secret=SECRET, cookie_cache="compact", confirm_two_factor=False)
     assert run(relaxed, creds(TWO_FA, cache)).claims["sub"] == "u1"
+
+
+def test_access_requirement_keeps_its_own_read_only_request() -> None:
+    request: dict[str, Any] = {"user": ["ban"]}
+    requirement = AccessRequirement(request)
+    request["user"].append("impersonate-admins")  # the caller changes its dict afterwards
+    admin = User(id="a", roles=frozenset({"admin"}))
+    assert requirement.allows(admin)
+    with pytest.raises(TypeError):
+        requirement.request["user"].append("x")
+
+
+def test_an_old_cache_saying_banned_defers_to_the_store(make: Any) -> None:
+    # unbanned since: the store is the truth once the cache is past cookie_cache_max_age
+    old = compact_cache(
+        session_data(
+            ADMIN, user={"id": "admin", "banned": True}, written_at=NOW - timedelta(minutes=2)
+        )
+    )
+    assert run(make(cookie_cache="compact"), creds(ADMIN, old)).claims["sub"] == "admin"
+    fresh = compact_cache(session_data(ADMIN, user={"id": "admin", "banned": True}))
+    with pytest.raises(BannedUserError):  # a cache trusted alone is judged by what it says
+        run(make(cookie_cache="compact"), creds(ADMIN, fresh))

@@ -140,8 +140,10 @@ class PluginRules:
     cookie_cache_max_age: float | None = 60.0
 
     def __post_init__(self) -> None:
-        if self.admin not in (None, True, False):
+        if self.admin is not None and not isinstance(self.admin, bool):
             raise ConfigurationError("admin must be True, False or None (detect)")
+        if not isinstance(self.confirm_two_factor, bool):
+            raise ConfigurationError("confirm_two_factor must be True or False")
         age = self.cookie_cache_max_age
         if age is not None and (
             isinstance(age, bool) or not isinstance(age, (int, float)) or not age >= 0
@@ -154,15 +156,16 @@ class PluginRules:
             check_not_banned(claims, now)
 
     def trust_cache(self, claims: Mapping[str, Any], now: float) -> bool:
-        """Whether a valid cookie-cache hit may answer without the store (raises for a banned
-        user); ``False``: ask the store."""
-        self.check(claims, now)
+        """Whether a valid cookie-cache hit may answer without the store; ``False``: ask the
+        store (the truth when there is one). A trusted cache of a banned user raises."""
         if self.confirm_two_factor and two_factor_enabled(claims):
             return False
-        if self.cookie_cache_max_age is None:
-            return True
-        session = claims.get("session")
-        written = session.get("cached_at") if isinstance(session, Mapping) else None
-        if isinstance(written, bool) or not isinstance(written, (int, float)):
-            return False
-        return now - written <= self.cookie_cache_max_age
+        if self.cookie_cache_max_age is not None:
+            session = claims.get("session")
+            written = session.get("cached_at") if isinstance(session, Mapping) else None
+            if isinstance(written, bool) or not isinstance(written, (int, float)):
+                return False
+            if now - written > self.cookie_cache_max_age:
+                return False
+        self.check(claims, now)
+        return True

@@ -34,6 +34,7 @@ from .errors import (
     SessionGateError,
     SessionNotFreshError,
 )
+from .user import freeze_claims
 
 __all__ = [
     "AUTHENTICATED",
@@ -186,6 +187,7 @@ class AccessRequirement:
         if self.connector not in ("AND", "OR"):
             raise ConfigurationError("connector must be 'AND' or 'OR'")
         object.__setattr__(self, "admin_user_ids", frozenset(self.admin_user_ids))
+        object.__setattr__(self, "request", freeze_claims(self.request))  # a copy, read-only
         probe = next(iter(self.roles.values()), None)  # a malformed request fails here, once
         if probe is not None:
             probe.authorize(self.request, self.connector)

@@ -204,3 +204,28 @@ def test_session_columns_and_impersonation_match_get_session(backend: Any, world
         assert user.impersonated_by == seen["impersonatedBy"]
     assert setup["target:impersonated"]["session"]["impersonatedBy"] == setup["boss"]["userId"]
     assert setup["target"]["session"]["impersonatedBy"] is None
+
+
+def test_two_factor_sign_in_and_cache_as_the_plugin_leaves_them(backend: Any) -> None:
+    oracle, make_store = backend
+    found = oracle.run("twoFactor", cookieCache="compact")
+    # better-auth 1.7.25: a sign-in waiting for its second factor sends only deletions and
+    # deletes the row: no pre-2FA session reaches the client (the GHSA-xg6x-h9c9-2m83 fix)
+    assert found["twoFactorRedirect"] is True
+    assert found["sessionToken"] is None and found["sessionData"] is None
+    assert "better-auth.session_data" in found["setCookieNames"]
+    # the verified session's cache says twoFactorEnabled: confirmed by the store, never alone
+    cookie = (
+        f"better-auth.session_token={found['enabledToken']}; "
+        f"better-auth.session_data={found['enabledData']}"
+    )
+    with_store = SessionGate(
+        BetterAuthSession(secret=SECRET, store=make_store(), cookie_cache="compact", cache_ttl=0)
+    )
+    assert _decide(with_store, cookie).id == found["userId"]
+    alone = SessionGate(BetterAuthSession(secret=SECRET, cookie_cache="compact"))
+    assert isinstance(_decide(alone, cookie), SessionNotFoundError)
+    trusting = SessionGate(
+        BetterAuthSession(secret=SECRET, cookie_cache="compact", confirm_two_factor=False)
+    )
+    assert _decide(trusting, cookie).id == found["userId"]

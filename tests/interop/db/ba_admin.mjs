@@ -15,6 +15,10 @@
  *          database, which also rewrites the cookie cache) and /admin/has-permission verdicts
  *   judge  signs every user in again: the plugin's own ban check (403 BANNED_USER or 200).
  *          Run it after the Python side decided: signing in lifts an expired ban.
+ *   twoFactor  (with twoFactor()) signs a user up, enables two-factor authentication, signs
+ *          in again: answers every Set-Cookie of that sign-in (the first session cookies are
+ *          what a client that ignores the deletions keeps), the body, and what get-session
+ *          says with those cookies, from the cookie cache and from the database
  */
 const out = process.stdout.write.bind(process.stdout);
 process.stdout.write = process.stderr.write.bind(process.stderr);
@@ -38,13 +42,15 @@ async function withAuth(p, fn) {
   const { database, close } = await open(p);
   try {
     const { betterAuth } = await import("better-auth");
-    const { admin, bearer } = await import("better-auth/plugins");
+    const { admin, bearer, twoFactor } = await import("better-auth/plugins");
+    const plugins = [admin(), bearer()];
+    if (p.twoFactor) plugins.push(twoFactor({ skipVerificationOnEnable: true }));
     const options = {
       database,
       secret: p.secret,
       baseURL: "http://localhost:3000",
       emailAndPassword: { enabled: true },
-      plugins: [admin(), bearer()],
+      plugins,
       logger: { disabled: true },
       advanced: { ipAddress: { ipAddressHeaders: ["x-forwarded-for"] } },
     };
@@ -167,6 +173,47 @@ const ops = {
         };
       }
       return answer;
+    });
+  },
+  async twoFactor(p) {
+    return withAuth({ ...p, twoFactor: true }, async (auth, options) => {
+      const { getMigrations } = await import("better-auth/db/migration");
+      const { runMigrations } = await getMigrations(options);
+      await runMigrations();
+      const email = "second@example.com";
+      const up = await call(auth.api.signUpEmail, { body: { email, password: PASSWORD, name: "Two" } });
+      const enabled = await call(auth.api.enableTwoFactor, {
+        headers: headersFor(up.jar), body: { password: PASSWORD },
+      });
+      if (enabled.status !== 200) throw new Error(`enable 2fa: ${enabled.status} ${JSON.stringify(enabled.body)}`);
+      const res = await auth.api.signInEmail({ body: { email, password: PASSWORD }, asResponse: true });
+      const setCookies = res.headers.getSetCookie();
+      const body = await res.json();
+      const kept = {};
+      for (const header of setCookies) {
+        const [pair] = header.split(";");
+        const cut = pair.indexOf("=");
+        const name = pair.slice(0, cut);
+        const value = pair.slice(cut + 1);
+        if (value && !(name in kept)) kept[name] = value;
+      }
+      const viaCache = await call(auth.api.getSession, { headers: headersFor(kept) });
+      const viaDatabase = await call(auth.api.getSession, {
+        headers: headersFor(kept), query: { disableCookieCache: true },
+      });
+      return {
+        userId: up.body.user.id,
+        signInStatus: res.status,
+        twoFactorRedirect: body?.twoFactorRedirect === true,
+        setCookieNames: setCookies.map((h) => h.split("=")[0]),
+        sessionToken: kept["better-auth.session_token"] ?? null,
+        sessionData: kept["better-auth.session_data"] ?? null,
+        getSessionFromCache: viaCache.body?.user?.id ?? null,
+        getSessionFromDatabase: viaDatabase.body?.user?.id ?? null,
+        // the session enable-two-factor answered with: a cache that says twoFactorEnabled
+        enabledToken: enabled.jar["better-auth.session_token"] ?? null,
+        enabledData: enabled.jar["better-auth.session_data"] ?? null,
+      };
     });
   },
   async judge(p) {
