@@ -382,15 +382,13 @@ def _prove_misses(
 ) -> None:
     """Check, on an instance configured like the timed one, that decoding ``pool`` round-robin
     misses every time and stores (almost) nothing: after two passes, under ``MAX_READMITTED``
-    of the pool made it into the cache (``cached()``: its entry count), the first token is not
-    cached, while a token decoded three times in a row is (the cache is on)."""
+    of the pool made it into the cache (``cached()``: its entry count), while a token decoded
+    three times in a row is (the cache is on)."""
     for _ in range(2):
         for token in pool:
             decode_full(token)
     if cached() > MAX_READMITTED * len(pool):
         raise AssertionError(f"{label}: {cached()} of {len(pool)} tokens were stored: not misses")
-    if decode_full(pool[0]) is decode_full(pool[0]):
-        raise AssertionError(f"{label}: a token was still cached two passes later: not a miss")
     decode_full(pool[1])
     if decode_full(pool[1]) is not decode_full(pool[1]):
         raise AssertionError(f"{label}: a repeated token was not cached: the cache is off")

@@ -35,6 +35,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .authjs import AuthJSToken, secrets_from_env
+from .ba_detect import PluginSwitches, add_plugin_flags
 from .config import CSRF_MODES
 from .cookies import AUTHJS_COOKIE_NAMES
 from .errors import ConfigurationError, MalformedTokenError, MissingExtraError, SessionGateError
@@ -265,6 +266,7 @@ def _cmd_serve(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             jwks_algorithms=args.jwks_algorithm or (),
             allow_http_jwks=args.allow_http_jwks,
             jwt_public_key=args.jwt_public_key,
+            plugins=PluginSwitches.from_args(args),
         )
     except SessionGateError as err:
         out.write(f"sessiongate serve: {err.message}\n")
@@ -406,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument(
         "--include-claims", action="store_true", help="add the raw claims to the JSON body"
     )
+    add_plugin_flags(srv)
     srv.add_argument(
         "--log-requests", action="store_true", help="log one line per verify (no values)"
     )

@@ -16,12 +16,14 @@ as HS256 JWTs with ``AUTH_SECRET`` would otherwise hand out API credentials. A J
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from ._secrets import better_auth_secrets_from_env, refuse_development_secret
 from .authjs import AuthJSToken, secrets_from_env
+from .ba_detect import BetterAuthPlugins, PluginSwitches, detect_presence_sync
 from .betterauth import BETTER_AUTH_BASE_URL_ENV, base_url_from_env, secure_cookies
 from .errors import ConfigurationError
 from .jws import BearerJWT
@@ -32,6 +34,7 @@ __all__ = [
     "CSRFMode",
     "GateConfig",
     "SidecarOptions",
+    "better_auth_plugins",
     "build_authenticators",
     "parse_csrf_mode",
 ]
@@ -101,6 +104,9 @@ class GateConfig:
         redis_url: ``REDIS_URL``: Better Auth sessions in Redis (``secondaryStorage``, key
             prefix ``SESSIONGATE_REDIS_PREFIX``, default ``better-auth:``), the Redis
             invalidation channel and revocation list (:mod:`sessiongate.replicas`).
+        plugins: which Better Auth plugins to detect and enforce in ``database_url``
+            (``SESSIONGATE_BA_ADMIN`` / ``_ORGANIZATION`` / ``_API_KEY``: ``auto``, ``on``,
+            ``off``; ``SESSIONGATE_API_KEY_HEADER``; see :mod:`sessiongate.ba_detect`).
     """
 
     secrets: tuple[str, ...] = ()
@@ -124,6 +130,7 @@ class GateConfig:
     better_auth_secure_cookies: bool | None = None
     secure_only: bool = False
     development: bool = False
+    plugins: PluginSwitches = field(default_factory=PluginSwitches)
 
     def __repr__(self) -> str:
         return (
@@ -152,6 +159,7 @@ class GateConfig:
         allow_http_jwks: bool = False,
         jwt_public_key: str | None = None,
         redis_url: str | None = None,
+        plugins: PluginSwitches | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> GateConfig:
         """Merge explicit values (flags) over the environment the Next.js app uses."""
@@ -197,6 +205,7 @@ class GateConfig:
             better_auth_secure_cookies=_better_auth_secure(env, base_url),
             secure_only=_secure_only(env, base_url),
             development=development,
+            plugins=plugins or PluginSwitches.from_sources(environ=env),
         )
 
     def describe(self) -> list[str]:
@@ -317,21 +326,12 @@ def build_authenticators(config: GateConfig, *, flags: bool = True) -> list[Auth
                 DatabaseSession(open_store(config.database_url, schema=config.schema))
             )
         if config.better_auth_secrets and not config.redis_url:
-            from .sessions import BetterAuthSession
-
             schema = (
                 config.schema
                 if config.schema.startswith("better-auth")
                 else config.better_auth_schema
             )
-            authenticators.append(
-                BetterAuthSession(
-                    secret=list(config.better_auth_secrets),
-                    store=open_store(config.database_url, schema=schema),
-                    cookie_prefix=config.better_auth_cookie_prefix,
-                    secure_cookies=config.better_auth_secure_cookies,
-                )
-            )
+            authenticators.append(_better_auth_session(config, config.database_url, schema))
     if config.better_auth_secrets and config.redis_url:
         from .sessions import BetterAuthSession
         from .stores.redis import RedisStore
@@ -378,6 +378,83 @@ def build_authenticators(config: GateConfig, *, flags: bool = True) -> list[Auth
     return authenticators
 
 
+# what build_authenticators detected, per Better Auth authenticator it built (read by
+# better_auth_plugins; weak: it goes with the authenticator)
+_DETECTED: weakref.WeakKeyDictionary[Authenticator, BetterAuthPlugins] = weakref.WeakKeyDictionary()
+
+
+def _better_auth_session(config: GateConfig, url: str, schema: str) -> Authenticator:
+    """The Better Auth database authenticator, with the plugins detected now (one catalog
+    read): the plugin columns found are read, bans enforced when the admin plugin is."""
+    from ._sync import default_loop
+    from .sessions import BetterAuthSession
+    from .stores import open_store
+
+    secret = list(config.better_auth_secrets)
+    store = open_store(url, schema=schema)
+    prefix, secure = config.better_auth_cookie_prefix, config.better_auth_secure_cookies
+    if config.plugins.all_off:
+        return BetterAuthSession(
+            secret=secret, store=store, cookie_prefix=prefix, secure_cookies=secure
+        )
+    try:
+        found = detect_presence_sync(store)
+    finally:
+        default_loop().run(store.aclose(), timeout=10.0)  # the probe's pool, not reused
+    enforced = config.plugins.apply(found)
+    columns = found.columns
+    mapping = getattr(store, "schema", None)
+    if columns is not None and mapping is not None:
+        switches = columns.as_switches()
+        switches["admin"] = enforced.admin
+        # organization=True also reads activeTeamId, which only organization({ teams })
+        # adds: without it, read activeOrganizationId alone
+        active_org_only = switches["organization"] and not found.teams
+        switches["organization"] = switches["organization"] and found.teams
+        mapping = mapping.with_better_auth_columns(**switches)
+        if active_org_only:
+            column = (
+                "active_organization_id"
+                if mapping.session_user_id == "user_id"
+                else ("activeOrganizationId")
+            )
+            extra = (*mapping.extra_session_columns, ("activeOrganizationId", column))
+            mapping = replace(mapping, extra_session_columns=extra)
+    auth = BetterAuthSession(
+        secret=secret,
+        store=open_store(url, schema=mapping if mapping is not None else schema),
+        admin=True if enforced.admin else (False if config.plugins.admin == "off" else None),
+        cookie_prefix=prefix,
+        secure_cookies=secure,
+    )
+    assert auth.store is not None  # built with a store
+    _DETECTED[auth] = BetterAuthPlugins.build(auth.store.store, found, config.plugins)
+    return auth
+
+
+def better_auth_plugins(
+    config: GateConfig, authenticators: Sequence[Authenticator]
+) -> BetterAuthPlugins | None:
+    """What :func:`build_authenticators` detected of the Better Auth plugins in the session
+    database and left enforced (:class:`~sessiongate.ba_detect.BetterAuthPlugins`); ``None``
+    without a Better Auth database authenticator or with every plugin ``off``. Detection
+    happens once, at start: an unreadable catalog raises
+    :class:`~sessiongate.errors.ProviderUnavailableError` there (no half-configured start)."""
+    for auth in authenticators:
+        found = _DETECTED.get(auth)
+        if found is not None:
+            return found
+    return None
+
+
+_CSRF_LINES = {
+    "auto": "auto (Origin/Referer of cookie writes checked when the proxy forwards "
+    "X-Original-Method or X-Forwarded-Method; otherwise the upstream must check)",
+    "strict": "strict (cookie requests without X-Original-Method / X-Forwarded-Method refused)",
+    "off": "off (the upstream must check Origin/Referer of cookie-authenticated writes itself)",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class SidecarOptions:
     """The sidecar's CSRF settings, from ``serve`` flags over the environment (flags win).
@@ -392,6 +469,10 @@ class SidecarOptions:
 
     csrf_mode: CSRFMode = "auto"
     trusted_origins: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """The banner's ``csrf:`` line."""
+        return _CSRF_LINES[self.csrf_mode]
 
     @classmethod
     def from_sources(

@@ -46,7 +46,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._lru import ByteBudgetLRU
-from .config import GateConfig, build_authenticators
+from .config import GateConfig, better_auth_plugins, build_authenticators
 from .cookies import DEFAULT_MAX_COOKIE_HEADER_BYTES, DEFAULT_MAX_TOKEN_BYTES, RequestCredentials
 from .errors import (
     AuthenticationError,
@@ -172,6 +172,9 @@ class SessionGate:
             for a in authenticators
         )
         self.has_async = any(link[1] for link in self._chain)
+        self.better_auth_plugins: Any = None
+        """What :meth:`from_env` detected of the Better Auth plugins
+        (:class:`~sessiongate.ba_detect.BetterAuthPlugins`), else ``None``."""
 
     def __repr__(self) -> str:
         names = ", ".join(a.name for a in self.authenticators)
@@ -196,17 +199,22 @@ class SessionGate:
         order as Better Auth uses them; ``SESSIONGATE_SECURE_ONLY`` (default: every base URL
         ``https://``): only ``__Secure-`` / ``__Host-`` cookies (``options`` may override);
         ``SESSIONGATE_JWKS_URL`` + ``_ISSUER`` + ``_AUDIENCE``: asymmetric Bearer JWTs;
-        ``REDIS_URL``: Better Auth sessions in Redis. What ``sessiongate db install-notify``
-        installed (and ``REDIS_URL``) is detected at start: cross-replica invalidation and
-        revocation (:mod:`sessiongate.replicas`). The same reader configures ``sessiongate
-        serve`` (see :mod:`sessiongate.config`).
+        ``REDIS_URL``: Better Auth sessions in Redis. The Better Auth plugins the database
+        shows (admin, organization, api-key) are detected now and enforced
+        (``SESSIONGATE_BA_*`` pin them; :attr:`better_auth_plugins`). What
+        ``sessiongate db install-notify`` installed (and ``REDIS_URL``) is detected at start:
+        cross-replica invalidation and revocation (:mod:`sessiongate.replicas`). The same
+        reader configures ``sessiongate serve`` (see :mod:`sessiongate.config`).
         """
         from .replicas import replicated
 
         config = GateConfig.from_sources(environ=os.environ if environ is None else environ)
         options.setdefault("secure_only", config.secure_only)
         authenticators = build_authenticators(config, flags=False)
-        return cls(*replicated(config, authenticators).authenticators, **options)
+        plugins = better_auth_plugins(config, authenticators)  # detected now, at start
+        gate = cls(*replicated(config, authenticators).authenticators, **options)
+        gate.better_auth_plugins = plugins
+        return gate
 
     # ---------------------------------------------------------------- the verdict
 

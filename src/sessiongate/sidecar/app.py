@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..audit import AuditLog
 from ..config import CSRFMode, parse_csrf_mode
@@ -135,6 +135,8 @@ class SidecarApp:
         audit_log: AuditLog | None = None,
         metrics: MetricsEndpoint | None = None,
         readiness: ReadinessProbe | None = None,
+        plugins: Any = None,
+        org_header: str = "x-organization-id",
     ) -> None:
         if not isinstance(gate, SessionGate):
             raise ConfigurationError("gate must be a SessionGate")
@@ -166,7 +168,11 @@ class SidecarApp:
             max_header_bytes=max_header_bytes,
             observer=observer,
             audit_log=audit_log,
+            api_keys=getattr(plugins, "api_keys", None),
+            organizations=getattr(plugins, "organizations", None),
+            org_header=org_header,
         )
+        self.plugins = plugins
         self._not_found = json_bytes(
             {
                 "error": "not_found",

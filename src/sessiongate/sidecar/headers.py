@@ -22,6 +22,7 @@ __all__ = [
     "Rendered",
     "encode_header_value",
     "json_bytes",
+    "org_headers",
     "raw_headers",
     "render_ok",
     "user_headers",
@@ -90,8 +91,33 @@ def user_headers(
     put("X-User-Role", text("role"))
     put_list("X-User-Roles", getattr(user, "roles", ()) or ())
     put_list("X-User-Permissions", getattr(user, "permissions", ()) or ())
+    put("X-User-Impersonated-By", _impersonator(user))
     put("X-Auth-Source", source)
     put("X-Auth-Credential", credential)
+    return out
+
+
+def _impersonator(user: Any) -> str | None:
+    """The admin who impersonates this session (``session.impersonatedBy``), if any."""
+    value = getattr(user, "impersonated_by", None)
+    if value is None:
+        claims = getattr(user, "claims", None) or {}
+        session = claims.get("session") if isinstance(claims, Mapping) else None
+        value = claims.get("impersonatedBy") if isinstance(claims, Mapping) else None
+        if value is None and isinstance(session, Mapping):
+            value = session.get("impersonatedBy")
+    return value if isinstance(value, str) and value else None
+
+
+def org_headers(
+    org_id: str, roles: Iterable[str], *, max_value_bytes: int
+) -> list[tuple[bytes, bytes]]:
+    """``X-User-Org-Id`` / ``X-User-Org-Role`` (the member's roles) for the organization the
+    request named, as ASGI header pairs; the roles are left out when too long to pass on."""
+    out = [(b"x-user-org-id", encode_header_value(org_id).encode("latin-1"))]
+    encoded = ",".join(encode_header_value(r, list_item=True) for r in roles if r)
+    if encoded and len(encoded) <= max_value_bytes:
+        out.append((b"x-user-org-role", encoded.encode("latin-1")))
     return out
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from dataclasses import replace
 from typing import Any
 
 from ..audit import AuditLog, request_id_from
@@ -20,7 +21,7 @@ from ..errors import SessionGateError
 from ..gate import SessionGate
 from ..observe import DecisionObserver, presented_credential
 from ..policy import Decision, WebPolicy, decide, refuse
-from .headers import json_bytes, raw_headers, render_ok
+from .headers import json_bytes, org_headers, raw_headers, render_ok
 from .memo import ResponseMemo
 from .request import BadRequest, Facts, read_requirements, request_facts
 
@@ -58,6 +59,12 @@ class VerifyEndpoint:
         memo: the response memo (``maxsize=0``: off).
         include_claims / max_value_bytes / max_header_bytes: as :class:`~.app.SidecarApp`.
         observer / audit_log: told about every verdict.
+        api_keys: Better Auth's API-key verifier (:class:`~sessiongate.apikeys.ApiKeyVerifier`):
+            a request carrying its header is decided by the key alone, never by a cookie next
+            to it.
+        organizations: the organization plugin's membership directory
+            (:class:`~sessiongate.organizations.OrgDirectory`): fills ``X-User-Org-Id`` /
+            ``X-User-Org-Role`` for the organization the request names in ``org_header``.
     """
 
     def __init__(
@@ -71,6 +78,9 @@ class VerifyEndpoint:
         max_header_bytes: int,
         observer: DecisionObserver | None,
         audit_log: AuditLog | None,
+        api_keys: Any = None,
+        organizations: Any = None,
+        org_header: str = "x-organization-id",
     ) -> None:
         self.gate = gate
         self.policy = policy
@@ -80,18 +90,56 @@ class VerifyEndpoint:
         self.max_header_bytes = max_header_bytes
         self.observer = observer
         self.audit_log = audit_log
+        self.api_keys = api_keys
+        self.organizations = organizations
+        self.org_header = org_header.lower().encode("latin-1")
+        # requests naming an API key or an organization never take the response memo: its key
+        # does not hold these headers (a replay could carry another organization's role)
+        self._unmemoised = frozenset(
+            [
+                *(h.encode("latin-1") for h in getattr(api_keys, "headers", ())),
+                *([self.org_header] if organizations else []),
+            ]
+        )
 
     async def _outcome(self, headers: Iterable[tuple[bytes, bytes]]) -> Any:
         """The gate's :class:`~sessiongate.types.AuthResult`, or the error it raised."""
         try:
+            if self.api_keys is not None:
+                keyed = await self.api_keys.authenticate(headers)
+                if keyed is not None:
+                    return keyed
             return await self.gate.authenticate(headers)
         except SessionGateError as err:
             return err
+
+    async def _org_headers(
+        self, user: Any, headers: Iterable[tuple[bytes, bytes]]
+    ) -> list[tuple[bytes, bytes]]:
+        """The organization headers for the organization the request names (none when it names
+        none or the user is not a member); raises a 503 error when the lookup fails."""
+        if self.organizations is None:
+            return []
+        named = next((v for k, v in headers if k.lower() == self.org_header), None)
+        if not named:
+            return []
+        org_id = named.decode("latin-1")
+        membership = await self.organizations.membership(org_id, str(user.id))
+        if membership is None:
+            return []
+        return org_headers(org_id, membership.roles, max_value_bytes=self.max_value_bytes)
 
     async def __call__(self, scope: Scope, send: Send, *, use_query: bool) -> None:
         started = time.perf_counter()
         memo = self.memo
         key = memo.key(scope)
+        unmemoised = self._unmemoised
+        if (
+            key is not None
+            and unmemoised
+            and any(n.lower() in unmemoised for n, _ in scope["headers"])
+        ):
+            key = None
         outcome: Any = None
         if key is not None and memo.candidate(key, self.gate.clock()):
             # a repeat of a request the gate answered from its memo: replayed only if the gate
@@ -131,7 +179,10 @@ class VerifyEndpoint:
                     include_claims=self.include_claims,
                     max_value_bytes=self.max_value_bytes,
                 )
-            except SessionGateError as err:  # an id that cannot be passed on
+                extra = await self._org_headers(outcome.user, headers)
+                if extra:
+                    rendered = replace(rendered, headers=[*rendered.headers, *extra])
+            except SessionGateError as err:  # an id that cannot be passed on, an org outage
                 decision = refuse(err, request, self.policy)
             else:
                 if key is not None:

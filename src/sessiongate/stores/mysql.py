@@ -230,12 +230,23 @@ class MySQLStore:
 
     async def load(self, token: str) -> SessionRecord | None:
         """Run the lookup; see the module docstring for how faults are answered."""
+        rows = await self._run((self._sql_mariadb, self._sql_mysql), (token,), 1)
+        return self.schema.record_from_row(rows[0]) if rows else None
+
+    async def fetch(self, sql: str, *args: Any, limit: int | None = None) -> list[tuple[Any, ...]]:
+        """Run one read-only query (``%s`` placeholders) on the lookup's pool, deadline,
+        retries and fault handling (the Better Auth plugin lookups of :mod:`.ba_plugins`)."""
+        return await self._run((sql, sql), args, limit)
+
+    async def _run(
+        self, sql: tuple[str, str], args: tuple[Any, ...], limit: int | None
+    ) -> list[tuple[Any, ...]]:
         deadline = time.monotonic() + self.timeout
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await self._load_once(token, deadline)
+                return await self._fetch_once(sql, args, deadline, limit)
             except ProviderUnavailableError:
                 raise
             except _Retry as retry:
@@ -250,7 +261,9 @@ class MySQLStore:
         """The same lookup from synchronous code, on the process-wide background loop."""
         return default_loop().run(self.load(token), timeout=self.timeout * 2 + 1.0)
 
-    async def _load_once(self, token: str, deadline: float) -> SessionRecord | None:
+    async def _fetch_once(
+        self, sql: tuple[str, str], args: tuple[Any, ...], deadline: float, limit: int | None
+    ) -> list[tuple[Any, ...]]:
         pool = await self._pool()
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -277,14 +290,10 @@ class MySQLStore:
             raise
         try:
             async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
-                sql = (
-                    self._sql_mariadb
-                    if "MariaDB" in (conn.get_server_info() or "")
-                    else self._sql_mysql
-                )
+                text = sql[0] if "MariaDB" in (conn.get_server_info() or "") else sql[1]
                 async with conn.cursor() as cursor:
-                    await cursor.execute(sql, (token,))
-                    row = await cursor.fetchone()
+                    await cursor.execute(text, args)
+                    rows = await (cursor.fetchall() if limit is None else cursor.fetchmany(limit))
                     description = cursor.description
         except BaseException as exc:
             conn.close()  # protocol state unknown: never hand it to the next caller
@@ -295,9 +304,7 @@ class MySQLStore:
                 raise _Retry() from exc
             raise
         pool.release(conn)
-        if row is None:
-            return None
-        return self.schema.record_from_row(_typed_row(row, description))
+        return [_typed_row(row, description) for row in rows or ()]
 
     def _unavailable(self, exc: BaseException) -> ProviderUnavailableError:
         code = _error_code(exc) if isinstance(exc, asyncmy.errors.Error) else None

@@ -187,12 +187,18 @@ class PostgresStore:
 
     async def load(self, token: str) -> SessionRecord | None:
         """Run the lookup; see the module docstring for how faults are answered."""
+        rows = await self.fetch(self.sql, token, limit=1)
+        return self.schema.record_from_row(rows[0]) if rows else None
+
+    async def fetch(self, sql: str, *args: Any, limit: int | None = None) -> list[tuple[Any, ...]]:
+        """Run one read-only query on the lookup's pool, deadline, retries and fault handling
+        (the Better Auth plugin lookups of :mod:`.ba_plugins` use it); rows as tuples."""
         deadline = time.monotonic() + self.timeout
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await self._load_once(token, deadline)
+                return await self._fetch_once(sql, args, deadline, limit)
             except ProviderUnavailableError:
                 raise
             except _RETRYABLE as exc:
@@ -204,7 +210,9 @@ class PostgresStore:
             except Exception as exc:  # a store never lets a driver error escape: fail closed, 503
                 raise self._unavailable(exc) from None
 
-    async def _load_once(self, token: str, deadline: float) -> SessionRecord | None:
+    async def _fetch_once(
+        self, sql: str, args: tuple[Any, ...], deadline: float, limit: int | None
+    ) -> list[tuple[Any, ...]]:
         pool = await self._pool()
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -227,15 +235,17 @@ class PostgresStore:
             ) from None
         try:
             remaining = max(deadline - time.monotonic(), 0.001)
-            row = await conn.fetchrow(self.sql, token, timeout=remaining)
+            if limit == 1:
+                row = await conn.fetchrow(sql, *args, timeout=remaining)
+                rows = [] if row is None else [row]
+            else:
+                rows = await conn.fetch(sql, *args, timeout=remaining)
         except BaseException:
             conn.terminate()  # protocol state unknown: never hand it to the next caller
             await pool.release(conn)
             raise
         await pool.release(conn)
-        if row is None:
-            return None
-        return self.schema.record_from_row(tuple(row.values()))
+        return [tuple(row.values()) for row in rows]
 
     async def update_expiry(self, token: str, decide: Callable[[Any], Any]) -> bool:
         """The opt-in touch (:mod:`.touch`): in one transaction, lock the session row, pass its

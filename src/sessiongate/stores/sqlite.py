@@ -135,6 +135,32 @@ class SQLiteStore:
             return None
         return self.schema.record_from_row(row)
 
+    def fetch_sync(self, sql: str, *args: Any, limit: int | None = None) -> list[tuple[Any, ...]]:
+        """Run one read-only query in the calling thread, with the lookup's deadline and fault
+        handling (the Better Auth plugin lookups of :mod:`.ba_plugins` use it)."""
+        if self._closed:
+            raise ProviderUnavailableError("the session store is closed")
+
+        def work(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+            cursor = conn.execute(sql, args)
+            rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit)
+            return [tuple(row) for row in rows]
+
+        rows: list[tuple[Any, ...]] = self._guarded(work)
+        return rows
+
+    async def fetch(self, sql: str, *args: Any, limit: int | None = None) -> list[tuple[Any, ...]]:
+        """:meth:`fetch_sync` in a worker thread."""
+        if self._closed:
+            raise ProviderUnavailableError("the session store is closed")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self._executor, lambda: self.fetch_sync(sql, *args, limit=limit)
+            )
+        except RuntimeError:  # executor shut down concurrently
+            raise ProviderUnavailableError("the session store is closed") from None
+
     def _guarded(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run ``work`` on this thread's connection within the deadline; faults are 503."""
         deadline = time.monotonic() + self.timeout

@@ -16,15 +16,7 @@ from ...config import GateConfig, SidecarOptions
 from ...errors import SessionGateError
 from .options import DEFAULT_CACHE_SIZE, SERVERS, AppSpec, ServeOptions, parse_server
 
-__all__ = ["CSRF_LINES", "add_serve_flags", "start"]
-
-CSRF_LINES = {
-    "auto": "auto (Origin/Referer of cookie writes checked when the proxy forwards "
-    "X-Original-Method or X-Forwarded-Method; otherwise the upstream must check)",
-    "strict": "strict (cookie requests without X-Original-Method / X-Forwarded-Method refused)",
-    "off": "off (the upstream must check Origin/Referer of cookie-authenticated writes itself)",
-}
-"""The banner's line for each CSRF mode."""
+__all__ = ["add_serve_flags", "start"]
 
 
 def add_serve_flags(parser: argparse.ArgumentParser) -> None:
@@ -107,7 +99,7 @@ def start(args: argparse.Namespace, config: GateConfig, out: TextIO) -> int:
         out.write(f"  verifying: {line}\n")
     for line in replica_lines:
         out.write(f"  {line}\n")
-    out.write(f"  csrf: {CSRF_LINES[spec.sidecar.csrf_mode]}\n")
+    out.write(f"  csrf: {spec.sidecar.describe()}\n")
     if args.audit_log:
         where = "standard output" if args.audit_log == "-" else args.audit_log
         out.write(f"  audit log: one JSON line per verdict to {where}\n")
