@@ -26,6 +26,10 @@ shared with :class:`~sessiongate.django.SessionGateMiddleware`) and judges it wi
 The permission classes (:class:`HasRole`, :class:`HasAnyRole`, :class:`HasPermission`) are
 instances that compose with DRF's ``&``, ``|`` and ``~``; they check through
 :class:`~sessiongate.guards.Requirement` with the configured ``ROLE_HIERARCHY``.
+:class:`OrgPermission` checks Better Auth's organization plugin (a
+:func:`~sessiongate.organizations.require_org_role` or
+:func:`~sessiongate.organizations.require_org_permission` guard) against the organization the
+request names: a URL keyword argument, a header, or the session's active one.
 
 With drf-spectacular installed, the schema lists two schemes, either of which satisfies an
 operation: ``SessionGateBearer`` (HTTP bearer) and ``SessionGateCookie`` (the session cookie).
@@ -55,6 +59,7 @@ from .errors import (
     SessionGateError,
 )
 from .guards import AUTHENTICATED, Mode, Requirement
+from .organizations import OrgGuard
 from .policy import decide, refuse
 from .responses import ErrorResponse
 from .types import AuthResult
@@ -63,6 +68,7 @@ __all__ = [
     "HasAnyRole",
     "HasPermission",
     "HasRole",
+    "OrgPermission",
     "ProviderUnavailable",
     "SessionGateAuthentication",
     "SessionGatePermission",
@@ -230,3 +236,46 @@ else:
                     "description": "The Next.js session cookie, sent by the browser.",
                 },
             ]
+
+
+class OrgPermission(OperationHolderMixin, BasePermission):
+    """A DRF permission checking Better Auth organization membership (an
+    :class:`~sessiongate.organizations.OrgGuard`) for the organization the request names.
+
+    .. code-block:: python
+
+        directory = OrgDirectory(store)
+        admins = OrgPermission(require_org_role("admin", "owner",
+                                                org=org_from_path("org_id"), directory=directory))
+
+        class Members(APIView):  # path("orgs/<org_id>/members", Members.as_view())
+            permission_classes = [IsAuthenticated & admins]
+
+    ``org_from_path`` reads the view's URL keyword arguments. Anonymous requests get DRF's
+    401; a user who is not a member, or whose roles do not grant what the guard asks, 403
+    ``insufficient_scope``; a membership lookup that fails, 503. The membership found is
+    ``request.membership``.
+    """
+
+    def __init__(self, guard: OrgGuard) -> None:
+        if not isinstance(guard, OrgGuard):
+            raise TypeError("guard must be a sessiongate.organizations.OrgGuard")
+        self.guard = guard
+
+    def __call__(self) -> OrgPermission:
+        return self
+
+    def __repr__(self) -> str:
+        return f"OrgPermission({self.guard!r})"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not getattr(user, "is_authenticated", False):
+            return False  # DRF answers NotAuthenticated (401) through authenticate_header
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            membership = self.guard.check_sync(user, getattr(view, "kwargs", None) or {}, headers)
+        except SessionGateError as err:
+            raise _api_exception(err, None) from None
+        request.membership = membership  # type: ignore[attr-defined]
+        return True
