@@ -266,6 +266,7 @@ def test_plugin_column_detection() -> None:
         "admin": False,  # impersonatedBy missing: the admin plugin is not fully there
         "two_factor": False,
         "organization": False,
+        "teams": False,
     }
     found = detect_plugin_columns(
         {"user_agent", "ip_address", "created_at", "updated_at", "impersonated_by"},
@@ -396,3 +397,19 @@ def test_cache_max_age_auto_is_60_s_with_a_store_and_off_without() -> None:
 
 def test_cache_max_age_auto_with_a_store(make: Any) -> None:
     assert make(cookie_cache="compact").rules.cookie_cache_max_age == 60.0
+
+
+def test_organization_without_teams_reads_no_team_column() -> None:
+    # organization() adds activeOrganizationId; only organization({ teams }) adds activeTeamId:
+    # reading a column the table lacks would make every lookup a 503
+    found = detect_plugin_columns(
+        {"token", "userId", "expiresAt", "activeOrganizationId"}, {"id"}, snake=False
+    )
+    assert found.organization and not found.teams
+    mapping = SchemaMapping.preset("better-auth").with_better_auth_columns(**found.as_switches())
+    claims = {claim for claim, _ in mapping.extra_session_columns}
+    assert "activeOrganizationId" in claims and "activeTeamId" not in claims
+    both = detect_plugin_columns(
+        {"active_organization_id", "active_team_id"}, set(), snake=True
+    ).as_switches()
+    assert both["organization"] and both["teams"]

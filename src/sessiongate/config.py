@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ._secrets import better_auth_secrets_from_env, refuse_development_secret
@@ -407,19 +407,7 @@ def _better_auth_session(config: GateConfig, url: str, schema: str) -> Authentic
     if columns is not None and mapping is not None:
         switches = columns.as_switches()
         switches["admin"] = enforced.admin
-        # organization=True also reads activeTeamId, which only organization({ teams })
-        # adds: without it, read activeOrganizationId alone
-        active_org_only = switches["organization"] and not found.teams
-        switches["organization"] = switches["organization"] and found.teams
         mapping = mapping.with_better_auth_columns(**switches)
-        if active_org_only:
-            column = (
-                "active_organization_id"
-                if mapping.session_user_id == "user_id"
-                else ("activeOrganizationId")
-            )
-            extra = (*mapping.extra_session_columns, ("activeOrganizationId", column))
-            mapping = replace(mapping, extra_session_columns=extra)
     auth = BetterAuthSession(
         secret=secret,
         store=open_store(url, schema=mapping if mapping is not None else schema),

@@ -13,8 +13,9 @@ switch          user columns                                          session co
                                                                       ``userAgent`` (core)
 ``admin``       ``role``, ``banned``, ``banReason``, ``banExpires``   ``impersonatedBy``
 ``two_factor``  ``twoFactorEnabled``                                  —
-``organization`` —                                                    ``activeOrganizationId``,
-                                                                      ``activeTeamId``
+``organization`` —                                                    ``activeOrganizationId``
+``teams``       —                                                     ``activeTeamId``
+                (``organization({ teams: { enabled: true } })``)
 =============== ===================================================== =======================
 """
 
@@ -33,7 +34,8 @@ __all__ = [
 ]
 
 _CORE_SESSION = SESSION_FIELDS[:4]
-_ORG_SESSION = ("activeOrganizationId", "activeTeamId")
+_ORG_SESSION = ("activeOrganizationId",)
+_TEAM_SESSION = ("activeTeamId",)
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -52,6 +54,7 @@ def plugin_column_pairs(
     admin: bool = False,
     two_factor: bool = False,
     organization: bool = False,
+    teams: bool = False,
 ) -> tuple[Pairs, Pairs]:
     """``(user (field, column) pairs, session pairs)`` for the switches, leaving out the
     fields in ``have_user`` / ``have_session`` (already read)."""
@@ -63,6 +66,7 @@ def plugin_column_pairs(
         (_CORE_SESSION if session else ())
         + (("impersonatedBy",) if admin else ())
         + (_ORG_SESSION if organization else ())
+        + (_TEAM_SESSION if teams else ())
     )
     return (
         tuple((f, column(f)) for f in user_fields if f not in have_user),
@@ -78,6 +82,7 @@ class PluginColumns:
     admin: bool
     two_factor: bool
     organization: bool
+    teams: bool = False
 
     def as_switches(self) -> dict[str, bool]:
         """Keyword arguments for :meth:`.schema.SchemaMapping.with_better_auth_columns`."""
@@ -86,6 +91,7 @@ class PluginColumns:
             "admin": self.admin,
             "two_factor": self.two_factor,
             "organization": self.organization,
+            "teams": self.teams,
         }
 
 
@@ -107,5 +113,6 @@ def detect_plugin_columns(
         session=has(_CORE_SESSION, session_set),
         admin=has(ADMIN_USER_FIELDS, user_set) and has(("impersonatedBy",), session_set),
         two_factor=has(TWO_FACTOR_USER_FIELDS, user_set),
-        organization=has(_ORG_SESSION[:1], session_set),
+        organization=has(_ORG_SESSION, session_set),
+        teams=has(_TEAM_SESSION, session_set),
     )

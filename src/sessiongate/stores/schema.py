@@ -330,6 +330,7 @@ class SchemaMapping:
         admin: bool = False,
         two_factor: bool = False,
         organization: bool = False,
+        teams: bool = False,
     ) -> SchemaMapping:
         """A copy that also reads the columns Better Auth's plugins add (only ask for columns
         the tables have: a missing one makes every lookup a 503); see
@@ -343,6 +344,7 @@ class SchemaMapping:
             admin=admin,
             two_factor=two_factor,
             organization=organization,
+            teams=teams,
         )
         return replace(
             self,
