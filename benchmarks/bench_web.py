@@ -1,6 +1,9 @@
 """Requests per second of a hello-world FastAPI app under uvicorn, on loopback, several ways:
 
 * ``noauth``               no authentication at all (the baseline);
+* ``noop_dep``             one async FastAPI dependency that reads the request and returns a
+                           constant: FastAPI's own cost of ``Depends``, the ceiling of any
+                           dependency-based verifier;
 * ``sessiongate``          ``Depends(auth.current_user)`` verifying an Auth.js v5 cookie (JWE,
                            A256CBC-HS512), with sessiongate's default verified-token cache;
 * ``sessiongate_nocache``  the same with ``cache_size=0``: every request decrypts;
@@ -38,6 +41,7 @@ SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
 COOKIE_NAME = "authjs.session-token"
 VARIANTS = [
     "noauth",
+    "noop_dep",
     "sessiongate",
     "sessiongate_nocache",
     "sessiongate_mw",
@@ -59,6 +63,15 @@ def build_app(variant: str) -> Any:
         @app.get("/")
         async def hello() -> dict[str, str]:
             return {"hello": "world"}
+
+    elif variant == "noop_dep":  # FastAPI's own cost of one async dependency reading the request
+
+        async def nobody(request: Request) -> str:
+            return "world"
+
+        @app.get("/")
+        async def hello_dep(who: str = Depends(nobody)) -> dict[str, str]:
+            return {"hello": who}
 
     elif variant.startswith("sessiongate"):
         from sessiongate import AuthJSToken, SessionGate
@@ -145,10 +158,10 @@ def wait_ready(port: int, cookie: str, variant: str, timeout: float = 20.0) -> N
         except httpx.TransportError:
             time.sleep(0.1)
             continue
-        expected = "world" if variant == "noauth" else "bench-user"
+        expected = "world" if variant in ("noauth", "noop_dep") else "bench-user"
         if r.status_code != 200 or r.json() != {"hello": expected}:
             raise SystemExit(f"{variant}: unexpected answer {r.status_code} {r.text[:200]}")
-        if variant != "noauth":
+        if variant not in ("noauth", "noop_dep"):
             bad = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
             if bad.status_code == 200:  # fastapi-nextauth-jwt answers 500 here
                 raise SystemExit(f"{variant}: an anonymous request got {bad.status_code}")
