@@ -12,18 +12,19 @@ objects and arrays are frozen (:func:`~sessiongate.user.freeze_claims`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import partial
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
 from ._lru import ByteBudgetLRU
 from .claims import ClaimRules
-from .errors import ConfigurationError
+from .cookies import RequestCredentials
+from .errors import AuthenticationError, ConfigurationError
 from .types import CredentialKind, Verified
 from .user import freeze_claims, thaw_claims
 
-__all__ = ["DecodedToken", "TokenCache"]
+__all__ = ["DecodedToken", "TokenCache", "verify_session_cookies"]
 
 
 class _Fields(NamedTuple):
@@ -141,4 +142,43 @@ def _never(key: Hashable) -> bool:
 
 
 def _ignore(key: Hashable, value: DecodedToken, chars: int | None = None) -> None:
+    return None
+
+
+def verify_session_cookies(
+    credentials: RequestCredentials,
+    names: Sequence[str],
+    verify: Callable[[str, str], DecodedToken],
+    rules: ClaimRules,
+    now: float,
+    *,
+    skip: Callable[[str], bool] | None = None,
+) -> Verified | None:
+    """The first session cookie that ``verify(value, name)`` accepts, as a cookie
+    :class:`~sessiongate.types.Verified` (``exp``/``nbf`` checked at ``now``).
+
+    Cookies are read as :meth:`~sessiongate.cookies.RequestCredentials.session_cookies` gives
+    them (every ``__Secure-`` name first; no plain one once a ``__Secure-`` one is present);
+    values for which ``skip`` is true are another format's. ``None`` when no value was tried;
+    when some were and none verified, the first error is raised.
+    """
+    if not credentials.cookies:
+        return None
+    first_error: AuthenticationError | None = None
+    try:
+        for name, values in credentials.session_cookies(names):
+            for value in values:
+                if skip is not None and skip(value):
+                    continue
+                try:
+                    decoded = verify(value, name)
+                    rules.check_time(decoded.exp, decoded.nbf, now)
+                except AuthenticationError as err:
+                    first_error = first_error or err
+                    continue
+                return decoded.as_verified("cookie", rules)
+    except AuthenticationError as err:  # session_cookies reached a broken chunk set
+        first_error = first_error or err
+    if first_error is not None:
+        raise first_error
     return None

@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 from ._b64json import json_compact, json_object
 from ._secrets import secret_bytes, secret_list
-from ._tokencache import DecodedToken, TokenCache
+from ._tokencache import DecodedToken, TokenCache, verify_session_cookies
 from .claims import ClaimRules
 from .cookies import (
     AUTHJS_COOKIE,
@@ -141,6 +141,10 @@ def secrets_from_env(env: Mapping[str, str]) -> list[str]:
 def _is_jwe(value: str) -> bool:
     """The shape of a compact JWE: five dot-separated segments (a claim, not a verification)."""
     return value.count(".") == 4
+
+
+def _not_jwe(value: str) -> bool:
+    return value.count(".") != 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,24 +420,12 @@ class AuthJSToken:
         this format's: it is skipped, not an error. No downgrade: when any ``__Secure-`` session
         cookie is present, plain ones are not read, whatever their family.
         """
-        if credentials.cookies:
-            first_error: AuthenticationError | None = None
-            try:
-                for name, values in credentials.session_cookies(self.cookie_names):
-                    for value in values:
-                        if not _is_jwe(value):
-                            continue  # a database session id: the database strategy's cookie
-                        try:
-                            decoded = self._verify(value, name)
-                            self.rules.check_time(decoded.exp, decoded.nbf, now)
-                        except AuthenticationError as err:
-                            first_error = first_error or err
-                            continue
-                        return decoded.as_verified("cookie", self.rules)
-            except AuthenticationError as err:  # session_cookies reached a broken chunk set
-                first_error = first_error or err
-            if first_error is not None:
-                raise first_error
+        # a cookie value that is not a JWE is a database session id: the database strategy's
+        verified = verify_session_cookies(
+            credentials, self.cookie_names, self._verify, self.rules, now, skip=_not_jwe
+        )
+        if verified is not None:
+            return verified
         token = credentials.bearer_token()
         if token is None or not _is_jwe(token):
             return None

@@ -22,12 +22,11 @@ from cryptography.hazmat.primitives import hmac as crypto_hmac
 
 from ._b64json import b64url_decode, b64url_encode, json_compact, json_object
 from ._secrets import secret_list
-from ._tokencache import DecodedToken, TokenCache
+from ._tokencache import DecodedToken, TokenCache, verify_session_cookies
 from .claims import ClaimRules
 from .cookies import DEFAULT_MAX_TOKEN_BYTES, RequestCredentials, cookie_name_list
 from .errors import (
     AlgorithmNotAllowedError,
-    AuthenticationError,
     ConfigurationError,
     InvalidSignatureError,
     MalformedTokenError,
@@ -145,6 +144,9 @@ class BearerJWT:
             f"BearerJWT(secrets=<{len(self._keys)} redacted>, algorithms={list(self.algorithms)})"
         )
 
+    def _verify_cookie(self, value: str, name: str) -> DecodedToken:
+        return self._verify(value)  # the cookie's name plays no part in a JWS
+
     def _verify(self, token: str) -> DecodedToken:
         hit = self._cache.get(token)
         return self._verify_new(token) if hit is None else hit
@@ -237,22 +239,12 @@ class BearerJWT:
         every ``__Secure-`` name first, and once one is present no plain one is read, whatever
         the order of ``cookie_names`` (a plain cookie can be planted by a sibling subdomain).
         """
-        if self.cookie_names and credentials.cookies:
-            first_error: AuthenticationError | None = None
-            try:
-                for _name, values in credentials.session_cookies(self.cookie_names):
-                    for value in values:
-                        try:
-                            decoded = self._verify(value)
-                            self.rules.check_time(decoded.exp, decoded.nbf, now)
-                        except AuthenticationError as err:
-                            first_error = first_error or err
-                            continue
-                        return decoded.as_verified("cookie", self.rules)
-            except AuthenticationError as err:  # session_cookies reached a broken chunk set
-                first_error = first_error or err
-            if first_error is not None:
-                raise first_error
+        if self.cookie_names:
+            verified = verify_session_cookies(
+                credentials, self.cookie_names, self._verify_cookie, self.rules, now
+            )
+            if verified is not None:
+                return verified
         token = credentials.bearer_token()
         if token is None or token.count(".") != 2:
             return None

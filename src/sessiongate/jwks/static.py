@@ -34,7 +34,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .._b64json import json_object
-from .._tokencache import DecodedToken, TokenCache
+from .._tokencache import DecodedToken, TokenCache, verify_session_cookies
 from ..claims import ClaimRules
 from ..cookies import (
     AUTHJS_COOKIE_NAMES,
@@ -42,7 +42,7 @@ from ..cookies import (
     RequestCredentials,
     cookie_name_list,
 )
-from ..errors import AuthenticationError, ConfigurationError, UnknownKidError
+from ..errors import ConfigurationError, UnknownKidError
 from ..types import Verified
 from .keys import JWKSKey, KeySet, SignatureVerifier, parse_public_keys, parse_signed_token
 
@@ -195,6 +195,9 @@ class StaticKeyJWT:
     def __repr__(self) -> str:
         return f"StaticKeyJWT({self.keys!r}, algorithms={list(self.algorithms)})"
 
+    def _verify_cookie(self, value: str, name: str) -> DecodedToken:
+        return self._verify(value)  # the cookie's name plays no part in a JWS
+
     def _verify(self, token: str) -> DecodedToken:
         hit = self._cache.get(token)
         if hit is not None:
@@ -223,22 +226,12 @@ class StaticKeyJWT:
         first error is raised (the Bearer header is then not read, as Auth.js reads it only
         without a cookie).
         """
-        if self.cookie_names and credentials.cookies:
-            first_error: AuthenticationError | None = None
-            try:
-                for _name, values in credentials.session_cookies(self.cookie_names):
-                    for value in values:
-                        try:
-                            decoded = self._verify(value)
-                            self.rules.check_time(decoded.exp, decoded.nbf, now)
-                        except AuthenticationError as err:
-                            first_error = first_error or err
-                            continue
-                        return decoded.as_verified("cookie", self.rules)
-            except AuthenticationError as err:  # a broken chunk set
-                first_error = first_error or err
-            if first_error is not None:
-                raise first_error
+        if self.cookie_names:
+            verified = verify_session_cookies(
+                credentials, self.cookie_names, self._verify_cookie, self.rules, now
+            )
+            if verified is not None:
+                return verified
         if not self.accept_bearer:
             return None
         token = credentials.bearer_token()
