@@ -264,11 +264,14 @@ class RequestCredentials:
 
     def session_cookie(self, name: str) -> list[str]:
         """:func:`session_cookie_candidates` for ``name`` with this request's size cap."""
+        cookies = self.cookies
         chunked = self._chunked
         if chunked is None:
-            chunked = self._chunked = chunked_bases(self.cookies)
+            chunked = self._chunked = chunked_bases(cookies)
+        if name not in cookies and name not in chunked:
+            return []  # what session_cookie_candidates answers, without the call
         return session_cookie_candidates(
-            self.cookies, name, max_bytes=self.max_token_bytes, chunked=chunked
+            cookies, name, max_bytes=self.max_token_bytes, chunked=chunked
         )
 
     def session_cookies(self, names: Sequence[str]) -> Iterator[tuple[str, list[str]]]:

@@ -282,6 +282,8 @@ class Requirement:
             missing = tuple(s for s in self.scopes if s not in held)
             if missing:
                 return AuthorizationError(_missing_message("scope(s)", missing, "all"))
+        if self.max_session_age is None and self.allow_impersonated and self.access is None:
+            return None
         return self._session_unmet(user)
 
     def _session_unmet(self, user: Any) -> SessionGateError | None:

@@ -363,7 +363,7 @@ def decide(
     if facts.query_token and outcome.credential == "bearer" and not policy.allow_query_token:
         # an earlier layer took the token from the URL; this policy does not accept that
         return refuse(MissingCredentialsError(_URL_CREDENTIAL_REFUSED), facts, policy)
-    if outcome.credential == "cookie":
+    if outcome.credential == "cookie" and (facts.websocket or is_unsafe_method(facts.method)):
         csrf = _origin_error(facts, policy)
         if csrf is not None:
             return refuse(csrf, facts, policy, user)

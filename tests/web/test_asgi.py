@@ -604,3 +604,22 @@ def test_repr_shows_no_secret():
     mw = SessionGateMiddleware(make_app(), gate=make_gate())
     assert "web-test-secret" not in repr(mw)
     assert "web-test-secret" not in repr(mw.policy)
+
+
+def test_credentials_scopes_are_computed_on_first_read_and_assignable() -> None:
+    from sessiongate.asgi import credentials
+    from sessiongate.guards import RoleHierarchy
+    from sessiongate.policy import RequestFacts, Verdict, WebPolicy
+    from sessiongate.types import AuthResult
+    from sessiongate.user import User
+
+    policy = WebPolicy(role_hierarchy=RoleHierarchy(HIERARCHY))
+    user = User(id="u1", roles=frozenset({"admin"}), permissions=frozenset({"posts:read"}))
+    verdict = Verdict(make_gate(), AuthResult(user, "cookie", "authjs"), RequestFacts(), policy)
+    creds = credentials(verdict)
+    assert creds._scopes is None  # nothing computed until someone reads it
+    assert creds.scopes == ["admin", "moderator", "posts:read", "user"]
+    assert creds.scopes is creds.scopes  # computed once
+    creds.scopes = ["other"]  # Starlette code may assign, as on AuthCredentials
+    assert creds.scopes == ["other"]
+    assert "scopes=['other']" in repr(creds)

@@ -74,7 +74,10 @@ class SessionGateCredentials(AuthCredentials):
         hierarchy: RoleHierarchy | None = None,
         verdict: Verdict | None = None,
     ) -> None:
-        super().__init__(scopes)
+        # Starlette's __init__ only sets ``scopes``; ours is computed on first read when the
+        # verdict carries a user (most requests never read it)
+        self._scopes: list[str] | None = [] if scopes is None else list(scopes)
+        self._scope_user: Any = None
         self.credential = credential
         self.authenticator = authenticator
         self.error = error
@@ -82,6 +85,18 @@ class SessionGateCredentials(AuthCredentials):
         self.gate = gate
         self.hierarchy = hierarchy
         self.verdict = verdict
+
+    @property
+    def scopes(self) -> list[str]:
+        """The user's roles (hierarchy-expanded) and permissions, sorted."""
+        scopes = self._scopes
+        if scopes is None:
+            scopes = self._scopes = _held_scopes(self._scope_user, self.hierarchy)
+        return scopes
+
+    @scopes.setter
+    def scopes(self, value: Sequence[str]) -> None:
+        self._scopes = list(value)
 
     @property
     def policy(self) -> WebPolicy | None:
@@ -233,8 +248,7 @@ def credentials(verdict: Verdict) -> SessionGateCredentials:
             hierarchy=hierarchy,
             verdict=verdict,
         )
-    return SessionGateCredentials(
-        _held_scopes(outcome.user, hierarchy),
+    found = SessionGateCredentials(
         credential=outcome.credential,
         authenticator=outcome.authenticator,
         credential_sent=True,
@@ -242,3 +256,5 @@ def credentials(verdict: Verdict) -> SessionGateCredentials:
         hierarchy=hierarchy,
         verdict=verdict,
     )
+    found._scopes, found._scope_user = None, outcome.user  # computed on first read
+    return found
