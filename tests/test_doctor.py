@@ -580,3 +580,23 @@ def test_decode_looks_better_auth_cookies_up_with_the_authenticator(tmp_path: Pa
     assert (code, json.loads(text)["error"]["code"]) == (1, "expired")
     code, text = run_cli([*argv, "another-secret-0123456"])
     assert (code, json.loads(text)["error"]["code"]) == (1, "invalid_signature")
+
+
+def test_the_doctor_explains_every_error_code_the_library_raises() -> None:
+    """A new error class without words in the doctor is caught here (not by a user's report)."""
+    import sessiongate.apikeys
+    import sessiongate.origins
+    from sessiongate.doctor.explain import explain_code
+    from sessiongate.errors import SessionGateError
+
+    assert sessiongate.apikeys and sessiongate.origins  # their error classes are now defined
+    classes: list[type[SessionGateError]] = []
+    stack: list[type[SessionGateError]] = [SessionGateError]
+    while stack:
+        cls = stack.pop()
+        classes.append(cls)
+        stack.extend(cls.__subclasses__())
+    codes = {cls.code for cls in classes if cls is not SessionGateError}
+    assert {"banned", "session_not_fresh", "usage_exceeded", "csrf_failed"} <= codes
+    unexplained = sorted(code for code in codes if explain_code(code).endswith(f"({code})"))
+    assert unexplained == []

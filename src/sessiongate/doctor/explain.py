@@ -39,6 +39,24 @@ _TEXT = {
     "answers 503, never 401, so users are not logged out",
     "configuration_error": "sessiongate cannot be configured with what was given",
     "insufficient_scope": "the user lacks a required role or permission",
+    "invalid_token": "the credential was refused",
+    "not_a_session": "it decrypts, but it is an OAuth check value (state, PKCE code verifier or "
+    "nonce) that Auth.js seals with the same secret, not a session",
+    "revoked": "the session was revoked (its `jti`, or every session of the user issued before "
+    "a time): sessiongate answers 401 until the user signs in again",
+    "banned": "Better Auth's admin plugin bans this user (`banned`, no past `banExpires`): every "
+    "session of the user is refused",
+    "session_not_fresh": "the route needs a fresh session (Better Auth's `freshAge`) and this one "
+    "was created too long ago",
+    "impersonated_session": "an admin opened this session by impersonation (`impersonatedBy`) "
+    "and the route refuses such sessions",
+    "csrf_failed": "a cookie-authenticated write or WebSocket handshake came from an origin that "
+    "is not trusted",
+    "invalid_api_key": "no API key of this configuration matches (unknown, too short, another "
+    "prefix, or its owner is gone)",
+    "api_key_disabled": "the API key is disabled (`apikey.enabled` is false)",
+    "api_key_expired": "the API key has expired (`apikey.expiresAt` has passed)",
+    "usage_exceeded": "the API key has no requests left (`remaining` is 0 and it never refills)",
 }
 
 _HINTS = {
@@ -48,6 +66,15 @@ _HINTS = {
     "missing_credentials": "pass --cookie-name if the app configures cookies.sessionToken.name",
     "provider_unavailable": "check --database-url / DATABASE_URL and that the database is up",
     "expired": "sign in again; Auth.js re-issues the cookie on every /api/auth/session call",
+    "not_a_session": "send the session cookie (authjs.session-token / next-auth.session-token), "
+    "not the state, pkce.code_verifier or nonce cookie",
+    "revoked": "the user signs in again; `sessiongate revoke --user ID --remove` (or `--jti`) "
+    "deletes a revocation made by mistake",
+    "banned": "lift the ban in Better Auth (admin.unbanUser) or wait for `banExpires`",
+    "session_not_fresh": "sign in again, or raise the route's max_session_age",
+    "csrf_failed": "add the front end's origin to trusted_origins (the Next.js app's URL)",
+    "invalid_api_key": "check the header name and the key prefix the api-key plugin is "
+    "configured with",
 }
 
 
