@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import asyncmy
 import pytest
 from asyncmy.constants import CLIENT
 
+from sessiongate._sync import BackgroundLoop
 from sessiongate.errors import (
     ConfigurationError,
     ExpiredTokenError,
@@ -530,13 +532,22 @@ def test_many_concurrent_requests_one_query_per_token(mysql_db):
     asyncio.run(main())
 
 
-def test_sync_gate_and_load_sync_on_mysql(mysql_db):
+def test_sync_gate_on_mysql_runs_on_the_sessions_background_loop(mysql_db):
     setup_case(mysql_db, "better-auth")
     store = MySQLStore(mysql_db, schema=mapping("better-auth"))
-    assert store.load_sync("tok-nope") is None
-    record = store.load_sync("tok-valid")
-    assert record is not None and record.user_id == "u32charsxxxxxxxxxxxxxxxxxxxxxxxx"
-    gate = SessionGate(DatabaseSession(store, cache_ttl=0, negative_cache_ttl=0))
+    assert not hasattr(store, "load_sync")  # no blocking driver: never "asked in this thread"
+    seen: list[str] = []
+    load = store.load
+
+    async def spy(token: str):
+        seen.append(threading.current_thread().name)
+        return await load(token)
+
+    store.load = spy  # type: ignore[method-assign]
+    loop = BackgroundLoop(name="mysql-sync-test-loop")
+    gate = SessionGate(
+        DatabaseSession(store, cache_ttl=0, negative_cache_ttl=0, background_loop=loop)
+    )
     try:
         user = gate.authenticate_sync({"authorization": "Bearer tok-valid"}).user
         assert user.id == "u32charsxxxxxxxxxxxxxxxxxxxxxxxx"
@@ -547,8 +558,11 @@ def test_sync_gate_and_load_sync_on_mysql(mysql_db):
             return (await gate.authenticate({"authorization": "Bearer tok-valid"})).user
 
         assert asyncio.run(on_app_loop()).id == "u32charsxxxxxxxxxxxxxxxxxxxxxxxx"
+        # the blocking lookups ran on the loop the session was given, not a process-wide one
+        assert seen[:2] == ["mysql-sync-test-loop", "mysql-sync-test-loop"]
     finally:
-        asyncio.run(store.aclose())
+        loop.run(store.aclose(), timeout=10)  # its pool lives on that loop
+        loop.close()
 
 
 @pytest.fixture

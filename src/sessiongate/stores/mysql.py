@@ -26,8 +26,10 @@ and ships no type information.
   closed, never 401). Connections are opened lazily, so the store recovers by itself once the
   database is back; a lookup that hits a connection the server dropped is retried on a fresh
   one within the same deadline.
-* **Sync callers** (WSGI, Flask, the CLI): :meth:`MySQLStore.load_sync` runs the same lookup
-  on the process-wide background loop.
+* **Sync callers** (WSGI, Flask, the CLI): like :class:`~sessiongate.stores.PostgresStore`, the
+  store has no ``load_sync`` (its driver is async only); blocking callers run :meth:`load` on the
+  background loop and with the ``blocking_timeout`` of the ``DatabaseSession`` /
+  ``BetterAuthSession`` that owns it.
 """
 
 from __future__ import annotations
@@ -49,7 +51,6 @@ try:
 except ModuleNotFoundError as err:
     raise missing_extra(err, "mysql") from None
 
-from .._sync import default_loop
 from ..errors import ConfigurationError, ProviderUnavailableError
 from .base import SessionRecord
 from .schema import SchemaMapping, resolve_schema
@@ -256,10 +257,6 @@ class MySQLStore:
                 raise self._unavailable(cause) from None
             except Exception as exc:  # a store never lets a driver error escape: fail closed
                 raise self._unavailable(exc) from None
-
-    def load_sync(self, token: str) -> SessionRecord | None:
-        """The same lookup from synchronous code, on the process-wide background loop."""
-        return default_loop().run(self.load(token), timeout=self.timeout * 2 + 1.0)
 
     async def _fetch_once(
         self, sql: tuple[str, str], args: tuple[Any, ...], deadline: float, limit: int | None
