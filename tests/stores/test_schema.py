@@ -156,3 +156,50 @@ def test_json_column_with_garbage_is_503():
     row = ("tok", datetime(2030, 1, 1, tzinfo=UTC), 1, None, None, None, None, "[not json")
     with pytest.raises(ProviderUnavailableError):
         mapping.record_from_row(row)
+
+
+@pytest.mark.parametrize(
+    ("preset", "tables", "session_columns", "verified_column"),
+    [
+        ("better-auth", ("session", "user"), ("token", "userId", "expiresAt"), "emailVerified"),
+        (
+            "better-auth-snake",
+            ("session", "user"),
+            ("token", "user_id", "expires_at"),
+            "email_verified",
+        ),
+        (
+            "better-auth-plural",
+            ("sessions", "users"),
+            ("token", "userId", "expiresAt"),
+            "emailVerified",
+        ),
+        (
+            "better-auth-plural-snake",
+            ("sessions", "users"),
+            ("token", "user_id", "expires_at"),
+            "email_verified",
+        ),
+    ],
+)
+def test_better_auth_presets_name_the_tables_better_auth_writes(
+    preset: str,
+    tables: tuple[str, str],
+    session_columns: tuple[str, str, str],
+    verified_column: str,
+) -> None:
+    """The presets are built by Better Auth's naming rules; these are the literal names."""
+    mapping = PRESETS[preset]
+    assert (mapping.session_table, mapping.user_table) == tables
+    assert (mapping.session_token, mapping.session_user_id, mapping.session_expires) == (
+        session_columns
+    )
+    assert (mapping.user_id, mapping.user_name, mapping.user_email, mapping.user_image) == (
+        "id",
+        "name",
+        "email",
+        "image",
+    )
+    assert mapping.user_email_verified == verified_column
+    assert mapping.name == preset and mapping.db_schema is None
+    assert mapping.expires_format == "timestamp"

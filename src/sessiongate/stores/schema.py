@@ -435,6 +435,14 @@ def _authjs(session_table: str, user_table: str, name: str, **options: Any) -> S
     )
 
 
+def _better_auth(name: str, *, plural: bool, snake: bool) -> SchemaMapping:
+    # Better Auth's own naming rules (better_auth_names), default models and fields
+    mapping = SchemaMapping.for_better_auth(
+        use_plural=plural, columns="snake" if snake else "camel"
+    )
+    return replace(mapping, name=name)
+
+
 PRESETS: Mapping[str, SchemaMapping] = MappingProxyType(
     {
         "authjs-prisma": _authjs("Session", "User", "authjs-prisma"),
@@ -452,39 +460,11 @@ PRESETS: Mapping[str, SchemaMapping] = MappingProxyType(
         "authjs-supabase": _authjs("sessions", "users", "authjs-supabase", db_schema="next_auth"),
         "authjs-drizzle": _authjs("session", "user", "authjs-drizzle"),
         "authjs-typeorm": _authjs("sessions", "users", "authjs-typeorm", expires_format="epoch_ms"),
-        "better-auth": SchemaMapping(
-            session_table="session",
-            user_table="user",
-            session_token="token",  # noqa: S106 - a column name
-            session_user_id="userId",
-            session_expires="expiresAt",
-            name="better-auth",
-        ),
-        "better-auth-snake": SchemaMapping(
-            session_table="session",
-            user_table="user",
-            session_token="token",  # noqa: S106 - a column name
-            session_user_id="user_id",
-            session_expires="expires_at",
-            user_email_verified="email_verified",
-            name="better-auth-snake",
-        ),
-        "better-auth-plural": SchemaMapping(
-            session_table="sessions",
-            user_table="users",
-            session_token="token",  # noqa: S106 - a column name
-            session_user_id="userId",
-            session_expires="expiresAt",
-            name="better-auth-plural",
-        ),
-        "better-auth-plural-snake": SchemaMapping(
-            session_table="sessions",
-            user_table="users",
-            session_token="token",  # noqa: S106 - a column name
-            session_user_id="user_id",
-            session_expires="expires_at",
-            user_email_verified="email_verified",
-            name="better-auth-plural-snake",
+        "better-auth": _better_auth("better-auth", plural=False, snake=False),
+        "better-auth-snake": _better_auth("better-auth-snake", plural=False, snake=True),
+        "better-auth-plural": _better_auth("better-auth-plural", plural=True, snake=False),
+        "better-auth-plural-snake": _better_auth(
+            "better-auth-plural-snake", plural=True, snake=True
         ),
     }
 )
