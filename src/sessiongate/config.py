@@ -21,10 +21,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ._envvars import better_auth_secure, cookie_cache, flag, name_list, secure_only
 from ._secrets import better_auth_secrets_from_env, refuse_development_secret
 from .authjs import AuthJSToken, secrets_from_env
 from .ba_detect import BetterAuthPlugins, PluginSwitches, detect_presence_sync
-from .betterauth import BETTER_AUTH_BASE_URL_ENV, base_url_from_env, secure_cookies
+from .betterauth import (
+    BETTER_AUTH_BASE_URL_ENV,
+    CookieCacheStrategy,
+    base_url_from_env,
+)
 from .errors import ConfigurationError
 from .jws import BearerJWT
 from .types import Authenticator
@@ -104,6 +109,13 @@ class GateConfig:
         redis_url: ``REDIS_URL``: Better Auth sessions in Redis (``secondaryStorage``, key
             prefix ``SESSIONGATE_REDIS_PREFIX``, default ``better-auth:``), the Redis
             invalidation channel and revocation list (:mod:`sessiongate.replicas`).
+        authjs_cookie_names: the complete list of Auth.js session cookie names, for an app
+            that sets ``cookies.sessionToken.name`` (``SESSIONGATE_AUTHJS_COOKIE_NAMES``, comma
+            separated); ``None``: the standard names. Auth.js cookies and database sessions.
+        better_auth_cookie_cache: ``session.cookieCache.strategy`` of an app that enables the
+            cookie cache (``SESSIONGATE_BETTER_AUTH_COOKIE_CACHE``: ``compact``, ``jwt`` or
+            ``jwe``): a valid ``session_data`` cookie then proves the session without a
+            lookup, as in Better Auth; one older than 60 s is confirmed by the store.
         plugins: which Better Auth plugins to detect and enforce in ``database_url``
             (``SESSIONGATE_BA_ADMIN`` / ``_ORGANIZATION`` / ``_API_KEY``: ``auto``, ``on``,
             ``off``; ``SESSIONGATE_API_KEY_HEADER``; see :mod:`sessiongate.ba_detect`).
@@ -130,6 +142,8 @@ class GateConfig:
     better_auth_secure_cookies: bool | None = None
     secure_only: bool = False
     development: bool = False
+    authjs_cookie_names: tuple[str, ...] | None = None
+    better_auth_cookie_cache: CookieCacheStrategy | None = None
     plugins: PluginSwitches = field(default_factory=PluginSwitches)
 
     def __repr__(self) -> str:
@@ -165,7 +179,7 @@ class GateConfig:
         """Merge explicit values (flags) over the environment the Next.js app uses."""
         env = os.environ if environ is None else environ
         jwt_env = env.get("SESSIONGATE_JWT_SECRET") or env.get("JWT_SECRET")
-        development = _flag(env, "SESSIONGATE_DEVELOPMENT") or False
+        development = flag(env, "SESSIONGATE_DEVELOPMENT") or False
         chosen_schema = schema or env.get("SESSIONGATE_SCHEMA") or ""
         # a Better Auth app: its own variables or schema (BASE_URL, NUXT_PUBLIC_AUTH_URL and
         # AUTH_SECRET are read by Better Auth but set by other apps too)
@@ -202,9 +216,11 @@ class GateConfig:
             redis_prefix=env.get("SESSIONGATE_REDIS_PREFIX", "better-auth:"),
             better_auth_cookie_prefix=env.get("SESSIONGATE_BETTER_AUTH_COOKIE_PREFIX")
             or "better-auth",
-            better_auth_secure_cookies=_better_auth_secure(env, base_url),
-            secure_only=_secure_only(env, base_url),
+            better_auth_secure_cookies=better_auth_secure(env, base_url),
+            secure_only=secure_only(env, base_url),
             development=development,
+            authjs_cookie_names=name_list(env, "SESSIONGATE_AUTHJS_COOKIE_NAMES"),
+            better_auth_cookie_cache=cookie_cache(env),
             plugins=plugins or PluginSwitches.from_sources(environ=env),
         )
 
@@ -240,33 +256,6 @@ class GateConfig:
         return lines
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool | None:
-    """A boolean variable: ``None`` when unset or empty."""
-    value = (env.get(name) or "").strip().lower()
-    if not value:
-        return None
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ConfigurationError(f"{name} must be true or false")
-
-
-def _better_auth_secure(env: Mapping[str, str], base_url: str | None) -> bool | None:
-    explicit = _flag(env, "SESSIONGATE_BETTER_AUTH_SECURE_COOKIES")
-    if explicit is not None or base_url:
-        return secure_cookies(base_url, use_secure_cookies=explicit)
-    return True if env.get("NODE_ENV") == "production" else None
-
-
-def _secure_only(env: Mapping[str, str], better_auth_url: str | None) -> bool:
-    explicit = _flag(env, "SESSIONGATE_SECURE_ONLY")
-    if explicit is not None:
-        return explicit
-    urls = [u for u in (env.get("AUTH_URL"), env.get("NEXTAUTH_URL"), better_auth_url) if u]
-    return bool(urls) and all(u.strip().lower().startswith("https://") for u in urls)
-
-
 def build_authenticators(config: GateConfig, *, flags: bool = True) -> list[Authenticator]:
     """The authenticators a :class:`GateConfig` describes, in the gate's order.
 
@@ -277,7 +266,9 @@ def build_authenticators(config: GateConfig, *, flags: bool = True) -> list[Auth
     """
     authenticators: list[Authenticator] = []
     if config.secrets:
-        authenticators.append(AuthJSToken(list(config.secrets)))
+        authenticators.append(
+            AuthJSToken(list(config.secrets), cookie_names=config.authjs_cookie_names)
+        )
     if config.jwt_secrets:
         shared = set(config.jwt_secrets) & {*config.secrets, *config.better_auth_secrets}
         if shared and config.jwt_issuer is None and config.jwt_audience is None:
@@ -323,7 +314,10 @@ def build_authenticators(config: GateConfig, *, flags: bool = True) -> list[Auth
                 )
         else:
             authenticators.append(
-                DatabaseSession(open_store(config.database_url, schema=config.schema))
+                DatabaseSession(
+                    open_store(config.database_url, schema=config.schema),
+                    cookie_names=config.authjs_cookie_names,
+                )
             )
         if config.better_auth_secrets and not config.redis_url:
             schema = (
@@ -344,6 +338,7 @@ def build_authenticators(config: GateConfig, *, flags: bool = True) -> list[Auth
                 store=RedisStore(config.redis_url, layout=layout),
                 cookie_prefix=config.better_auth_cookie_prefix,
                 secure_cookies=config.better_auth_secure_cookies,
+                cookie_cache=config.better_auth_cookie_cache,
             )
         )
     if config.jwks_url:
@@ -395,7 +390,11 @@ def _better_auth_session(config: GateConfig, url: str, schema: str) -> Authentic
     prefix, secure = config.better_auth_cookie_prefix, config.better_auth_secure_cookies
     if config.plugins.all_off:
         return BetterAuthSession(
-            secret=secret, store=store, cookie_prefix=prefix, secure_cookies=secure
+            secret=secret,
+            store=store,
+            cookie_prefix=prefix,
+            secure_cookies=secure,
+            cookie_cache=config.better_auth_cookie_cache,
         )
     try:
         found = detect_presence_sync(store)
@@ -414,6 +413,7 @@ def _better_auth_session(config: GateConfig, url: str, schema: str) -> Authentic
         admin=True if enforced.admin else (False if config.plugins.admin == "off" else None),
         cookie_prefix=prefix,
         secure_cookies=secure,
+        cookie_cache=config.better_auth_cookie_cache,
     )
     assert auth.store is not None  # built with a store
     _DETECTED[auth] = BetterAuthPlugins.build(auth.store.store, found, config.plugins)

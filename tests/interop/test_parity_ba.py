@@ -11,6 +11,7 @@ its own ``getSession`` for a verdict. sessiongate, configured from the same envi
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import pytest
 from sessiongate.betterauth import BetterAuthSecrets
 from sessiongate.config import GateConfig
 from sessiongate.cookies import RequestCredentials
-from sessiongate.errors import InvalidSignatureError, SessionGateError
+from sessiongate.errors import ConfigurationError, InvalidSignatureError, SessionGateError
 from sessiongate.jwks import SessionCacheJWT, StaticKeys
 from sessiongate.sessions import BetterAuthSession
 
@@ -268,3 +269,37 @@ def test_versioned_secret_parsing_matches_better_auth(node_bin: str) -> None:
                 parse_versioned_secrets(value)
         else:
             assert [list(v) for v in parse_versioned_secrets(value)] == js["versions"], value
+
+
+@pytest.mark.parametrize("strategy", ["compact", "jwt", "jwe"])
+def test_cookie_cache_strategy_named_in_the_environment_proves_the_session(
+    node_bin: str, strategy: str, tmp_path: Path
+) -> None:
+    """``SESSIONGATE_BETTER_AUTH_COOKIE_CACHE`` is ``session.cookieCache.strategy``: with it,
+    ``from_env`` trusts the ``session_data`` cookie better-auth wrote, as better-auth does (the
+    database, empty here, is not asked); without it the cache is not trusted."""
+    from sessiongate import SessionGate
+
+    env = {"BETTER_AUTH_SECRET": NEW, "BETTER_AUTH_URL": URL}
+    r = better_auth(node_bin, env, options={"cache": {"strategy": strategy}})
+    expected = r["verdicts"]["first"]["userId"]
+    empty = tmp_path / "no-tables.db"
+    sqlite3.connect(empty).close()  # a database without the Better Auth tables
+    ours = {
+        **env,
+        "DATABASE_URL": f"sqlite:///{empty}",
+        "SESSIONGATE_SCHEMA": "better-auth",
+        "SESSIONGATE_BA_ADMIN": "off",
+        "SESSIONGATE_BA_ORGANIZATION": "off",
+        "SESSIONGATE_BA_API_KEY": "off",
+    }
+    headers = {"cookie": cookie_header(r["jar"])}
+    cached = SessionGate.from_env(
+        {**ours, "SESSIONGATE_BETTER_AUTH_COOKIE_CACHE": strategy}, clock=lambda: NOW
+    )
+    assert cached.authenticate_sync(headers).user.id == expected
+    uncached = SessionGate.from_env(ours, clock=lambda: NOW)
+    with pytest.raises(SessionGateError):  # the session row is looked up: there is none
+        uncached.authenticate_sync(headers)
+    with pytest.raises(ConfigurationError, match="compact, jwt or jwe"):
+        GateConfig.from_sources(environ={**ours, "SESSIONGATE_BETTER_AUTH_COOKIE_CACHE": "zip"})
