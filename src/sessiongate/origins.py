@@ -40,6 +40,25 @@ class CSRFError(AuthorizationError):
     default_message = "the request origin is not allowed for cookie-authenticated requests"
 
 
+def _scheme_and_authority(value: str) -> str:
+    """``value`` without its path, query and fragment (they never change an origin).
+
+    ``urlsplit`` keeps its last 128 inputs in a process-wide cache: a ``Referer`` whose query
+    carries a token (``?access_token=``) must not be one of them. The authority ends at the
+    first ``/``, ``?`` or ``#`` after ``://``, exactly where ``urlsplit`` ends it.
+    """
+    start = value.find("://")
+    if start < 0:
+        return value
+    start += 3
+    end = len(value)
+    for stop in "/?#":
+        found = value.find(stop, start)
+        if 0 <= found < end:
+            end = found
+    return value[:end]
+
+
 def normalize_origin(value: str) -> str | None:
     """``scheme://host[:port]`` lower-cased with the default port dropped; ``None`` if invalid.
 
@@ -49,6 +68,7 @@ def normalize_origin(value: str) -> str | None:
     value = value.strip()
     if not value or value == "null":
         return None
+    value = _scheme_and_authority(value)
     try:
         parts = urlsplit(value)
         port = parts.port
