@@ -90,8 +90,12 @@ def test_unreachable_database_at_start_fails_closed() -> None:
     assert "unreachable at start" in setup.describe()[0]
     gate = SessionGate(*setup.authenticators)
     token = mint_authjs_v5({"sub": "u1"}, SECRET)
-    with pytest.raises(ProviderUnavailableError):  # never loaded: 503, not a silent pass
-        gate.authenticate_sync({"cookie": f"authjs.session-token={token}"})
+    try:
+        with pytest.raises(ProviderUnavailableError):  # never loaded: 503, not a silent pass
+            gate.authenticate_sync({"cookie": f"authjs.session-token={token}"})
+    finally:
+        for listener in setup.listeners:  # the mirror started it: it would retry forever
+            listener.close()
 
 
 def test_redis_url_attaches_keyspace_and_revocation(redis_url: str) -> None:
