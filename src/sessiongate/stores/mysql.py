@@ -40,7 +40,6 @@ import logging
 import math
 import ssl as ssl_module
 import time
-import weakref
 from typing import Any
 
 from .._extras import missing_extra
@@ -53,6 +52,7 @@ except ModuleNotFoundError as err:
 
 from ..errors import ConfigurationError, ProviderUnavailableError
 from .base import SessionRecord
+from .loop_pools import LoopPools
 from .schema import SchemaMapping, resolve_schema
 from .urls import MySQLURL, parse_mysql_url
 
@@ -185,10 +185,7 @@ class MySQLStore:
             "connect_timeout": self.connect_timeout,
             "init_command": f"SET lock_wait_timeout = {math.ceil(seconds)}",
         }
-        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Any]] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._closed = False
+        self._pools = LoopPools(self._create_pool, _close_pool, _terminate_pool, self.timeout)
 
     def __repr__(self) -> str:
         return f"MySQLStore(schema={self.schema.name!r}, max_size={self.max_size})"
@@ -196,14 +193,7 @@ class MySQLStore:
     # ------------------------------------------------------------------------------ pools
 
     async def _pool(self) -> Any:
-        loop = asyncio.get_running_loop()
-        creating = self._pools.get(loop)
-        if creating is None:
-            if self._closed:
-                raise ProviderUnavailableError("the session store is closed")
-            creating = loop.create_task(self._create_pool())
-            self._pools[loop] = creating
-        return await asyncio.shield(creating)
+        return await self._pools.get()
 
     async def _create_pool(self) -> Any:
         # minsize=0: creating the pool does no I/O, so it cannot fail, and every connection is
@@ -319,41 +309,14 @@ class MySQLStore:
 
     def pool_stats(self) -> dict[str, int]:
         """Size and idle connections of the current loop's pool (for benchmarks and doctor)."""
-        try:
-            task = self._pools.get(asyncio.get_running_loop())
-        except RuntimeError:
-            task = None
-        pool = task.result() if task is not None and task.done() and not task.cancelled() else None
+        pool = self._pools.current()
         if pool is None:
             return {"size": 0, "idle": 0, "max_size": self.max_size}
         return {"size": pool.size, "idle": pool.freesize, "max_size": self.max_size}
 
     async def aclose(self) -> None:
         """Close every pool this store opened (on whichever loop owns it)."""
-        self._closed = True
-        pools = list(self._pools.items())
-        self._pools.clear()
-        try:
-            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            current = None
-        for loop, task in pools:
-            if not task.done() or task.cancelled() or task.exception() is not None:
-                continue
-            pool = task.result()
-            if loop.is_closed():
-                continue  # its sockets went with the loop
-            if loop is current:
-                pool.close()
-                try:
-                    async with asyncio.timeout(self.timeout):
-                        await pool.wait_closed()
-                except Exception:  # best effort at shutdown
-                    pool.terminate()
-            elif loop.is_running():
-                loop.call_soon_threadsafe(pool.terminate)
-            else:
-                pool.terminate()
+        await self._pools.aclose()
 
 
 def _typed_row(row: Any, description: Any) -> tuple[Any, ...]:
@@ -373,3 +336,12 @@ def _typed_row(row: Any, description: Any) -> tuple[Any, ...]:
             except ValueError:
                 raise ProviderUnavailableError("a JSON user column does not hold JSON") from None
     return tuple(values)
+
+
+async def _close_pool(pool: Any) -> None:
+    pool.close()
+    await pool.wait_closed()
+
+
+def _terminate_pool(pool: Any) -> None:
+    pool.terminate()

@@ -22,7 +22,6 @@ import asyncio
 import json
 import logging
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -36,6 +35,7 @@ except ModuleNotFoundError as err:
 
 from ..errors import ConfigurationError, ProviderUnavailableError
 from .base import SessionRecord
+from .loop_pools import LoopPools
 from .schema import SchemaMapping, resolve_schema
 from .urls import parse_postgres_url
 
@@ -141,23 +141,13 @@ class PostgresStore:
         self.statement_cache_size = int(cache_size)
         self.server_settings = dict(server_settings or {})
         self.max_inactive_connection_lifetime = float(max_inactive_connection_lifetime)
-        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Any]] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._closed = False
+        self._pools = LoopPools(self._create_pool, _close_pool, _terminate_pool, self.timeout)
 
     def __repr__(self) -> str:
         return f"PostgresStore(schema={self.schema.name!r}, max_size={self.max_size})"
 
     async def _pool(self) -> Any:
-        loop = asyncio.get_running_loop()
-        creating = self._pools.get(loop)
-        if creating is None:
-            if self._closed:
-                raise ProviderUnavailableError("the session store is closed")
-            creating = loop.create_task(self._create_pool())
-            self._pools[loop] = creating
-        return await asyncio.shield(creating)
+        return await self._pools.get()
 
     async def _create_pool(self) -> Any:
         # min_size=0 at creation: opening the pool does no I/O, so it cannot fail, and every
@@ -292,41 +282,19 @@ class PostgresStore:
 
     def pool_stats(self) -> dict[str, int]:
         """Size and idle connections of the current loop's pool (for benchmarks and doctor)."""
-        try:
-            task = self._pools.get(asyncio.get_running_loop())
-        except RuntimeError:
-            task = None
-        pool = task.result() if task is not None and task.done() and not task.cancelled() else None
+        pool = self._pools.current()
         if pool is None:
             return {"size": 0, "idle": 0, "max_size": self.max_size}
         return {"size": pool.get_size(), "idle": pool.get_idle_size(), "max_size": self.max_size}
 
     async def aclose(self) -> None:
         """Close every pool this store opened (on whichever loop owns it)."""
-        self._closed = True
-        pools = list(self._pools.items())
-        self._pools.clear()
-        try:
-            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            current = None
-        for loop, task in pools:
-            if not task.done() or task.cancelled() or task.exception() is not None:
-                continue
-            pool = task.result()
-            if loop.is_closed():
-                continue  # its sockets went with the loop
-            if loop is current:
-                try:
-                    async with asyncio.timeout(self.timeout):
-                        await pool.close()
-                except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                    pool.terminate()
-            elif loop.is_running():
-                future = asyncio.run_coroutine_threadsafe(pool.close(), loop)
-                try:
-                    await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
-                except Exception:  # best effort at shutdown
-                    loop.call_soon_threadsafe(pool.terminate)
-            else:
-                pool.terminate()
+        await self._pools.aclose()
+
+
+async def _close_pool(pool: Any) -> None:
+    await pool.close()
+
+
+def _terminate_pool(pool: Any) -> None:
+    pool.terminate()
