@@ -72,12 +72,23 @@ from .cookies import AUTHJS_COOKIE
 from .errors import ConfigurationError, SessionGateError
 from .gate import SessionGate
 from .guards import AUTHENTICATED, Mode, Requirement
-from .policy import Decision, RequestFacts, WebOptions, WebPolicy, build_policy, decide, refuse
+from .organizations import OrgGuard
+from .policy import (
+    Decision,
+    RequestFacts,
+    Verdict,
+    WebOptions,
+    WebPolicy,
+    build_policy,
+    decide,
+    refuse,
+)
 from .responses import ErrorResponse
 
 __all__ = [
     "BEARER_SCHEME",
     "COOKIE_SCHEME",
+    "AsyncGuard",
     "Guard",
     "SessionGateHTTPException",
     "SessionGateMiddleware",
@@ -85,6 +96,7 @@ __all__ = [
     "SessionGateWebSocketException",
     "authenticated",
     "exception_handler",
+    "org_required",
     "require_permissions",
     "require_role",
     "requires",
@@ -92,6 +104,8 @@ __all__ = [
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
 """A Litestar guard: ``(connection, route_handler) -> None``, raising to refuse."""
+AsyncGuard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+"""A Litestar guard that awaits (Litestar accepts both)."""
 
 BEARER_SCHEME = "SessionGateBearer"
 """The OpenAPI security scheme of the ``Authorization: Bearer`` header."""
@@ -250,23 +264,29 @@ class SessionGateMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=decision.user, auth=credentials(verdict))
 
 
+def _allowed(
+    connection: ASGIConnection[Any, Any, Any, Any], requirement: Requirement
+) -> tuple[Verdict, Decision]:
+    """The middleware's verdict, decided again with ``requirement``: raises the refusal."""
+    scope = connection.scope
+    auth = scope.get("auth")
+    verdict = auth.verdict if isinstance(auth, SessionGateCredentials) else None
+    if verdict is None:
+        # an excluded route, or no middleware: a configuration error (500), never a pass
+        facts = connection_facts(scope)  # type: ignore[arg-type]
+        error = ConfigurationError(
+            "a sessiongate guard on a route the sessiongate middleware does not authenticate"
+        )
+        raise _exception(refuse(error, facts, _DEFAULT_POLICY), facts)
+    decision = decide(verdict.outcome, verdict.facts, verdict.policy, require=requirement)
+    if decision.error is not None:
+        raise _exception(decision, verdict.facts)
+    return verdict, decision
+
+
 def _guard(requirement: Requirement) -> Guard:
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        scope = connection.scope
-        auth = scope.get("auth")
-        verdict = auth.verdict if isinstance(auth, SessionGateCredentials) else None
-        if verdict is None:
-            # an excluded route, or no middleware: a configuration error (500), never a pass
-            facts = connection_facts(scope)  # type: ignore[arg-type]
-            error: SessionGateError | None = ConfigurationError(
-                "a sessiongate guard on a route the sessiongate middleware does not authenticate"
-            )
-            policy = _DEFAULT_POLICY
-        else:
-            facts, policy = verdict.facts, verdict.policy
-            error = requirement.unmet(scope.get("user"), policy.hierarchy)
-        if error is not None:
-            raise _exception(refuse(error, facts, policy), facts)
+        _allowed(connection, requirement)
 
     guard.__qualname__ = guard.__name__ = f"sessiongate_guard({requirement!r})"
     return guard
@@ -310,6 +330,37 @@ def require_permissions(*permissions: str, mode: Mode = "all") -> Guard:
     if not permissions:
         raise ConfigurationError("require_permissions needs at least one permission")
     return requires(permissions=permissions, permissions_mode=mode)
+
+
+def org_required(guard: OrgGuard) -> AsyncGuard:
+    """A guard demanding the user's membership in the organization the request names (a path
+    parameter, a header or the session's active one) to satisfy ``guard``
+    (:func:`~sessiongate.organizations.require_org_role` /
+    :func:`~sessiongate.organizations.require_org_permission`).
+
+    Anonymous: the error it carries (401, 503 on an outage); not a member, or a role that does
+    not grant what ``guard`` asks: 403 ``insufficient_scope``; a membership lookup that fails:
+    503. On a WebSocket route the handshake is refused (close 1008, 1013 for an outage). The
+    :class:`~sessiongate.organizations.Membership` is ``connection.state.membership``.
+    """
+    if not isinstance(guard, OrgGuard):
+        raise ConfigurationError("org_required needs an OrgGuard (require_org_role...)")
+
+    async def org_guard(
+        connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    ) -> None:
+        verdict, decision = _allowed(connection, AUTHENTICATED)
+        try:
+            membership = await guard.check(
+                decision.user, connection.path_params, connection.headers
+            )
+        except SessionGateError as error:
+            facts = verdict.facts
+            raise _exception(refuse(error, facts, verdict.policy), facts) from None
+        connection.state.membership = membership
+
+    org_guard.__qualname__ = org_guard.__name__ = f"sessiongate_org_guard({guard!r})"
+    return org_guard
 
 
 class SessionGatePlugin(InitPluginProtocol):
