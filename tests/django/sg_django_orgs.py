@@ -10,16 +10,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # ba_plugin_db, for daphne too
 
-from ba_plugin_db import make_db  # noqa: E402
-
-from sessiongate.organizations import (  # noqa: E402
+from ba_plugin_db import make_db
+from sessiongate.organizations import (
     OrgDirectory,
     org_from_header,
     org_from_path,
     require_org_permission,
     require_org_role,
 )
-from sessiongate.stores import SQLiteStore  # noqa: E402
+from sessiongate.stores import SQLiteStore
 
 DATABASE = make_db(Path(tempfile.mkdtemp(prefix="sg-django-orgs-")) / "ba.db")
 directory = OrgDirectory(SQLiteStore(DATABASE, schema="better-auth"), cache_ttl=0)
