@@ -12,9 +12,13 @@
     @get("/admin", guards=[require_role("admin")])
     async def admin() -> dict[str, str]: ...
 
+    @get("/orgs/{org_id:str}/settings", guards=[org_required(org_admins)])  # an OrgGuard
+    async def org_settings(request: Request[User, SessionGateCredentials, Any]) -> dict: ...
+
 :class:`SessionGateMiddleware` is a Litestar ``AbstractAuthenticationMiddleware``: it
 authenticates every HTTP request and WebSocket handshake that is not excluded (``exclude``
-patterns, ``opt={"exclude_from_auth": True}`` on a route, ``OPTIONS`` requests), and sets
+patterns anchored at the start of the path, ``opt={"exclude_from_auth": True}`` on a route,
+``OPTIONS`` requests), and sets
 ``request.user`` (a :class:`~sessiongate.user.User`) and ``request.auth``
 (:class:`~sessiongate.asgi.SessionGateCredentials`: scopes, how the request was
 authenticated, and the verdict the guards reuse). As Litestar's own authentication backends
@@ -189,6 +193,21 @@ def _guarded_send(scope: Scope, send: Send) -> Send:
     return guarded
 
 
+def _anchored_patterns(exclude: str | Sequence[str] | None) -> list[str] | None:
+    """``exclude`` with every pattern anchored at the start of the path.
+
+    Litestar searches its ``exclude`` patterns anywhere in the path (``re.findall``), so
+    ``"/health"`` would also exempt ``/admin/health-report``; here a pattern must match from
+    the path's first character (``"/schema"`` exempts ``/schema`` and ``/schema/...``).
+    """
+    if exclude is None:
+        return None
+    patterns = [exclude] if isinstance(exclude, str) else list(exclude)
+    if not all(isinstance(p, str) and p for p in patterns):
+        raise ConfigurationError("exclude must be path patterns (non-empty strings)")
+    return [f"^(?:{pattern})" for pattern in patterns] or None
+
+
 class SessionGateMiddleware(AbstractAuthenticationMiddleware):
     """Litestar authentication middleware on a :class:`~sessiongate.gate.SessionGate`.
 
@@ -204,9 +223,11 @@ class SessionGateMiddleware(AbstractAuthenticationMiddleware):
         allow_anonymous: let requests without a valid credential continue as an
             ``AnonymousUser`` (the guards then refuse them); by default they get 401.
         exclude, exclude_from_auth_key, exclude_http_methods, scopes: Litestar's own options
-            of ``AbstractAuthenticationMiddleware``: path patterns, the route ``opt`` key and
-            the methods (``OPTIONS`` by default) that skip authentication, and the scope types
-            authenticated (HTTP and WebSocket).
+            of ``AbstractAuthenticationMiddleware``: path patterns (regular expressions that,
+            unlike Litestar's, must match from the start of the path: see
+            ``_anchored_patterns``), the route ``opt`` key and the methods (``OPTIONS`` by
+            default) that skip authentication, and the scope types authenticated (HTTP and
+            WebSocket).
     """
 
     def __init__(
@@ -228,7 +249,7 @@ class SessionGateMiddleware(AbstractAuthenticationMiddleware):
             raise ConfigurationError("allow_anonymous must be True or False")
         super().__init__(
             app,
-            exclude=exclude,
+            exclude=_anchored_patterns(exclude),
             exclude_from_auth_key=exclude_from_auth_key,
             exclude_http_methods=exclude_http_methods,
             scopes=scopes,
@@ -397,6 +418,9 @@ class SessionGatePlugin(InitPluginProtocol):
     ) -> None:
         if not isinstance(gate, SessionGate):
             raise ConfigurationError("gate must be a SessionGate")
+        if not isinstance(allow_anonymous, bool):
+            raise ConfigurationError("allow_anonymous must be True or False")
+        _anchored_patterns(exclude)  # checked now, not when Litestar builds the first route
         self.gate = gate
         self.policy = build_policy(policy, options)
         self.cookie_name = cookie_name
