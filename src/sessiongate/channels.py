@@ -30,6 +30,10 @@ Bearer tokens come from ``Authorization`` or the subprotocol pair
 ``["sessiongate.bearer", token]`` (stripped before the consumer sees the subprotocols; the
 accept then selects ``sessiongate.bearer``), or ``?access_token=`` with ``ALLOW_QUERY_TOKEN``.
 HTTP scopes (an ``AsyncHttpConsumer``) are handled alike; other scope types pass through.
+
+:class:`OrgRequiredMiddleware`, inside the URL router, behind :class:`SessionGateAuthMiddleware`,
+requires a Better Auth organization membership (:mod:`sessiongate.organizations`) at the
+handshake and puts it in ``scope["membership"]``.
 """
 
 from __future__ import annotations

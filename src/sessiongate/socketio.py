@@ -35,6 +35,11 @@ Socket.IO connection is judged like a WebSocket handshake: a connection authenti
 (cross-site hijacking), an outage is refused with status 503, and ``require`` (a
 :class:`~sessiongate.guards.Requirement`) is the role/permission check.
 
+``org=`` (a Better Auth organization guard, :mod:`sessiongate.organizations`) also demands a
+membership of the organization the connection names (the ``auth`` payload, a header or the
+session's active one: :func:`org_facts`); it is saved in the session under
+:data:`MEMBERSHIP_KEY`.
+
 A refusal raises :class:`SessionGateConnectionRefused`, a
 ``socketio.exceptions.ConnectionRefusedError`` that python-socketio turns into the client's
 ``connect_error``: its ``message`` is the error's safe text and its ``data`` is
