@@ -30,6 +30,10 @@ Bearer tokens come from ``Authorization`` or the subprotocol pair
 ``["sessiongate.bearer", token]`` (stripped before the consumer sees the subprotocols; the
 accept then selects ``sessiongate.bearer``), or ``?access_token=`` with ``ALLOW_QUERY_TOKEN``.
 HTTP scopes (an ``AsyncHttpConsumer``) are handled alike; other scope types pass through.
+
+:class:`OrgRequiredMiddleware`, inside the URL router, behind :class:`SessionGateAuthMiddleware`,
+requires a Better Auth organization membership (:mod:`sessiongate.organizations`) at the
+handshake and puts it in ``scope["membership"]``.
 """
 
 from __future__ import annotations
@@ -42,19 +46,29 @@ from .asgi import (
     Scope,
     Send,
     authenticate_connection,
+    connection_facts,
     guard_accept,
     send_decision,
 )
 from .django.conf import get_config
 from .django.verdicts import request_user
-from .errors import ConfigurationError
-from .guards import Requirement
-from .policy import decide
+from .errors import ConfigurationError, SessionGateError
+from .guards import AUTHENTICATED, Requirement
+from .organizations import OrgGuard
+from .policy import Decision, Verdict, decide, refuse
 
-__all__ = ["SCOPE_VERDICT", "SessionGateAuthMiddleware"]
+__all__ = [
+    "SCOPE_MEMBERSHIP",
+    "SCOPE_VERDICT",
+    "OrgRequiredMiddleware",
+    "SessionGateAuthMiddleware",
+]
 
 SCOPE_VERDICT = "sessiongate"
 """The scope key holding the :class:`~sessiongate.policy.Verdict` of the handshake."""
+SCOPE_MEMBERSHIP = "membership"
+"""The scope key holding the :class:`~sessiongate.organizations.Membership` that
+:class:`OrgRequiredMiddleware` found."""
 
 
 class SessionGateAuthMiddleware:
@@ -92,3 +106,68 @@ class SessionGateAuthMiddleware:
         if marker:
             send = guard_accept(send, token, scope.get("subprotocols") or ())
         return await self.inner(scope, receive, send)
+
+
+def _first_headers(scope: Scope) -> dict[str, str]:
+    """The handshake's headers by lower-case name; the first occurrence counts."""
+    found: dict[str, str] = {}
+    for key, value in scope.get("headers") or ():
+        found.setdefault(key.decode("latin-1").lower(), value.decode("latin-1"))
+    return found
+
+
+class OrgRequiredMiddleware:
+    """Channels middleware: the handshake's user must hold a Better Auth organization
+    membership that satisfies ``guard`` (:func:`~sessiongate.organizations.require_org_role`,
+    :func:`~sessiongate.organizations.require_org_permission`).
+
+    .. code-block:: python
+
+        admins = require_org_role("admin", org=org_from_path("org_id"), directory=directory)
+        SessionGateAuthMiddleware(URLRouter([
+            path("ws/orgs/<org_id>/", OrgRequiredMiddleware(OrgChat.as_asgi(), admins)),
+        ]))
+
+    Put it inside the URL router (``org_from_path`` reads ``scope["url_route"]["kwargs"]``),
+    behind :class:`SessionGateAuthMiddleware`, whose verdict it reuses; ``org_from_header``
+    reads the handshake's headers, ``active_org`` the session. A refused handshake is never
+    accepted, as with :class:`SessionGateAuthMiddleware`: anonymous 401 (503 on an outage),
+    not a member or a role that does not grant what ``guard`` asks 403 ``insufficient_scope``,
+    a membership lookup that fails 503 (close 1008, 1013 for an outage). The membership is
+    ``scope["membership"]``.
+    """
+
+    def __init__(self, inner: ASGIApp, guard: OrgGuard) -> None:
+        if not isinstance(guard, OrgGuard):
+            raise ConfigurationError(
+                "OrgRequiredMiddleware needs an OrgGuard (require_org_role...)"
+            )
+        self.inner = inner
+        self.guard = guard
+
+    def __repr__(self) -> str:
+        return f"OrgRequiredMiddleware({self.inner!r}, {self.guard!r})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.inner(scope, receive, send)
+        policy = get_config().policy
+        verdict = scope.get(SCOPE_VERDICT)
+        decision: Decision
+        if not isinstance(verdict, Verdict):
+            error = ConfigurationError("OrgRequiredMiddleware needs SessionGateAuthMiddleware")
+            decision = refuse(error, connection_facts(scope), policy)
+        else:
+            decision = decide(verdict.outcome, verdict.facts, policy, require=AUTHENTICATED)
+            if decision.error is None:
+                route = scope.get("url_route") or {}
+                try:
+                    membership = await self.guard.check(
+                        decision.user, route.get("kwargs") or {}, _first_headers(scope)
+                    )
+                except SessionGateError as err:
+                    decision = refuse(err, verdict.facts, policy)
+                else:
+                    return await self.inner({**scope, SCOPE_MEMBERSHIP: membership}, receive, send)
+        await send_decision(scope, receive, send, decision)
+        return None

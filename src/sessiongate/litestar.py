@@ -12,9 +12,13 @@
     @get("/admin", guards=[require_role("admin")])
     async def admin() -> dict[str, str]: ...
 
+    @get("/orgs/{org_id:str}/settings", guards=[org_required(org_admins)])  # an OrgGuard
+    async def org_settings(request: Request[User, SessionGateCredentials, Any]) -> dict: ...
+
 :class:`SessionGateMiddleware` is a Litestar ``AbstractAuthenticationMiddleware``: it
 authenticates every HTTP request and WebSocket handshake that is not excluded (``exclude``
-patterns, ``opt={"exclude_from_auth": True}`` on a route, ``OPTIONS`` requests), and sets
+patterns anchored at the start of the path, ``opt={"exclude_from_auth": True}`` on a route,
+``OPTIONS`` requests), and sets
 ``request.user`` (a :class:`~sessiongate.user.User`) and ``request.auth``
 (:class:`~sessiongate.asgi.SessionGateCredentials`: scopes, how the request was
 authenticated, and the verdict the guards reuse). As Litestar's own authentication backends
@@ -72,12 +76,23 @@ from .cookies import AUTHJS_COOKIE
 from .errors import ConfigurationError, SessionGateError
 from .gate import SessionGate
 from .guards import AUTHENTICATED, Mode, Requirement
-from .policy import Decision, RequestFacts, WebOptions, WebPolicy, build_policy, decide, refuse
+from .organizations import OrgGuard
+from .policy import (
+    Decision,
+    RequestFacts,
+    Verdict,
+    WebOptions,
+    WebPolicy,
+    build_policy,
+    decide,
+    refuse,
+)
 from .responses import ErrorResponse
 
 __all__ = [
     "BEARER_SCHEME",
     "COOKIE_SCHEME",
+    "AsyncGuard",
     "Guard",
     "SessionGateHTTPException",
     "SessionGateMiddleware",
@@ -85,6 +100,7 @@ __all__ = [
     "SessionGateWebSocketException",
     "authenticated",
     "exception_handler",
+    "org_required",
     "require_permissions",
     "require_role",
     "requires",
@@ -92,6 +108,8 @@ __all__ = [
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
 """A Litestar guard: ``(connection, route_handler) -> None``, raising to refuse."""
+AsyncGuard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+"""A Litestar guard that awaits (Litestar accepts both)."""
 
 BEARER_SCHEME = "SessionGateBearer"
 """The OpenAPI security scheme of the ``Authorization: Bearer`` header."""
@@ -175,6 +193,21 @@ def _guarded_send(scope: Scope, send: Send) -> Send:
     return guarded
 
 
+def _anchored_patterns(exclude: str | Sequence[str] | None) -> list[str] | None:
+    """``exclude`` with every pattern anchored at the start of the path.
+
+    Litestar searches its ``exclude`` patterns anywhere in the path (``re.findall``), so
+    ``"/health"`` would also exempt ``/admin/health-report``; here a pattern must match from
+    the path's first character (``"/schema"`` exempts ``/schema`` and ``/schema/...``).
+    """
+    if exclude is None:
+        return None
+    patterns = [exclude] if isinstance(exclude, str) else list(exclude)
+    if not all(isinstance(p, str) and p for p in patterns):
+        raise ConfigurationError("exclude must be path patterns (non-empty strings)")
+    return [f"^(?:{pattern})" for pattern in patterns] or None
+
+
 class SessionGateMiddleware(AbstractAuthenticationMiddleware):
     """Litestar authentication middleware on a :class:`~sessiongate.gate.SessionGate`.
 
@@ -190,9 +223,11 @@ class SessionGateMiddleware(AbstractAuthenticationMiddleware):
         allow_anonymous: let requests without a valid credential continue as an
             ``AnonymousUser`` (the guards then refuse them); by default they get 401.
         exclude, exclude_from_auth_key, exclude_http_methods, scopes: Litestar's own options
-            of ``AbstractAuthenticationMiddleware``: path patterns, the route ``opt`` key and
-            the methods (``OPTIONS`` by default) that skip authentication, and the scope types
-            authenticated (HTTP and WebSocket).
+            of ``AbstractAuthenticationMiddleware``: path patterns (regular expressions that,
+            unlike Litestar's, must match from the start of the path: see
+            ``_anchored_patterns``), the route ``opt`` key and the methods (``OPTIONS`` by
+            default) that skip authentication, and the scope types authenticated (HTTP and
+            WebSocket).
     """
 
     def __init__(
@@ -214,7 +249,7 @@ class SessionGateMiddleware(AbstractAuthenticationMiddleware):
             raise ConfigurationError("allow_anonymous must be True or False")
         super().__init__(
             app,
-            exclude=exclude,
+            exclude=_anchored_patterns(exclude),
             exclude_from_auth_key=exclude_from_auth_key,
             exclude_http_methods=exclude_http_methods,
             scopes=scopes,
@@ -250,23 +285,29 @@ class SessionGateMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=decision.user, auth=credentials(verdict))
 
 
+def _allowed(
+    connection: ASGIConnection[Any, Any, Any, Any], requirement: Requirement
+) -> tuple[Verdict, Decision]:
+    """The middleware's verdict, decided again with ``requirement``: raises the refusal."""
+    scope = connection.scope
+    auth = scope.get("auth")
+    verdict = auth.verdict if isinstance(auth, SessionGateCredentials) else None
+    if verdict is None:
+        # an excluded route, or no middleware: a configuration error (500), never a pass
+        facts = connection_facts(scope)  # type: ignore[arg-type]
+        error = ConfigurationError(
+            "a sessiongate guard on a route the sessiongate middleware does not authenticate"
+        )
+        raise _exception(refuse(error, facts, _DEFAULT_POLICY), facts)
+    decision = decide(verdict.outcome, verdict.facts, verdict.policy, require=requirement)
+    if decision.error is not None:
+        raise _exception(decision, verdict.facts)
+    return verdict, decision
+
+
 def _guard(requirement: Requirement) -> Guard:
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        scope = connection.scope
-        auth = scope.get("auth")
-        verdict = auth.verdict if isinstance(auth, SessionGateCredentials) else None
-        if verdict is None:
-            # an excluded route, or no middleware: a configuration error (500), never a pass
-            facts = connection_facts(scope)  # type: ignore[arg-type]
-            error: SessionGateError | None = ConfigurationError(
-                "a sessiongate guard on a route the sessiongate middleware does not authenticate"
-            )
-            policy = _DEFAULT_POLICY
-        else:
-            facts, policy = verdict.facts, verdict.policy
-            error = requirement.unmet(scope.get("user"), policy.hierarchy)
-        if error is not None:
-            raise _exception(refuse(error, facts, policy), facts)
+        _allowed(connection, requirement)
 
     guard.__qualname__ = guard.__name__ = f"sessiongate_guard({requirement!r})"
     return guard
@@ -312,6 +353,37 @@ def require_permissions(*permissions: str, mode: Mode = "all") -> Guard:
     return requires(permissions=permissions, permissions_mode=mode)
 
 
+def org_required(guard: OrgGuard) -> AsyncGuard:
+    """A guard demanding the user's membership in the organization the request names (a path
+    parameter, a header or the session's active one) to satisfy ``guard``
+    (:func:`~sessiongate.organizations.require_org_role` /
+    :func:`~sessiongate.organizations.require_org_permission`).
+
+    Anonymous: the error it carries (401, 503 on an outage); not a member, or a role that does
+    not grant what ``guard`` asks: 403 ``insufficient_scope``; a membership lookup that fails:
+    503. On a WebSocket route the handshake is refused (close 1008, 1013 for an outage). The
+    :class:`~sessiongate.organizations.Membership` is ``connection.state.membership``.
+    """
+    if not isinstance(guard, OrgGuard):
+        raise ConfigurationError("org_required needs an OrgGuard (require_org_role...)")
+
+    async def org_guard(
+        connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    ) -> None:
+        verdict, decision = _allowed(connection, AUTHENTICATED)
+        try:
+            membership = await guard.check(
+                decision.user, connection.path_params, connection.headers
+            )
+        except SessionGateError as error:
+            facts = verdict.facts
+            raise _exception(refuse(error, facts, verdict.policy), facts) from None
+        connection.state.membership = membership
+
+    org_guard.__qualname__ = org_guard.__name__ = f"sessiongate_org_guard({guard!r})"
+    return org_guard
+
+
 class SessionGatePlugin(InitPluginProtocol):
     """Install sessiongate in a Litestar app: ``Litestar(..., plugins=[SessionGatePlugin(gate)])``.
 
@@ -346,6 +418,9 @@ class SessionGatePlugin(InitPluginProtocol):
     ) -> None:
         if not isinstance(gate, SessionGate):
             raise ConfigurationError("gate must be a SessionGate")
+        if not isinstance(allow_anonymous, bool):
+            raise ConfigurationError("allow_anonymous must be True or False")
+        _anchored_patterns(exclude)  # checked now, not when Litestar builds the first route
         self.gate = gate
         self.policy = build_policy(policy, options)
         self.cookie_name = cookie_name

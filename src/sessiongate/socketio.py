@@ -35,6 +35,11 @@ Socket.IO connection is judged like a WebSocket handshake: a connection authenti
 (cross-site hijacking), an outage is refused with status 503, and ``require`` (a
 :class:`~sessiongate.guards.Requirement`) is the role/permission check.
 
+``org=`` (a Better Auth organization guard, :mod:`sessiongate.organizations`) also demands a
+membership of the organization the connection names (the ``auth`` payload, a header or the
+session's active one: :func:`org_facts`); it is saved in the session under
+:data:`MEMBERSHIP_KEY`.
+
 A refusal raises :class:`SessionGateConnectionRefused`, a
 ``socketio.exceptions.ConnectionRefusedError`` that python-socketio turns into the client's
 ``connect_error``: its ``message`` is the error's safe text and its ``data`` is
@@ -57,19 +62,33 @@ except ModuleNotFoundError as err:  # pragma: no cover - exercised by the missin
 from .errors import ConfigurationError, MalformedTokenError, SessionGateError
 from .gate import SessionGate
 from .guards import AUTHENTICATED, Requirement
-from .policy import Decision, Outcome, RequestFacts, WebOptions, WebPolicy, build_policy, decide
+from .organizations import OrgGuard
+from .policy import (
+    Decision,
+    Outcome,
+    RequestFacts,
+    WebOptions,
+    WebPolicy,
+    build_policy,
+    decide,
+    refuse,
+)
 from .user import AnonymousUser
 from .wsgi import environ_facts
 
 __all__ = [
+    "MEMBERSHIP_KEY",
     "SESSION_KEY",
     "SessionGateConnectionRefused",
     "SessionGateSocketIO",
     "handshake",
+    "org_facts",
 ]
 
 SESSION_KEY = "user"
 """The key of the user in the Socket.IO session (``await sio.get_session(sid)``)."""
+MEMBERSHIP_KEY = "membership"
+"""The key of the :class:`~sessiongate.organizations.Membership` an ``org=`` guard found."""
 
 Environ = Mapping[str, Any]
 HeaderPairs = list[tuple[bytes, bytes]]
@@ -137,7 +156,7 @@ def handshake(
             (k, v) for k, v in scope.get("headers") or () if k.lower() in _CREDENTIAL_HEADERS
         ]
     else:
-        scheme = facts.scheme
+        scheme = _driver_scheme(environ) or facts.scheme
         headers = [
             (name, value.encode("latin-1"))
             for key, name in _ENVIRON_CREDENTIALS
@@ -155,8 +174,47 @@ def handshake(
     return headers, facts, error
 
 
+def _driver_scheme(environ: Environ) -> str | None:
+    """The connection's own scheme under python-engineio's aiohttp, Sanic and Tornado drivers.
+
+    Like the ASGI one, those drivers copy the client's ``X-Forwarded-Proto`` into
+    ``wsgi.url_scheme``; the framework's request object they keep in the environ knows the
+    scheme the server actually saw (under the framework's own proxy settings). ``None`` for a
+    WSGI server's environ, whose ``wsgi.url_scheme`` is the server's.
+    """
+    if (request := environ.get("aiohttp.request") or environ.get("sanic.request")) is not None:
+        value = getattr(request, "scheme", None)
+    elif (handler := environ.get("tornado.handler")) is not None:
+        value = getattr(getattr(handler, "request", None), "protocol", None)
+    else:
+        return None
+    return value if isinstance(value, str) and value else "http"
+
+
 _CREDENTIAL_HEADERS = frozenset((b"cookie", b"authorization"))
 _ENVIRON_CREDENTIALS = (("HTTP_COOKIE", b"cookie"), ("HTTP_AUTHORIZATION", b"authorization"))
+
+
+def org_facts(environ: Environ, payload: Any = None) -> tuple[dict[str, str], dict[str, str]]:
+    """What an organization selector reads in a Socket.IO handshake: ``(params, headers)``.
+
+    Socket.IO URLs carry no route, so the string values of the ``auth`` payload (but its
+    ``token``) stand for path parameters (``io(url, {auth: {token, org_id}})`` with
+    ``org_from_path("org_id")``); the headers are the handshake's, by lower-case name.
+    """
+    params: dict[str, str] = {}
+    if isinstance(payload, Mapping):
+        params = {
+            k: v
+            for k, v in payload.items()
+            if isinstance(k, str) and k != "token" and isinstance(v, str)
+        }
+    headers = {
+        key[5:].replace("_", "-").lower(): value
+        for key, value in environ.items()
+        if key.startswith("HTTP_") and isinstance(value, str)
+    }
+    return params, headers
 
 
 class SessionGateSocketIO:
@@ -197,11 +255,17 @@ class SessionGateSocketIO:
         outcome: Outcome,
         facts: RequestFacts,
         require: Requirement | Iterable[Requirement] | None,
-    ) -> Any:
+        org: OrgGuard | None,
+    ) -> Decision:
+        if org is not None and require is None:
+            require = AUTHENTICATED  # an organization guard needs a user
         decision = decide(outcome, facts, self.policy, require=require)
         if decision.error is not None:
             raise SessionGateConnectionRefused(decision)
-        return decision.user
+        return decision
+
+    def _org_refused(self, error: SessionGateError, facts: RequestFacts) -> Exception:
+        return SessionGateConnectionRefused(refuse(error, facts, self.policy))
 
     async def authenticate(
         self,
@@ -212,6 +276,7 @@ class SessionGateSocketIO:
         *,
         namespace: str | None = None,
         require: Requirement | Iterable[Requirement] | None = AUTHENTICATED,
+        org: OrgGuard | None = None,
     ) -> Any:
         """Authenticate a connection of an ``AsyncServer`` from its ``connect`` handler.
 
@@ -223,13 +288,23 @@ class SessionGateSocketIO:
             require: what the user must satisfy (default: be signed in); ``None`` lets an
                 anonymous connection in as an :class:`~sessiongate.user.AnonymousUser` carrying
                 the reason (an outage is still refused with ``block_on_outage``).
+            org: a Better Auth organization guard
+                (:func:`~sessiongate.organizations.require_org_role` /
+                :func:`~sessiongate.organizations.require_org_permission`) the user's
+                membership must satisfy: ``org_from_path(name)`` reads ``name`` of the ``auth``
+                payload (Socket.IO URLs have no route), ``org_from_header`` the handshake's
+                headers, ``active_org()`` the session. The membership is saved in the session
+                under ``"membership"``.
 
         Returns:
             The user, also saved in the Socket.IO session under ``session_key``.
 
         Raises:
-            SessionGateConnectionRefused: the connection is refused.
+            SessionGateConnectionRefused: the connection is refused (401, 403
+                ``insufficient_scope`` for a non-member, 503 when a lookup fails).
         """
+        if isinstance(sio, socketio.Server):
+            raise ConfigurationError("a socketio.Server connects through authenticate_sync()")
         headers, facts, unusable = handshake(environ, payload)
         outcome: Outcome
         if unusable is not None:
@@ -239,9 +314,17 @@ class SessionGateSocketIO:
                 outcome = await self.gate.authenticate(headers)
             except SessionGateError as err:
                 outcome = err
-        user = self._judge(outcome, facts, require)
+        user = self._judge(outcome, facts, require, org).user
+        membership = None
+        if org is not None:
+            try:
+                membership = await org.check(user, *org_facts(environ, payload))
+            except SessionGateError as err:
+                raise self._org_refused(err, facts) from None
         async with sio.session(sid, namespace=namespace) as session:
             session[self.session_key] = user
+            if membership is not None:
+                session[MEMBERSHIP_KEY] = membership
         return user
 
     def authenticate_sync(
@@ -253,8 +336,11 @@ class SessionGateSocketIO:
         *,
         namespace: str | None = None,
         require: Requirement | Iterable[Requirement] | None = AUTHENTICATED,
+        org: OrgGuard | None = None,
     ) -> Any:
         """:meth:`authenticate` for the synchronous ``socketio.Server``."""
+        if isinstance(sio, socketio.AsyncServer):
+            raise ConfigurationError("a socketio.AsyncServer connects through authenticate()")
         headers, facts, unusable = handshake(environ, payload)
         outcome: Outcome
         if unusable is not None:
@@ -264,9 +350,17 @@ class SessionGateSocketIO:
                 outcome = self.gate.authenticate_sync(headers)
             except SessionGateError as err:
                 outcome = err
-        user = self._judge(outcome, facts, require)
+        user = self._judge(outcome, facts, require, org).user
+        membership = None
+        if org is not None:
+            try:
+                membership = org.check_sync(user, *org_facts(environ, payload))
+            except SessionGateError as err:
+                raise self._org_refused(err, facts) from None
         with sio.session(sid, namespace=namespace) as session:
             session[self.session_key] = user
+            if membership is not None:
+                session[MEMBERSHIP_KEY] = membership
         return user
 
     async def user(self, sio: socketio.AsyncServer, sid: str, namespace: str | None = None) -> Any:

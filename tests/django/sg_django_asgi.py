@@ -15,9 +15,11 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
+from sg_django_orgs import org_admins, org_inviters  # noqa: E402
 
-from sessiongate.channels import SessionGateAuthMiddleware  # noqa: E402
+from sessiongate.channels import OrgRequiredMiddleware, SessionGateAuthMiddleware  # noqa: E402
 from sessiongate.guards import Requirement  # noqa: E402
+from sessiongate.organizations import OrgGuard  # noqa: E402
 
 
 class WhoAmI(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -40,6 +42,25 @@ class WhoAmI(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.send_json({"echo": content, "from": self.scope["user"].pk})
 
 
+class OrgMember(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """Accepts and says which organization membership the handshake proved."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        membership = self.scope["membership"]
+        await self.send_json(
+            {
+                "id": self.scope["user"].pk,
+                "org": membership.organization_id,
+                "roles": list(membership.roles),
+            }
+        )
+
+
+def org_route(guard: OrgGuard) -> SessionGateAuthMiddleware:
+    return SessionGateAuthMiddleware(OrgRequiredMiddleware(OrgMember.as_asgi(), guard))
+
+
 application = ProtocolTypeRouter(
     {
         "http": django_app,
@@ -49,6 +70,12 @@ application = ProtocolTypeRouter(
                 path(
                     "ws/members",
                     SessionGateAuthMiddleware(WhoAmI.as_asgi(), require=Requirement()),
+                ),
+                path("ws/orgs/<org_id>/", org_route(org_admins)),
+                path("ws/invite", org_route(org_inviters)),
+                path(
+                    "ws/unguarded-org/<org_id>/",
+                    OrgRequiredMiddleware(WhoAmI.as_asgi(), org_admins),
                 ),
                 path(
                     "ws/validated",

@@ -28,4 +28,6 @@ urlpatterns = [
     path("api/schema", views.schema_view),
     path("ninja/", views.ninja_api.urls),
     path("plain-ninja/", views.plain_ninja_api.urls),
+    path("org-ninja/", views.org_ninja_api.urls),
+    path("plain-org-ninja/", views.plain_org_ninja_api.urls),
 ]

@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from sg_django_orgs import org_admins, org_inviters
 
 from sessiongate.django import (
     LoginRequiredMixin,
@@ -208,3 +209,37 @@ plain_ninja_api = NinjaAPI(urls_namespace="plain-ninja", auth=SessionGateAuth(ro
 @plain_ninja_api.get("/admin")
 def plain_admin(request: HttpRequest) -> dict[str, Any]:
     return {"ok": True}
+
+
+# ------------------------------------------------------------------ Ninja organization guards
+
+org_ninja_api = NinjaAPI(urls_namespace="org-ninja", auth=SessionGateAuth(org=org_admins))
+install_error_handlers(org_ninja_api)
+
+
+def describe_membership(request: HttpRequest) -> dict[str, Any]:
+    membership = request.membership  # type: ignore[attr-defined]
+    return {"org": membership.organization_id, "roles": list(membership.roles)}
+
+
+@org_ninja_api.get("/orgs/{org_id}/settings")
+def ninja_org_settings(request: HttpRequest, org_id: str) -> dict[str, Any]:
+    return describe_membership(request)
+
+
+@org_ninja_api.get("/orgs/{org_id}/asettings", auth=AsyncSessionGateAuth(org=org_admins))
+async def ninja_org_asettings(request: HttpRequest, org_id: str) -> dict[str, Any]:
+    return describe_membership(request)
+
+
+@org_ninja_api.post("/invite", auth=SessionGateAuth(org=org_inviters))
+def ninja_org_invite(request: HttpRequest) -> dict[str, Any]:
+    return describe_membership(request)
+
+
+plain_org_ninja_api = NinjaAPI(urls_namespace="plain-org-ninja")
+
+
+@plain_org_ninja_api.get("/orgs/{org_id}/settings", auth=SessionGateAuth(org=org_admins))
+def plain_ninja_org_settings(request: HttpRequest, org_id: str) -> dict[str, Any]:
+    return describe_membership(request)

@@ -220,3 +220,104 @@ def test_real_server_http_goes_through_the_django_middleware(daphne_server):
         f"http://{daphne_server}/dj/me", headers={"cookie": build_v5_cookie()}, timeout=5
     )
     assert response.json()["id"] == "u1"
+
+
+# ------------------------------------------------------------------ organization guards
+
+
+def test_org_membership_from_the_route_kwargs_is_put_in_the_scope():
+    headers = [("cookie", build_v5_cookie(sub="u-multi")), ("origin", FRONT)]
+    connected, _, first = communicate("/ws/orgs/org-1/", headers)
+    assert connected
+    assert first == {"id": "u-multi", "org": "org-1", "roles": ["member", "admin"]}
+
+
+def test_org_refusals_close_before_accept():
+    member = [("cookie", build_v5_cookie(sub="u-member")), ("origin", FRONT)]
+    assert communicate("/ws/orgs/org-1/", member) == (False, 1008, None)  # member, not admin
+    assert communicate("/ws/orgs/org-1/") == (False, 1008, None)  # anonymous
+    foreign = [("cookie", build_v5_cookie(sub="u-admin")), ("origin", EVIL)]
+    assert communicate("/ws/orgs/org-1/", foreign) == (False, 1008, None)  # hijacking first
+
+
+def test_org_permission_from_a_header():
+    named = [("origin", FRONT), ("x-organization-id", "org-1")]
+    connected, _, first = communicate(
+        "/ws/invite", [("cookie", build_v5_cookie(sub="u-admin")), *named]
+    )
+    assert connected and first["org"] == "org-1"
+    member = [("cookie", build_v5_cookie(sub="u-member")), *named]
+    assert communicate("/ws/invite", member) == (False, 1008, None)
+
+
+def test_org_guard_behind_the_auth_middleware_outside_the_router():
+    from channels.routing import URLRouter
+    from channels.testing import WebsocketCommunicator
+    from django.urls import path
+    from sg_django_asgi import OrgMember
+    from sg_django_orgs import org_admins
+
+    from sessiongate.channels import OrgRequiredMiddleware, SessionGateAuthMiddleware
+
+    app = SessionGateAuthMiddleware(
+        URLRouter(
+            [path("ws/orgs/<org_id>/", OrgRequiredMiddleware(OrgMember.as_asgi(), org_admins))]
+        )
+    )
+
+    async def run(path_, user):
+        headers = [(b"cookie", build_v5_cookie(sub=user).encode()), (b"origin", FRONT.encode())]
+        communicator = WebsocketCommunicator(app, path_, headers=headers)
+        connected, detail = await communicator.connect()
+        first = await communicator.receive_json_from() if connected else None
+        await communicator.disconnect()
+        return connected, detail, first
+
+    assert asyncio.run(run("/ws/orgs/org-2/", "u-member"))[2]["roles"] == ["owner"]
+    assert asyncio.run(run("/ws/orgs/org-2/", "u-admin")) == (False, 1008, None)
+
+
+def test_org_guard_without_the_auth_middleware_is_a_configuration_error_not_a_pass():
+    headers = [("cookie", build_v5_cookie(sub="u-admin")), ("origin", FRONT)]
+    connected, code, _ = communicate("/ws/unguarded-org/org-1/", headers)
+    assert connected is False and code != 1000
+
+
+def test_org_lookup_outage_closes_with_1013(monkeypatch):
+    from sg_django_orgs import directory
+
+    from sessiongate.errors import ProviderUnavailableError
+
+    async def down(*args):
+        raise ProviderUnavailableError("the session database did not answer in time")
+
+    monkeypatch.setattr(directory, "membership", down)
+    headers = [("cookie", build_v5_cookie(sub="u-admin")), ("origin", FRONT)]
+    assert communicate("/ws/orgs/org-1/", headers) == (False, 1013, None)
+
+
+def test_org_middleware_needs_an_org_guard():
+    from sessiongate.channels import OrgRequiredMiddleware
+    from sessiongate.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="OrgGuard"):
+        OrgRequiredMiddleware(lambda *a: None, "admin")
+
+
+def test_real_server_org_member_accepted(daphne_server):
+    first, _ = ws_connect(
+        daphne_server,
+        "/ws/orgs/org-1/",
+        {"Cookie": build_v5_cookie(sub="u-owner"), "Origin": FRONT},
+    )
+    assert first == {"id": "u-owner", "org": "org-1", "roles": ["owner"]}
+
+
+def test_real_server_non_member_refused_at_handshake(daphne_server):
+    status, _ = ws_connect(
+        daphne_server,
+        "/ws/orgs/org-2/",
+        {"Cookie": build_v5_cookie(sub="u-admin"), "Origin": FRONT},
+    )
+    assert status == 403
+    assert ws_connect(daphne_server, "/ws/orgs/org-1/")[0] == 403

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from litestar import Litestar, Request, WebSocket, post, websocket
+from litestar import Litestar, Request, WebSocket, get, post, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 from sg_litestar_helpers import EVIL, FRONT, build_cookie, build_token, make_gate
 
 from sessiongate import AuthJSToken, SessionGate
 from sessiongate.cookies import RequestCredentials
+from sessiongate.errors import ConfigurationError
 from sessiongate.litestar import SessionGatePlugin, require_permissions, require_role
 from sessiongate.types import Verified
 
@@ -124,3 +125,35 @@ def test_guards_reuse_the_middleware_verdict_instead_of_verifying_again() -> Non
         mover = build_cookie(permissions=["money:move"])
         assert client.post("/transfer", headers={**mover, "origin": FRONT}).status_code == 201
     assert CountingAuthJS.calls == 1
+
+
+@get("/health")
+async def health() -> dict[str, bool]:
+    return {"ok": True}
+
+
+@get("/admin/health-report")
+async def health_report(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    # no guard: the middleware's refusal of anonymous requests is this route's protection
+    return {"report": "internal", "user": getattr(request.scope.get("user"), "id", None)}
+
+
+def test_exclude_pattern_does_not_exempt_a_path_that_merely_contains_it() -> None:
+    plugin = SessionGatePlugin(make_gate(), trusted_origins=[FRONT], exclude=["/health"])
+    app = Litestar(route_handlers=[health, health_report], plugins=[plugin])
+    with TestClient(app) as client:
+        assert client.get("/health").json() == {"ok": True}  # excluded, as configured
+        sneaked = client.get("/admin/health-report")
+        assert sneaked.status_code == 401
+        assert sneaked.json()["error"] == "missing_credentials"
+        assert client.get("/admin/health-report", headers=build_cookie()).json() == {
+            "report": "internal",
+            "user": "u1",
+        }
+
+
+def test_misconfigured_plugin_fails_at_construction_not_at_the_first_route() -> None:
+    with pytest.raises(ConfigurationError, match="allow_anonymous"):
+        SessionGatePlugin(make_gate(), allow_anonymous="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="exclude"):
+        SessionGatePlugin(make_gate(), exclude=[""])

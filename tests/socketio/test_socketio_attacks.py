@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -60,7 +61,10 @@ def connect(
             assert server.sessions == {}  # nothing saved for a refused connection
             results.append(("refused", refused.error.code, refused.decision.status))
         else:
-            assert server.sessions == {("sid", kw.get("namespace")): {"user": user}}
+            saved = {"user": user}
+            if kw.get("org") is not None:  # an organization guard also saves the membership
+                saved["membership"] = server.sessions[("sid", kw.get("namespace"))]["membership"]
+            assert server.sessions == {("sid", kw.get("namespace")): saved}
             results.append(("ok", user.id if user.is_authenticated else None))
     assert results[0] == results[1], results
     return results[0]
@@ -200,3 +204,41 @@ def test_outage_refused_with_503_never_401_even_where_anonymous_is_allowed() -> 
 def test_anonymous_connection_refused_by_default(auth: SessionGateSocketIO) -> None:
     assert connect(auth, wsgi_environ()) == ("refused", "missing_credentials", 401)
     assert connect(auth, wsgi_environ(), namespace="/chat", require=None) == ("ok", None)
+
+
+def engineio_driver_environ(driver: str, **headers: str) -> dict[str, Any]:
+    """The environ python-engineio's aiohttp, Sanic and Tornado drivers build for a connection
+    served over plain HTTP (``engineio/async_drivers/{aiohttp,sanic,tornado}.py``): headers as
+    ``HTTP_*``, ``wsgi.url_scheme`` copied from the client's ``X-Forwarded-Proto``, and the
+    framework's own request object under the driver's key."""
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "GET",
+        "QUERY_STRING": "EIO=4&transport=websocket",
+        "SERVER_NAME": driver,
+    }
+    environ.update({"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()})
+    environ["wsgi.url_scheme"] = environ.get("HTTP_X_FORWARDED_PROTO", "http")
+    if driver == "tornado":
+        request = SimpleNamespace(protocol="http")  # tornado.httputil.HTTPServerRequest
+        environ["tornado.handler"] = SimpleNamespace(request=request)
+    else:
+        environ[f"{driver}.request"] = SimpleNamespace(scheme="http")
+    return environ
+
+
+@pytest.mark.parametrize("driver", ["aiohttp", "sanic", "tornado"])
+def test_client_x_forwarded_proto_does_not_make_a_foreign_scheme_own_on_other_drivers(
+    auth: SessionGateSocketIO, driver: str
+) -> None:
+    headers = {
+        "host": "api.example",
+        "origin": "https://api.example",
+        "x-forwarded-proto": "https",
+        "cookie": cookie_header(TOKEN),
+    }
+    environ = engineio_driver_environ(driver, **headers)
+    assert connect(auth, environ) == ("refused", "csrf_failed", 403)
+    trusting = SessionGateSocketIO(make_gate(), trust_forwarded=True)
+    assert connect(trusting, environ) == ("ok", "u1")
+    plain = engineio_driver_environ(driver, **{**headers, "origin": "http://api.example"})
+    assert connect(auth, plain) == ("ok", "u1")
