@@ -252,7 +252,8 @@ class OrgPermission(OperationHolderMixin, BasePermission):
             permission_classes = [IsAuthenticated & admins]
 
     ``org_from_path`` reads the view's URL keyword arguments. Anonymous requests get DRF's
-    401; a user who is not a member, or whose roles do not grant what the guard asks, 403
+    401, a user authenticated by another authentication class 403 (its id is not a Better Auth
+    user id); a user who is not a member, or whose roles do not grant what the guard asks, 403
     ``insufficient_scope``; a membership lookup that fails, 503. The membership found is
     ``request.membership``.
     """
@@ -269,12 +270,17 @@ class OrgPermission(OperationHolderMixin, BasePermission):
         return f"OrgPermission({self.guard!r})"
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        if not getattr(user, "is_authenticated", False):
-            return False  # DRF answers NotAuthenticated (401) through authenticate_header
+        outcome = request.auth
+        if not isinstance(outcome, AuthResult):
+            # anonymous (DRF answers NotAuthenticated, 401), or a user another authentication
+            # class vouched for: its id is not a Better Auth user id, so no membership (403)
+            return False
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
-            membership = self.guard.check_sync(user, getattr(view, "kwargs", None) or {}, headers)
+            # the gate's user, never request.user: a local Django user must not change the id
+            membership = self.guard.check_sync(
+                outcome.user, getattr(view, "kwargs", None) or {}, headers
+            )
         except SessionGateError as err:
             raise _api_exception(err, None) from None
         request.membership = membership  # type: ignore[attr-defined]

@@ -99,3 +99,37 @@ def test_a_membership_lookup_outage_is_503(directory, monkeypatch):
 def test_org_permission_validates_its_guard():
     with pytest.raises(TypeError):
         OrgPermission("admin")  # type: ignore[arg-type]
+
+
+def test_a_user_vouched_for_by_another_authentication_class_gets_no_membership(directory):
+    """Mixed authentication classes: a local user whose id happens to equal a Better Auth user
+    id (``u-admin``) must not inherit that user's organization roles."""
+    from rest_framework.authentication import BaseAuthentication
+
+    from sessiongate.drf import SessionGateAuthentication
+
+    class LocalUser:
+        id = pk = "u-admin"
+        is_authenticated = True
+
+    class LocalTokens(BaseAuthentication):
+        def authenticate(self, request: Any) -> tuple[Any, Any] | None:
+            if request.headers.get("x-local-token") == "t":
+                return LocalUser(), "local-token"
+            return None
+
+    class Members(APIView):
+        authentication_classes: ClassVar[list[Any]] = [SessionGateAuthentication, LocalTokens]
+        permission_classes: ClassVar[list[Any]] = [
+            OrgPermission(
+                require_org_role("admin", org=org_from_path("org_id"), directory=directory)
+            )
+        ]
+
+        def get(self, request: Any, org_id: str = "") -> Response:
+            return Response({"roles": sorted(request.membership.roles)})
+
+    view = Members.as_view()
+    assert call(view, "u-admin").status_code == 200  # the real Better Auth session
+    forged = call(view, None, HTTP_X_LOCAL_TOKEN="t")
+    assert forged.status_code == 403
