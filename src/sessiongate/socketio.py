@@ -43,8 +43,9 @@ session's active one: :func:`org_facts`); it is saved in the session under
 A refusal raises :class:`SessionGateConnectionRefused`, a
 ``socketio.exceptions.ConnectionRefusedError`` that python-socketio turns into the client's
 ``connect_error``: its ``message`` is the error's safe text and its ``data`` is
-``{"code", "message", "status"}`` (in the JS client: ``err.message`` and ``err.data``). A token
-is never part of it.
+``{"code", "message", "status"}`` (plus ``retry_after``, in seconds, for an outage when the
+policy sets ``retry_after``; in the JS client: ``err.message`` and ``err.data``). A token is
+never part of it.
 """
 
 from __future__ import annotations
@@ -111,7 +112,15 @@ class SessionGateConnectionRefused(socketio.exceptions.ConnectionRefusedError): 
         error = decision.error
         if error is None:
             raise ValueError("only a refused decision refuses a connection")
-        data = {"code": error.code, "message": error.message, "status": decision.status}
+        data: dict[str, Any] = {
+            "code": error.code,
+            "message": error.message,
+            "status": decision.status,
+        }
+        headers = () if decision.response is None else decision.response.headers
+        for name, value in headers:
+            if name.lower() == "retry-after" and value.isdigit():
+                data["retry_after"] = int(value)  # an outage: when to reconnect
         super().__init__(error.message, data)
         self.error = error
         self.decision = decision

@@ -242,3 +242,21 @@ def test_client_x_forwarded_proto_does_not_make_a_foreign_scheme_own_on_other_dr
     assert connect(trusting, environ) == ("ok", "u1")
     plain = engineio_driver_environ(driver, **{**headers, "origin": "http://api.example"})
     assert connect(auth, plain) == ("ok", "u1")
+
+
+def test_outage_refusal_tells_the_client_when_to_retry_only_when_configured() -> None:
+    environ = wsgi_environ()
+    server = SessionServer()
+    timed = SessionGateSocketIO(SessionGate(OutageAuthenticator()), retry_after=7)
+    with pytest.raises(SessionGateConnectionRefused) as refused:
+        timed.authenticate_sync(server, "sid", environ, {"token": TOKEN})
+    assert refused.value.error_args["data"] == {
+        "code": "provider_unavailable",
+        "message": refused.value.error.message,
+        "status": 503,
+        "retry_after": 7,
+    }
+    plain = SessionGateSocketIO(SessionGate(OutageAuthenticator()))
+    with pytest.raises(SessionGateConnectionRefused) as refused:
+        plain.authenticate_sync(server, "sid", environ, {"token": TOKEN})
+    assert "retry_after" not in refused.value.error_args["data"]
