@@ -306,6 +306,43 @@ class SessionGate:
         assert verified.recheck is not None
         self._memo.put(key, (result, verified.recheck))
 
+    def memo_check(self, headers: Headers, result: AuthResult) -> Callable[[float], bool] | None:
+        """A cheap re-check of a verdict this gate keeps in its memo, for a caller that keeps
+        what it made of ``result`` (the sidecar's response memo); ``None`` when the memo does not
+        hold ``result`` for these headers (a database session, a lookup, the memo off).
+
+        The function returned answers, at ``now``, whether :meth:`authenticate` would still
+        answer these headers with this very ``result`` from its memo: the entry is still there
+        and its re-check (expiry; revocation when tokens are revocable) passes; a failed
+        re-check drops the entry, as on a memo hit. It costs a dictionary lookup instead of
+        reading the credentials again.
+        """
+        memo = self._memo
+        if memo is None:
+            return None
+        try:
+            key = self._memo_key(self.credentials(headers))
+        except SessionGateError:
+            return None
+        if key is None:
+            return None
+        entry = memo.get(key)
+        if entry is None or entry[0] is not result:
+            return None
+        recheck = entry[1]
+
+        def still_valid(now: float) -> bool:
+            if memo.get(key) is not entry:
+                return False
+            try:
+                recheck(now)
+            except SessionGateError:
+                memo.pop(key)
+                return False
+            return True
+
+        return still_valid
+
     def _begin(
         self, headers: Headers
     ) -> tuple[float, RequestCredentials, tuple[str | None, str | None] | None, AuthResult | None]:
