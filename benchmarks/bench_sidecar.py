@@ -63,7 +63,7 @@ the figures of docs/production.md#figures:
       (benchmarks/express-getToken, `npm ci` there on first use: needs node and npm) on an
       Auth.js v5 cookie repeated and 10,000 distinct ones; then the no-op app and sessiongate
       on an HS256 Bearer token and on a request without credentials (401). Needs wrk.
-      About 8 minutes (the 10,000-token warm-up alone is ~35 s per target).
+      About 4 minutes on 2 cores (the 10,000-token warm-up is ~35 s per sessiongate target).
   python benchmarks/bench_sidecar.py --workers 1 --rounds 3      the same with one worker
   python benchmarks/bench_sidecar.py --in-process
       CPU microseconds per request of the app called in this process, no server (the table

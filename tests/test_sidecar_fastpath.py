@@ -164,11 +164,11 @@ def test_refusal_memo_answers_what_the_standard_renderer_answers(error, sent, re
     assert first == expected
     again = memo(type(error)(error.message), sent)
     assert again is first  # rendered once
-    headers = memo.asgi_headers(error, sent, again)
+    headers = memo.asgi_headers(again)
     assert isinstance(headers, tuple)
     assert list(headers) == raw_headers(expected.headers, expected.body)
     other = error_response(error, sent)  # not one this memo rendered: converted, still right
-    assert list(memo.asgi_headers(error, sent, other)) == raw_headers(other.headers, other.body)
+    assert list(memo.asgi_headers(other)) == raw_headers(other.headers, other.body)
 
 
 def test_refusals_of_one_code_with_other_messages_are_not_mixed_up():

@@ -39,11 +39,13 @@ class RefusalMemo:
             with the sidecar's ``realm`` and ``retry_after``).
     """
 
-    __slots__ = ("_answers", "render")
+    __slots__ = ("_answers", "_headers", "render")
 
     def __init__(self, render: ErrorRenderer) -> None:
         self.render = render
         self._answers: dict[_Key, tuple[ErrorResponse, AsgiHeaders]] = {}
+        # the same answers by the identity of the response (kept alive by ``_answers``)
+        self._headers: dict[int, tuple[ErrorResponse, AsgiHeaders]] = {}
 
     def __repr__(self) -> str:
         return f"RefusalMemo({len(self._answers)} refusals)"
@@ -61,16 +63,16 @@ class RefusalMemo:
         if len(response.body) <= MAX_BODY_BYTES:
             if len(self._answers) >= MAX_REFUSALS:
                 self._answers.clear()
-            headers = tuple(raw_headers(response.headers, response.body))
-            self._answers[key] = (response, headers)
+                self._headers.clear()
+            answer = (response, tuple(raw_headers(response.headers, response.body)))
+            self._answers[key] = answer
+            self._headers[id(response)] = answer
         return response
 
-    def asgi_headers(
-        self, error: SessionGateError, credential_sent: bool, response: ErrorResponse
-    ) -> AsgiHeaders:
-        """The ASGI headers of ``response``, the answer for ``error`` (with the JSON content
-        type, ``no-store`` and the length): kept ones when this memo rendered it."""
-        answer = self._answers.get(self._key(error, credential_sent))
+    def asgi_headers(self, response: ErrorResponse) -> AsgiHeaders:
+        """The ASGI headers of ``response`` (with the JSON content type, ``no-store`` and the
+        length): the kept ones when this memo rendered it."""
+        answer = self._headers.get(id(response))
         if answer is not None and answer[0] is response:
             return answer[1]
         return tuple(raw_headers(response.headers, response.body))

@@ -203,14 +203,13 @@ class VerifyEndpoint:
                     started,
                 )
                 return
-        await self._refuse(send, scope, decision, request.credential_sent, presented, started)
+        await self._refuse(send, scope, decision, presented, started)
 
     async def _refuse(
         self,
         send: Send,
         scope: Scope,
         decision: Decision,
-        credential_sent: bool,
         presented: str,
         started: float,
     ) -> None:
@@ -218,7 +217,7 @@ class VerifyEndpoint:
         if response is None or error is None:  # decide() pairs them
             raise ValueError("only a refused decision can be sent")
         if self.refusals is not None:
-            headers = self.refusals.asgi_headers(error, credential_sent, response)
+            headers = self.refusals.asgi_headers(response)
         else:
             headers = tuple(raw_headers(response.headers, response.body))
         await send_response(send, scope, response.status, headers, response.body)
