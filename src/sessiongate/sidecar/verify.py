@@ -206,12 +206,7 @@ class VerifyEndpoint:
         await self._refuse(send, scope, decision, presented, started)
 
     async def _refuse(
-        self,
-        send: Send,
-        scope: Scope,
-        decision: Decision,
-        presented: str,
-        started: float,
+        self, send: Send, scope: Scope, decision: Decision, presented: str, started: float
     ) -> None:
         response, error = decision.response, decision.error
         if response is None or error is None:  # decide() pairs them
