@@ -2,9 +2,9 @@
 
 * A replayed 200 is confirmed by the gate's own re-check
   (:meth:`~sessiongate.gate.SessionGate.memo_check`), not by reading the credentials again: it
-  stops as soon as the gate would no longer answer from its memo with the same result
-  (expired, evicted, revoked: the revocation case is in
-  ``tests/security/test_sec_sidecar_memo_revocation.py``).
+  stops as soon as that re-check fails (expired, revoked; also in
+  ``tests/security/test_sec_sidecar_memo_revocation.py``), whether or not the gate's memo still
+  holds the verdict.
 * Refusals are rendered once per distinct error (:mod:`sessiongate.sidecar.refusals`): the
   same bytes as :func:`~sessiongate.responses.error_response`, and a bounded memo however many
   distinct messages clients provoke.
@@ -95,7 +95,7 @@ def test_memo_check_is_none_without_the_gates_memo():
     assert gate.memo_check(headers, authenticate(gate, headers)) is None
 
 
-def test_memo_check_turns_false_once_the_token_expires_and_forgets_the_verdict():
+def test_memo_check_turns_false_once_the_token_expires_and_the_gate_forgets_the_verdict():
     gate = SessionGate(AuthJSToken(S), clock=Clock())
     headers = session(max_age=100)  # exp = T + 100, Auth.js leeway 15 s
     result = authenticate(gate, headers)
@@ -103,30 +103,77 @@ def test_memo_check_turns_false_once_the_token_expires_and_forgets_the_verdict()
     assert still_valid is not None
     assert still_valid(T + 110)  # inside the leeway: the gate would still answer from its memo
     assert not still_valid(T + 120)
-    assert not still_valid(T)  # dropped, as a failed memo hit drops it
-    assert authenticate(gate, headers) is not result
+    assert authenticate(gate, headers) is not result  # dropped, as a failed memo hit drops it
 
 
-def test_memo_check_turns_false_when_the_gate_memo_evicted_the_verdict():
-    gate = SessionGate(AuthJSToken(S), clock=Clock(), memo_size=2)  # room for one v5 cookie
-    first = session("u1")
+def test_memo_check_outlives_the_gate_memo_entry_but_not_its_recheck():
+    clock = Clock()
+    gate = SessionGate(AuthJSToken(S), clock=clock, memo_size=2)  # room for one v5 cookie
+    first = session("u1", max_age=100)
     still_valid = gate.memo_check(first, authenticate(gate, first))
     assert still_valid is not None and still_valid(T)
-    authenticate(gate, session("u2"))
-    assert not still_valid(T)
+    authenticate(gate, session("u2"))  # evicts u1's verdict from the gate's memo
+    assert still_valid(T)  # a stateless verdict: nothing but its re-check can change it
+    assert not still_valid(T + 120)
 
 
-def test_sidecar_does_not_replay_an_answer_the_gate_no_longer_memoises():
+def test_sidecar_replays_after_the_gate_memo_evicted_the_verdict_until_it_expires():
     clock = Clock()
-    gate = SessionGate(AuthJSToken(S), clock=clock, memo_size=2)
-    app = SidecarApp(gate)
-    one, two = session("u1"), session("u2")
+    app = SidecarApp(SessionGate(AuthJSToken(S), clock=clock, memo_size=2))
+    one, two = session("u1", max_age=100), session("u2")
     assert [call(app, one)[0] for _ in range(2)] == [200, 200]
-    assert app.memo.hits == 1
     assert call(app, two)[0] == 200  # evicts u1's verdict from the gate's memo
     status, headers, _ = call(app, one)
     assert status == 200 and (b"x-user-id", b"u1") in headers
-    assert app.memo.hits == 1  # decided again, not replayed
+    assert app.memo.hits == 2
+    clock.now = T + 120
+    status, _, body = call(app, one)
+    assert status == 401 and b'"expired"' in body
+
+
+def test_revoked_user_is_not_replayed_after_the_gate_memo_evicted_the_verdict():
+    from sessiongate.revocation import Revocation, RevocationMirror, revocable
+
+    class Backend:
+        def __init__(self) -> None:
+            self.records: dict[tuple[str, str], Revocation] = {}
+
+        async def load(self) -> list[Revocation]:
+            return list(self.records.values())
+
+        async def write(self, record: Revocation) -> None:
+            self.records[(record.kind, record.subject)] = record
+
+        async def remove(self, kind: str, subject: str) -> bool:
+            return self.records.pop((kind, subject), None) is not None
+
+        async def fetch(self, kind: str, subject: str) -> Revocation | None:
+            return self.records.get((kind, subject))
+
+        async def aclose(self) -> None:
+            return None
+
+    import time
+
+    mirror = RevocationMirror(Backend(), max_stale=3600.0)
+    asyncio.run(mirror.reload())
+    issued = int(time.time()) - 60
+    app = SidecarApp(SessionGate(revocable(AuthJSToken(S), mirror), memo_size=2))
+
+    def cookie(sub: str) -> list[tuple[bytes, bytes]]:
+        token = mint_authjs_v5({"sub": sub, "iat": issued}, S, now=issued)
+        return [(b"cookie", cookie_header(token).encode())]
+
+    one, two = cookie("u1"), cookie("u2")
+    assert [call(app, one)[0] for _ in range(2)] == [200, 200]
+    assert call(app, two)[0] == 200  # u1's verdict leaves the gate's memo, not the sidecar's
+    assert app.memo.hits == 1
+    now_ms = int(time.time() * 1000)
+    mirror.apply(Revocation("user", "u1", now_ms + 86_400_000, before_ms=now_ms))
+    status, headers, body = call(app, one)
+    assert status == 401 and b'"revoked"' in body
+    assert not any(name == b"x-user-id" for name, _ in headers)
+    assert call(app, two)[0] == 200
 
 
 def test_expired_token_is_refused_even_though_its_answer_was_memoised():

@@ -311,11 +311,13 @@ class SessionGate:
         what it made of ``result`` (the sidecar's response memo); ``None`` when the memo does not
         hold ``result`` for these headers (a database session, a lookup, the memo off).
 
-        The function returned answers, at ``now``, whether :meth:`authenticate` would still
-        answer these headers with this very ``result`` from its memo: the entry is still there
-        and its re-check (expiry; revocation when tokens are revocable) passes; a failed
-        re-check drops the entry, as on a memo hit. It costs a dictionary lookup instead of
-        reading the credentials again.
+        The function returned answers, at ``now``, whether that verdict still stands: it runs
+        the re-check the gate runs on each hit of its memo (expiry; revocation when tokens are
+        revocable). A memoised verdict depends on nothing else (no database or JWKS lookup took
+        part in it), so the caller may keep using what it made of ``result`` while the function
+        answers ``True``, even after this memo let the entry go; a failed re-check also drops
+        the gate's entry, as a memo hit would. It costs the re-check alone, not a new reading
+        of the credentials.
         """
         memo = self._memo
         if memo is None:
@@ -332,12 +334,12 @@ class SessionGate:
         recheck = entry[1]
 
         def still_valid(now: float) -> bool:
-            if memo.get(key) is not entry:
-                return False
             try:
                 recheck(now)
             except SessionGateError:
-                memo.pop(key)
+                held = memo.get(key)
+                if held is not None and held[1] is recheck:
+                    memo.pop(key)
                 return False
             return True
 

@@ -18,15 +18,16 @@ than the lower-case one ASGI servers send, when it carries any other ``X-Require
 (the full path refuses it) or when its headers are over the size cap (the full path answers
 431).
 
-**Only what the gate memoised, only while it still would.** The gate keeps a verdict in its memo
-only when no database or JWKS lookup took part in it, and re-checks a memoised verdict on every
-hit (expiry, and revocation when tokens are revocable, :mod:`sessiongate.revocation`). An
-answer is kept only when :meth:`SessionGate.memo_check <sessiongate.gate.SessionGate.memo_check>`
-confirms that the gate's memo holds the very result it was rendered from (a token, never a
-database session), and replayed only while the re-check that call returns still passes: the
-entry is still in the gate's memo, with the same result, and its re-check succeeds. So a revoked
-or expired token is never replayed, and the rule stays in one place, the gate; the memo saves
-reading the credentials and the facts, deciding and rendering.
+**Only what the gate memoised, only while its re-check passes.** The gate keeps a verdict in
+its memo only when no database or JWKS lookup took part in it, and re-checks a memoised verdict
+on every hit (expiry, and revocation when tokens are revocable, :mod:`sessiongate.revocation`).
+An answer is kept only when
+:meth:`SessionGate.memo_check <sessiongate.gate.SessionGate.memo_check>` confirms that the
+gate's memo holds the very result it was rendered from (a token, never a database session), and
+replayed only while the re-check that call returns passes: the gate's own re-check, run before
+every replay, also after the gate's memo let the entry go (nothing else can change a stateless
+verdict). So a revoked or expired token is never replayed, and the rule stays in one place, the
+gate; the memo saves reading the credentials and the facts, deciding and rendering.
 
 **Until the token expires.** An answer is replayed only while the clock is before the user's
 ``expires_at`` (the token's ``exp``, without the leeway): afterwards the full path decides
