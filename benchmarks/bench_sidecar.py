@@ -67,7 +67,7 @@ the figures of docs/production.md#figures:
   python benchmarks/bench_sidecar.py --workers 1 --rounds 3      the same with one worker
   python benchmarks/bench_sidecar.py --in-process
       CPU microseconds per request of the app called in this process, no server (the table
-      "in-process CPU per request"); about 2 minutes. Compare two trees with
+      "in-process CPU per request"); about 90 s. Compare two trees with
       PYTHONPATH=/path/to/other/src python benchmarks/bench_sidecar.py --in-process
   python benchmarks/bench_sidecar.py --compare-servers --workers 2 --rounds 5
       granian (uvloop, asyncio) and uvicorn (httptools+uvloop, h11+asyncio): how the
