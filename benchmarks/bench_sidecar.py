@@ -55,6 +55,26 @@ import httpx
 
 from sessiongate.testing import cookie_header, mint_authjs_v5, mint_hs256
 
+FIGURES_HELP = """\
+the figures of docs/production.md#figures:
+  python benchmarks/bench_sidecar.py --workers 2 --rounds 3
+      wrk against granian with 2 workers: the no-op ASGI app (the ceiling), the no-op app
+      sending the sidecar's 200, sessiongate, sessiongate --metrics and Express + getToken
+      (benchmarks/express-getToken, `npm ci` there on first use: needs node and npm) on an
+      Auth.js v5 cookie repeated and 10,000 distinct ones; then the no-op app and sessiongate
+      on an HS256 Bearer token and on a request without credentials (401). Needs wrk.
+      About 4 minutes on 2 cores (the 10,000-token warm-up is ~35 s per sessiongate target).
+  python benchmarks/bench_sidecar.py --workers 1 --rounds 3      the same with one worker
+  python benchmarks/bench_sidecar.py --in-process
+      CPU microseconds per request of the app called in this process, no server (the table
+      "in-process CPU per request"); about 90 s. Compare two trees with
+      PYTHONPATH=/path/to/other/src python benchmarks/bench_sidecar.py --in-process
+  python benchmarks/bench_sidecar.py --compare-servers --workers 2 --rounds 5
+      granian (uvloop, asyncio) and uvicorn (httptools+uvloop, h11+asyncio): how the
+      default server was chosen.
+Add --json for a machine-readable report. Run on a quiet machine: req/s shares the cores with
+wrk, and the report prints the load average before and after.
+"""
 ROOT = Path(__file__).resolve().parents[1]
 EXPRESS_DIR = ROOT / "benchmarks" / "express-getToken"
 SECRET = "bench-sidecar-secret-0123456789abcdef"
@@ -394,6 +414,147 @@ def measure(
     return rows
 
 
+# ------------------------------------------------------------------------------ in process
+
+
+def _scope(headers: Sequence[tuple[bytes, bytes]]) -> dict:
+    """An ASGI scope as granian builds it for ``GET /verify`` from wrk (``Host`` first)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "server": ("127.0.0.1", 8787),
+        "client": ("127.0.0.1", 50000),
+        "scheme": "http",
+        "method": "GET",
+        "root_path": "",
+        "path": "/verify",
+        "raw_path": b"/verify",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1:8787"), *headers],
+    }
+
+
+def _cpu_per_call(app, scopes: Sequence[dict], calls: int, statuses: list[int]) -> float:
+    """Process CPU µs per request: ``app`` called directly, round-robin over ``scopes``.
+
+    Each call gets a fresh scope with fresh header bytes, as from a server (a bytes object
+    caches its hash: reusing one would hide the cost of hashing a cookie). The coroutine is
+    driven by hand: on these workloads nothing awaits real I/O, so no event loop is timed.
+    """
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    count = len(scopes)
+    started = time.process_time()
+    for i in range(calls):
+        scope = scopes[i % count]
+        fresh = {**scope, "headers": [(k, memoryview(v).tobytes()) for k, v in scope["headers"]]}
+        coroutine = app(fresh, receive, send)
+        try:
+            coroutine.send(None)
+        except StopIteration:
+            pass
+        else:
+            raise RuntimeError("the app awaited I/O: not an in-process workload")
+    return (time.process_time() - started) / calls * 1e6
+
+
+def in_process(args: argparse.Namespace, log: Callable[[str], None]) -> list[dict]:
+    """CPU µs per ``/verify`` request of ``SidecarApp`` called in this process, without a server
+    (so without the server's own ~40 µs), for each scenario, and of the no-op ASGI app under the
+    same harness: the minimum over ``--rounds`` runs of ``--calls`` requests, after a warm-up
+    in which every session is seen three times. A measure of the sidecar's own work that other
+    load on the machine disturbs far less than req/s."""
+    import asyncio
+
+    from sessiongate.config import GateConfig
+    from sessiongate.sidecar.serve import AppSpec
+    from sessiongate.sidecar.serve.app import build_app
+
+    os.environ.clear()
+    os.environ.update(sidecar_env())
+    now = time.time()
+    one = cookie_header(mint_authjs_v5(CLAIMS, SECRET, now=now), COOKIE).encode()
+    many = [
+        cookie_header(mint_authjs_v5({**CLAIMS, "sub": f"user-{i}"}, SECRET, now=now), COOKIE)
+        for i in range(args.tokens)
+    ]
+    bearer = ("Bearer " + mint_hs256(CLAIMS, JWT_SECRET)).encode()
+    bad = ("Bearer " + mint_hs256(CLAIMS, "another-secret-0123456789abcdefghij")).encode()
+    workloads = [
+        ("v5 cookie, 1 token", [_scope([(b"cookie", one)])], 200),
+        (
+            f"v5 cookie, {args.tokens:,} tokens",
+            [_scope([(b"cookie", c.encode())]) for c in many],
+            200,
+        ),
+        ("HS256 Bearer", [_scope([(b"authorization", bearer)])], 200),
+        ("no credentials (401)", [_scope([])], 401),
+        ("bad Bearer signature (401)", [_scope([(b"authorization", bad)])], 401),
+    ]
+    apps = [
+        ("no-op ASGI app", lambda: noop_app),
+        ("sessiongate", lambda: build_app(AppSpec(gate=GateConfig.from_sources()))),
+        (
+            "sessiongate --metrics",
+            lambda: build_app(AppSpec(gate=GateConfig.from_sources(), metrics=True)),
+        ),
+    ]
+    rows: list[dict] = []
+    for scenario, scopes, status in workloads:
+        noop_us = None
+        for name, factory in apps:
+            app = factory()
+            statuses: list[int] = []
+            _cpu_per_call(app, scopes, 3 * len(scopes) + 1000, statuses)  # warm-up
+            if name != "no-op ASGI app" and set(statuses) != {status}:
+                raise SystemExit(f"{name}, {scenario}: expected {status}, got {set(statuses)}")
+            runs = [_cpu_per_call(app, scopes, args.calls, []) for _ in range(args.rounds)]
+            row = {
+                "scenario": scenario,
+                "target": name,
+                "cpu_us_per_request": min(runs),
+                "median_us": statistics.median(runs),
+            }
+            if noop_us is None:
+                noop_us = min(runs)
+            else:
+                row["over_noop_us"] = min(runs) - noop_us
+            rows.append(row)
+            if hasattr(app, "gate"):
+                asyncio.run(app.gate.aclose())
+        log(f"  {scenario}: done")
+    return rows
+
+
+def print_in_process(report: dict) -> None:
+    m, c = report["machine"], report["config"]
+    print(
+        f"in-process CPU per /verify request on {m['cpu_model']} ({m['cpu_count']} cores), "
+        f"Python {m['python']}, sessiongate {m['versions']['sessiongate']}"
+    )
+    print(
+        f"min of {c['rounds']} runs of {c['calls']:,} requests, load {c['load_before']} -> "
+        f"{c['load_after']}"
+    )
+    print(f"{'scenario':<28} {'target':<24} {'cpu us/req':>10} {'median':>8} {'over no-op':>10}")
+    last = None
+    for r in report["results"]:
+        scen = r["scenario"] if r["scenario"] != last else ""
+        last = r["scenario"]
+        over = f"{r['over_noop_us']:.2f}" if "over_noop_us" in r else ""
+        print(
+            f"{scen:<28} {r['target']:<24} {r['cpu_us_per_request']:>10.2f} "
+            f"{r['median_us']:>8.2f} {over:>10}"
+        )
+
+
 # ------------------------------------------------------------------------------ set-up
 
 
@@ -509,22 +670,63 @@ def print_table(report: dict) -> None:
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "_serve":
         return serve_main(sys.argv[2:])
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        epilog=FIGURES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--server", default="granian", choices=["granian", "uvicorn"])
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per run")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="interleaved rounds (default 3; 9 in process)"
+    )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--tokens", type=int, default=10_000, help="distinct sessions")
-    parser.add_argument("--no-express", action="store_true")
+    parser.add_argument("--no-express", action="store_true", help="leave out Express + getToken")
     parser.add_argument("--compare-servers", action="store_true")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="CPU per request of the app called in this process (no server, no wrk)",
+    )
+    parser.add_argument(
+        "--calls", type=int, default=30_000, help="requests per run with --in-process"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is needed (apt-get install wrk)")
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
+
+    if args.in_process:
+        args.rounds = args.rounds or 9
+        load_before = load_average()
+        rows = in_process(args, log)
+        report = {
+            "machine": {
+                "cpu_model": cpu_model(),
+                "cpu_count": os.cpu_count(),
+                "python": platform.python_version(),
+                "versions": {"sessiongate": metadata.version("sessiongate")},
+            },
+            "config": {
+                "calls": args.calls,
+                "rounds": args.rounds,
+                "tokens": args.tokens,
+                "load_before": load_before,
+                "load_after": load_average(),
+            },
+            "results": rows,
+        }
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            print_in_process(report)
+        return 0
+    args.rounds = args.rounds or 3
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed (apt-get install wrk)")
 
     now = time.time()
     cookie = cookie_header(mint_authjs_v5(CLAIMS, SECRET, now=now), COOKIE)
@@ -602,7 +804,7 @@ def main() -> int:
             script = lua_round_robin(cookies, tmp / "tokens.lua")
             scenarios = [
                 Scenario("v5 cookie, 1 token", 200, {"Cookie": cookie}),
-                # every worker sees each session three times before its memo answers it
+                # every worker sees each session (its memos keep it from the first request)
                 Scenario(
                     f"v5 cookie, {args.tokens:,} tokens",
                     200,

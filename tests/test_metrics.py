@@ -160,7 +160,7 @@ def test_sidecar_metrics_endpoint_counts_every_verdict_without_identities():
     assert got[("sessiongate_decision_duration_seconds_count", ())] == 9
     assert got[("sessiongate_decision_duration_seconds_bucket", (("le", "+Inf"),))] == 9
     memo = (("cache", "sidecar_responses"), ("result", "hit"))
-    assert got[("sessiongate_cache_lookups_total", memo)] == 2  # the 3rd and 4th cookie request
+    assert got[("sessiongate_cache_lookups_total", memo)] == 3  # the 2nd to 4th cookie request
     # labels are codes and names: never the user id, the token or a secret
     for secret in (ADMIN["sub"], ADMIN["email"], cookie.split("=", 1)[1], bearer[7:], S, JWT_S):
         assert secret not in text

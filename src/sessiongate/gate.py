@@ -306,6 +306,45 @@ class SessionGate:
         assert verified.recheck is not None
         self._memo.put(key, (result, verified.recheck))
 
+    def memo_check(self, headers: Headers, result: AuthResult) -> Callable[[float], bool] | None:
+        """A cheap re-check of a verdict this gate keeps in its memo, for a caller that keeps
+        what it made of ``result`` (the sidecar's response memo); ``None`` when the memo does not
+        hold ``result`` for these headers (a database session, a lookup, the memo off).
+
+        The function returned answers, at ``now``, whether that verdict still stands: it runs
+        the re-check the gate runs on each hit of its memo (expiry; revocation when tokens are
+        revocable). A memoised verdict depends on nothing else (no database or JWKS lookup took
+        part in it), so the caller may keep using what it made of ``result`` while the function
+        answers ``True``, even after this memo let the entry go; a failed re-check also drops
+        the gate's entry, as a memo hit would. It costs the re-check alone, not a new reading
+        of the credentials.
+        """
+        memo = self._memo
+        if memo is None:
+            return None
+        try:
+            key = self._memo_key(self.credentials(headers))
+        except SessionGateError:
+            return None
+        if key is None:
+            return None
+        entry = memo.get(key)
+        if entry is None or entry[0] is not result:
+            return None
+        recheck = entry[1]
+
+        def still_valid(now: float) -> bool:
+            try:
+                recheck(now)
+            except SessionGateError:
+                held = memo.get(key)
+                if held is not None and held[1] is recheck:
+                    memo.pop(key)
+                return False
+            return True
+
+        return still_valid
+
     def _begin(
         self, headers: Headers
     ) -> tuple[float, RequestCredentials, tuple[str | None, str | None] | None, AuthResult | None]:

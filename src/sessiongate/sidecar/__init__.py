@@ -26,15 +26,17 @@ Routes:
   (:mod:`sessiongate.metrics`).
 
 A request that repeats one the gate answered from its memo is answered from the rendered
-``200`` it got then (:mod:`sessiongate.sidecar.memo`); an ``observer`` and an ``audit_log``
-are told about every verdict (:mod:`sessiongate.observe`, :mod:`sessiongate.audit`).
+``200`` it got then, while the gate's re-check of that verdict passes
+(:mod:`sessiongate.sidecar.memo`); a refusal is rendered once per distinct error
+(:mod:`sessiongate.sidecar.refusals`); an ``observer`` and an ``audit_log`` are told about every
+verdict (:mod:`sessiongate.observe`, :mod:`sessiongate.audit`).
 
 Modules: :mod:`.app` (the ASGI app, routes, lifespan, options), :mod:`.verify` (the
 ``/verify`` endpoint), :mod:`.request` (request facts and the requirement grammar),
 :mod:`.headers` (the ``X-User-*`` headers and bodies), :mod:`.memo` (the response memo),
-:mod:`.serve` (``sessiongate serve``: workers, servers). Allow/deny, CSRF, outage handling,
-statuses and ``WWW-Authenticate`` are decided by :func:`sessiongate.policy.decide`, as for
-every other adapter.
+:mod:`.refusals` (refusals rendered once), :mod:`.serve` (``sessiongate serve``: workers,
+servers). Allow/deny, CSRF, outage handling, statuses and ``WWW-Authenticate`` are decided by
+:func:`sessiongate.policy.decide`, as for every other adapter.
 
 Requirements (set by the proxy; a client can only make them stricter)
 -------------------------------------------------------------------------

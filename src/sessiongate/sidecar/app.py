@@ -10,6 +10,7 @@ worker every second and closes the gate and the audit log at shutdown.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -24,6 +25,7 @@ from ..policy import WebPolicy
 from ..readiness import ReadinessProbe
 from .headers import json_bytes, raw_headers
 from .memo import ResponseMemo
+from .refusals import RefusalMemo
 from .verify import Message, Scope, Send, VerifyEndpoint, send_response
 
 __all__ = [
@@ -146,13 +148,15 @@ class SidecarApp:
             raise ConfigurationError("observer must have an on_decision() method")
         self.gate = gate
         self.csrf_mode = parse_csrf_mode(csrf_mode)
-        self.policy = sidecar_policy(
+        policy = sidecar_policy(
             csrf_mode=self.csrf_mode,
             trusted_origins=trusted_origins,
             role_hierarchy=role_hierarchy,
             realm=realm,
             retry_after=retry_after,
         )
+        # the same refusals, each rendered once (:mod:`.refusals`)
+        self.policy = dataclasses.replace(policy, error_renderer=RefusalMemo(policy.render))
         self.max_header_bytes = max_header_bytes
         self.close_gate = close_gate
         self.memo = ResponseMemo(response_memo_size, max_header_bytes=max_header_bytes)

@@ -177,7 +177,7 @@ class Rendered:
     ``user_id``, ``credential`` and ``authenticator`` are kept for metrics and the audit log.
     """
 
-    headers: list[tuple[bytes, bytes]]
+    headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
     user_id: str
     credential: str
@@ -203,7 +203,7 @@ def render_ok(result: AuthResult, *, include_claims: bool, max_value_bytes: int)
         }
     )
     return Rendered(
-        raw_headers(out_headers, body),
+        tuple(raw_headers(out_headers, body)),
         body,
         str(getattr(user, "id", "")),
         result.credential,

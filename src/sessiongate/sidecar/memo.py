@@ -3,9 +3,8 @@
 On a repeated token the gate answers from its own memo in a few microseconds, but rendering the
 answer (``X-User-*`` headers, the JSON body) and reading the request facts cost several times
 more: in the run of branch ``prod`` (2026-11-30), without this memo the sidecar served ~57 % of
-what a no-op ASGI app serves on the same server; with it 74 % (one worker) to 93 % (two), and
-84-98 % of a no-op app that sends the same answer (``benchmarks/bench_sidecar.py``,
-``docs/production.md``, which also has the figures since replays are confirmed with the gate).
+what a no-op ASGI app serves on the same server; with it 74 % (one worker) to 93 % (two)
+(``benchmarks/bench_sidecar.py``, ``docs/production.md#figures``).
 
 **The same request.** A key is the method, scheme, path, query string and, byte for byte, every
 header the verdict reads (:data:`VERDICT_HEADERS`: the credentials, the requirement headers and
@@ -13,19 +12,22 @@ everything the CSRF check reads, defined next to the code that reads them in
 :mod:`sessiongate.sidecar.request`), sorted by name: clients order headers freely, and only the
 order of the values of one name matters, which a stable sort keeps. Headers that change nothing
 (``User-Agent``, ``X-Request-Id``...) are left out, so they do not defeat the memo. A request is
-not memoised at all when a header name is a spelling of a verdict header other than the
-lower-case one ASGI servers send, when it carries any other ``X-Require-*`` header (the full
-path refuses it) or when its headers are over the size cap (the full path answers 431).
+not memoised at all when it carries no ``Cookie`` and no ``Authorization`` (the gate memoises
+no verdict without a credential), when a header name is a spelling of a verdict header other
+than the lower-case one ASGI servers send, when it carries any other ``X-Require-*`` header
+(the full path refuses it) or when its headers are over the size cap (the full path answers
+431).
 
-**Only what the gate memoised.** The gate keeps a verdict in its memo only when no database or
-JWKS lookup took part in it, and on a memo hit it returns the very same
-:class:`~sessiongate.gate.AuthResult` object. So an answer is kept only after the gate answered
-the same key twice with the *identical* result object: that proves the verdict is the gate's
-memoised, stateless one (a token, never a database session). And an answer is replayed only
-while the gate still answers the request with that same object: the gate re-checks a memoised
-verdict on every hit (expiry, and revocation when tokens are revocable,
-:mod:`sessiongate.revocation`), so a revoked token is never replayed. The rule stays in one
-place, the gate; the memo saves reading the facts, deciding and rendering.
+**Only what the gate memoised, only while its re-check passes.** The gate keeps a verdict in
+its memo only when no database or JWKS lookup took part in it, and re-checks a memoised verdict
+on every hit (expiry, and revocation when tokens are revocable, :mod:`sessiongate.revocation`).
+An answer is kept only when
+:meth:`SessionGate.memo_check <sessiongate.gate.SessionGate.memo_check>` confirms that the
+gate's memo holds the very result it was rendered from (a token, never a database session), and
+replayed only while the re-check that call returns passes: the gate's own re-check, run before
+every replay, also after the gate's memo let the entry go (nothing else can change a stateless
+verdict). So a revoked or expired token is never replayed, and the rule stays in one place, the
+gate; the memo saves reading the credentials and the facts, deciding and rendering.
 
 **Until the token expires.** An answer is replayed only while the clock is before the user's
 ``expires_at`` (the token's ``exp``, without the leeway): afterwards the full path decides
@@ -42,7 +44,7 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,14 +89,15 @@ lower-cased and compared with the verdict headers)."""
 
 MemoKey = tuple[Any, ...]
 _header_name = operator.itemgetter(0)
+_CREDENTIAL_HEADERS = frozenset({b"cookie", b"authorization"})
 
 
 @dataclass(slots=True)
 class _Entry:
-    result: object
+    rendered: Rendered
+    still_valid: Callable[[float], bool]
+    valid_until: float
     cost: int
-    rendered: Rendered | None = None
-    valid_until: float = 0.0
 
 
 SLOT_BYTES = 4096
@@ -156,6 +159,7 @@ class ResponseMemo:
         if not self.maxsize:
             return None
         size = 0
+        credential = False
         found: list[tuple[bytes, bytes]] = []
         headers: Iterable[tuple[bytes, bytes]] = scope["headers"]
         for header in headers:
@@ -163,35 +167,27 @@ class ResponseMemo:
             size += len(name) + len(header[1])
             if name in VERDICT_HEADERS:
                 found.append(header)
+                credential = credential or name in _CREDENTIAL_HEADERS
             elif name not in IGNORED_HEADERS:
                 lower = name.lower()
                 if lower in VERDICT_HEADERS or lower.startswith(REQUIRE_PREFIX):
                     return None  # another spelling, or a header the full path refuses
-        if size > self.max_header_bytes:
+        if not credential or size > self.max_header_bytes:
             return None
         # clients and proxies order headers freely; the verdict depends on the order of the
         # values of one name only (joined cookies, the last Host), which a stable sort keeps
-        found.sort(key=_header_name)
+        if len(found) > 1:
+            found.sort(key=_header_name)
         return (scope["method"], scope.get("scheme"), scope["path"], scope["query_string"], *found)
 
-    def candidate(self, key: MemoKey, now: float) -> bool:
-        """Whether an answer for ``key`` may be replayed at ``now`` (then ask the gate and call
-        :meth:`get` with its result); a ``False`` counts as a miss."""
+    def replay(self, key: MemoKey, now: float) -> Rendered | None:
+        """The answer memoised for ``key`` while ``now`` is before its expiry and the gate's
+        re-check still passes (see the module docs); else ``None``, and the answer is dropped."""
         entry = self._entries.get(key)
-        if entry is None or entry.rendered is None or now >= entry.valid_until:
-            self.misses += 1
-            return False
-        return True
-
-    def get(self, key: MemoKey, now: float, result: object) -> Rendered | None:
-        """The answer memoised for ``key`` when the gate's ``result`` for this request is the
-        very object it was memoised with (the gate re-checked it: expiry, revocation) and
-        ``now`` is before its expiry; else ``None``, and the answer is dropped."""
-        entry = self._entries.get(key)
-        if entry is None or entry.rendered is None:
+        if entry is None:
             self.misses += 1
             return None
-        if entry.result is not result or now >= entry.valid_until:
+        if now >= entry.valid_until or not entry.still_valid(now):
             self.misses += 1
             self._used -= entry.cost
             del self._entries[key]
@@ -201,31 +197,27 @@ class ResponseMemo:
         return entry.rendered
 
     def offer(
-        self, key: MemoKey, result: object, rendered: Rendered, expires_at: float | None
+        self,
+        key: MemoKey,
+        still_valid: Callable[[float], bool] | None,
+        rendered: Rendered,
+        expires_at: float | None,
     ) -> None:
-        """Remember that the gate answered ``key`` with ``result`` (rendered as ``rendered``).
-
-        The answer becomes replayable when the gate gave the identical ``result`` for this key
-        before (see the module docs) and ``expires_at`` is known.
-        """
+        """Keep ``rendered``, the answer to ``key``, while ``still_valid(now)`` holds and ``now``
+        is before ``expires_at``: ``still_valid`` is what
+        :meth:`~sessiongate.gate.SessionGate.memo_check` returned for the result it was rendered
+        from (``None``: the gate did not memoise it, nothing is kept)."""
+        if still_valid is None or expires_at is None:
+            return
+        cost = _key_bytes(key)
+        if cost > MAX_KEY_BYTES:
+            return
+        cost += ENTRY_OVERHEAD + rendered.size
         entries = self._entries
-        entry = entries.get(key)
-        if entry is not None and entry.result is result:
-            if expires_at is not None and entry.rendered is None:
-                entry.rendered = rendered
-                entry.valid_until = float(expires_at)
-                entry.cost += rendered.size
-                self._used += rendered.size
-                self._evict(keep=key)
-            entries.move_to_end(key)
-            return
-        cost = _key_bytes(key) + ENTRY_OVERHEAD
-        if cost - ENTRY_OVERHEAD > MAX_KEY_BYTES:
-            return
-        if entry is not None:
-            self._used -= entry.cost
-        entries[key] = _Entry(result, cost)
-        entries.move_to_end(key)
+        old = entries.pop(key, None)
+        if old is not None:
+            self._used -= old.cost
+        entries[key] = _Entry(rendered, still_valid, float(expires_at), cost)
         self._used += cost
         self._evict(keep=key)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -23,6 +23,7 @@ from ..observe import DecisionObserver, presented_credential
 from ..policy import Decision, WebPolicy, decide, refuse
 from .headers import json_bytes, org_headers, raw_headers, render_ok
 from .memo import ResponseMemo
+from .refusals import RefusalMemo
 from .request import BadRequest, Facts, read_requirements, request_facts
 
 __all__ = ["Scope", "Send", "VerifyEndpoint", "send_response"]
@@ -35,7 +36,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 async def send_response(
-    send: Send, scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    send: Send, scope: Scope, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes
 ) -> None:
     """Send one complete response (no body for ``HEAD``)."""
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -93,6 +94,8 @@ class VerifyEndpoint:
         self.api_keys = api_keys
         self.organizations = organizations
         self.org_header = org_header.lower().encode("latin-1")
+        renderer = policy.error_renderer
+        self.refusals = renderer if isinstance(renderer, RefusalMemo) else None
         # requests naming an API key or an organization never take the response memo: its key
         # does not hold these headers (a replay could carry another organization's role)
         self._unmemoised = frozenset(
@@ -140,12 +143,10 @@ class VerifyEndpoint:
             and any(n.lower() in unmemoised for n, _ in scope["headers"])
         ):
             key = None
-        outcome: Any = None
-        if key is not None and memo.candidate(key, self.gate.clock()):
-            # a repeat of a request the gate answered from its memo: replayed only if the gate
-            # (which re-checks expiry and revocation) still gives the very same result
-            outcome = await self._outcome(scope["headers"])
-            hit = memo.get(key, self.gate.clock(), outcome)
+        if key is not None:
+            # a repeat of a request the gate answered from its memo, replayed while the gate's
+            # re-check of that verdict (expiry, revocation) still passes
+            hit = memo.replay(key, self.gate.clock())
             if hit is not None:
                 await send_response(send, scope, 200, hit.headers, hit.body)
                 self._record(
@@ -169,8 +170,7 @@ class VerifyEndpoint:
             self._record(scope, 400, "invalid_request", presented, "none", None, started)
             return
         request = request_facts(scope, facts)
-        if outcome is None:
-            outcome = await self._outcome(headers)
+        outcome = await self._outcome(headers)
         decision = decide(outcome, request, self.policy, require=needed)
         if decision.allowed:
             try:
@@ -181,12 +181,17 @@ class VerifyEndpoint:
                 )
                 extra = await self._org_headers(outcome.user, headers)
                 if extra:
-                    rendered = replace(rendered, headers=[*rendered.headers, *extra])
+                    rendered = replace(rendered, headers=(*rendered.headers, *extra))
             except SessionGateError as err:  # an id that cannot be passed on, an org outage
                 decision = refuse(err, request, self.policy)
             else:
                 if key is not None:
-                    memo.offer(key, outcome, rendered, getattr(outcome.user, "expires_at", None))
+                    memo.offer(
+                        key,
+                        self.gate.memo_check(headers, outcome),
+                        rendered,
+                        getattr(outcome.user, "expires_at", None),
+                    )
                 await send_response(send, scope, 200, rendered.headers, rendered.body)
                 self._record(
                     scope,
@@ -206,7 +211,11 @@ class VerifyEndpoint:
         response, error = decision.response, decision.error
         if response is None or error is None:  # decide() pairs them
             raise ValueError("only a refused decision can be sent")
-        await _send_json(send, scope, response.status, response.body, response.headers)
+        if self.refusals is not None:
+            headers = self.refusals.asgi_headers(response)
+        else:
+            headers = tuple(raw_headers(response.headers, response.body))
+        await send_response(send, scope, response.status, headers, response.body)
         self._record(scope, response.status, error.code, presented, "none", None, started)
 
     def _record(
