@@ -272,6 +272,21 @@ def run_page(page: Path, cwd: Path, root: Path = ROOT) -> int:
     ns: dict[str, Any] = {"__name__": f"docs_{page.stem.replace('-', '_')}", "_cleanups": cleanups}
     loop = asyncio.new_event_loop()
     count = 0
+    # every gate a page builds with from_env may start cross-replica listeners (a database
+    # named in an example is not there: they would retry it after the run): stop them all
+    import sessiongate.replicas as replicas
+
+    started: list[Any] = []
+    original = replicas.replicated
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        setup = original(*args, **kwargs)
+        started.append(setup)
+        return setup
+
+    replicas.replicated = recorded  # type: ignore[assignment]
+    cleanups.append(lambda: setattr(replicas, "replicated", original))
+    cleanups.append(lambda: [listener.close() for s in started for listener in s.listeners])
     try:
         for block in parse_page(page, root):
             filename = block.name

@@ -173,3 +173,20 @@ def test_from_env_with_redis_url_reads_better_auth_from_redis_and_revokes(
         client.hdel(RedisRevocations(redis_url).users_key, "u9")
         client.delete(prefix + "tokE")
         client.close()
+
+
+def test_gate_aclose_stops_the_listeners_from_env_started() -> None:
+    """A gate from ``from_env`` owns the cross-replica listeners it started: ``aclose`` stops
+    them (they would retry a database that is down forever)."""
+    env = {"AUTH_SECRET": SECRET, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"}
+    gate = SessionGate.from_env(env)
+    listeners = list(gate._replicas.listeners)
+    assert listeners and all(listener._task is not None for listener in listeners)
+    tasks = [listener._task for listener in listeners]
+    asyncio.run(gate.aclose())
+    assert all(listener._task is None for listener in listeners)
+    deadline = time.monotonic() + 5
+    while not all(task.done() for task in tasks):  # cancelled on the background loop
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    asyncio.run(gate.aclose())  # idempotent

@@ -175,6 +175,8 @@ class SessionGate:
         self.better_auth_plugins: Any = None
         """What :meth:`from_env` detected of the Better Auth plugins
         (:class:`~sessiongate.ba_detect.BetterAuthPlugins`), else ``None``."""
+        # the cross-replica listeners from_env started (stopped by aclose)
+        self._replicas: Any = None
 
     def __repr__(self) -> str:
         names = ", ".join(a.name for a in self.authenticators)
@@ -212,7 +214,9 @@ class SessionGate:
         options.setdefault("secure_only", config.secure_only)
         authenticators = build_authenticators(config, flags=False)
         plugins = better_auth_plugins(config, authenticators)  # detected now, at start
-        gate = cls(*replicated(config, authenticators).authenticators, **options)
+        setup = replicated(config, authenticators)
+        gate = cls(*setup.authenticators, **options)
+        gate._replicas = setup if setup.listeners else None
         gate.better_auth_plugins = plugins
         return gate
 
@@ -424,7 +428,11 @@ class SessionGate:
         raise self._conclude(creds, rejections, foreign)
 
     async def aclose(self) -> None:
-        """Close the authenticators that hold resources (pools, HTTP clients)."""
+        """Close the authenticators that hold resources (pools, HTTP clients), and stop the
+        cross-replica listeners :meth:`from_env` started."""
+        replicas, self._replicas = self._replicas, None
+        if replicas is not None:
+            await replicas.aclose()
         for auth in self.authenticators:
             close = getattr(auth, "aclose", None)
             if close is not None:
