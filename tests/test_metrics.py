@@ -291,27 +291,14 @@ def test_keyset_fetches_add_up_and_the_newest_state_wins(tmp_path):
 
 def test_revocation_listener_state_is_a_gauge_newest_process_wins(tmp_path):
     from sessiongate.metrics import listener_states_of
-    from sessiongate.revocation import Revocation, RevocationMirror, revocable
-
-    class Backend:
-        async def load(self) -> list[Revocation]:
-            return []
-
-        async def write(self, record: Revocation) -> None: ...
-
-        async def remove(self, kind: str, subject: str) -> bool:
-            return False
-
-        async def fetch(self, kind: str, subject: str) -> Revocation | None:
-            return None
-
-        async def aclose(self) -> None: ...
+    from sessiongate.revocation import RevocationMirror, revocable
+    from sg_revocation import MemoryBackend
 
     class Listener:
         kind = "PostgreSQL"
         connected = False
 
-    mirror = RevocationMirror(Backend())
+    mirror = RevocationMirror(MemoryBackend())
     mirror.listener = Listener()
     auth = revocable(AuthJSToken(S), mirror)
     assert listener_states_of([auth, AuthJSToken(S)]) == [("postgresql", False)]  # not loaded

@@ -132,30 +132,12 @@ def test_sidecar_replays_after_the_gate_memo_evicted_the_verdict_until_it_expire
 
 
 def test_revoked_user_is_not_replayed_after_the_gate_memo_evicted_the_verdict():
-    from sessiongate.revocation import Revocation, RevocationMirror, revocable
-
-    class Backend:
-        def __init__(self) -> None:
-            self.records: dict[tuple[str, str], Revocation] = {}
-
-        async def load(self) -> list[Revocation]:
-            return list(self.records.values())
-
-        async def write(self, record: Revocation) -> None:
-            self.records[(record.kind, record.subject)] = record
-
-        async def remove(self, kind: str, subject: str) -> bool:
-            return self.records.pop((kind, subject), None) is not None
-
-        async def fetch(self, kind: str, subject: str) -> Revocation | None:
-            return self.records.get((kind, subject))
-
-        async def aclose(self) -> None:
-            return None
-
     import time
 
-    mirror = RevocationMirror(Backend(), max_stale=3600.0)
+    from sessiongate.revocation import Revocation, RevocationMirror, revocable
+    from sg_revocation import MemoryBackend
+
+    mirror = RevocationMirror(MemoryBackend(), max_stale=3600.0)
     asyncio.run(mirror.reload())
     issued = int(time.time()) - 60
     app = SidecarApp(SessionGate(revocable(AuthJSToken(S), mirror), memo_size=2))

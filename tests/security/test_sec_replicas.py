@@ -22,32 +22,13 @@ from sessiongate.stores.base import SessionRecord
 from sessiongate.stores.cache import CachedStore
 from sessiongate.stores.notify import Listener
 from sessiongate.testing import mint_authjs_v5, mint_hs256
+from sg_revocation import MemoryBackend
 
 SECRET = "replicas-security-secret-0123456789abcdef"
 
 
-class Backend:
-    def __init__(self) -> None:
-        self.records: list[Revocation] = []
-
-    async def load(self) -> list[Revocation]:
-        return list(self.records)
-
-    async def write(self, record: Revocation) -> None:
-        self.records.append(record)
-
-    async def remove(self, kind: str, subject: str) -> bool:
-        return False
-
-    async def fetch(self, kind: str, subject: str) -> Revocation | None:
-        return next((r for r in self.records if (r.kind, r.subject) == (kind, subject)), None)
-
-    async def aclose(self) -> None:
-        return None
-
-
 def mirror(**options: Any) -> RevocationMirror:
-    m = RevocationMirror(Backend(), **options)
+    m = RevocationMirror(MemoryBackend(), **options)
     asyncio.run(m.reload())
     return m
 
@@ -95,9 +76,8 @@ def test_token_without_iat_cannot_escape_user_revocation() -> None:
 
 
 def test_forged_notify_cannot_unrevoke_a_revoked_user() -> None:
-    backend = Backend()
     now_ms = int(time.time() * 1000)
-    backend.records.append(Revocation("user", "victim", now_ms + 3_600_000, before_ms=now_ms))
+    backend = MemoryBackend([Revocation("user", "victim", now_ms + 3_600_000, before_ms=now_ms)])
     m = RevocationMirror(backend)
     asyncio.run(m.reload())
     gate = SessionGate(Revocable(AuthJSToken(SECRET), m))

@@ -19,34 +19,13 @@ from sessiongate import AuthJSToken, SessionGate
 from sessiongate.revocation import Revocation, RevocationMirror, revocable
 from sessiongate.sidecar import SidecarApp
 from sessiongate.testing import cookie_header, mint_authjs_v5
+from sg_revocation import MemoryBackend
 
 S = "memo-revocation-secret-0123456789abcdef"
 
 
-class Backend:
-    """A revocation store in memory."""
-
-    def __init__(self) -> None:
-        self.records: dict[tuple[str, str], Revocation] = {}
-
-    async def load(self) -> list[Revocation]:
-        return list(self.records.values())
-
-    async def write(self, record: Revocation) -> None:
-        self.records[(record.kind, record.subject)] = record
-
-    async def remove(self, kind: str, subject: str) -> bool:
-        return self.records.pop((kind, subject), None) is not None
-
-    async def fetch(self, kind: str, subject: str) -> Revocation | None:
-        return self.records.get((kind, subject))
-
-    async def aclose(self) -> None:
-        return None
-
-
 def test_revoked_user_is_not_replayed_from_the_sidecar_response_memo():
-    mirror = RevocationMirror(Backend(), max_stale=3600.0)
+    mirror = RevocationMirror(MemoryBackend(), max_stale=3600.0)
     asyncio.run(mirror.reload())
     app = SidecarApp(SessionGate(revocable(AuthJSToken(S), mirror)))
     issued = time.time() - 60
