@@ -20,7 +20,7 @@
  *          what a client that ignores the deletions keeps), the body, and what get-session
  *          says with those cookies, from the cookie cache and from the database
  */
-const out = process.stdout.write.bind(process.stdout);
+import { out, runOp } from "./run_op.mjs";
 process.stdout.write = process.stderr.write.bind(process.stderr);
 for (const level of ["log", "info", "debug", "warn"]) console[level] = (...a) => console.error(...a);
 
@@ -231,14 +231,4 @@ const ops = {
   },
 };
 
-let input = "";
-for await (const chunk of process.stdin) input += chunk;
-try {
-  const request = JSON.parse(input);
-  const op = ops[request.op];
-  if (!op) throw new Error(`unknown op ${request.op}`);
-  const result = await op(request);
-  out(JSON.stringify({ ok: true, result }) + "\n");
-} catch (error) {
-  out(JSON.stringify({ ok: false, error: String(error?.stack ?? error) }) + "\n");
-}
+await runOp(ops);

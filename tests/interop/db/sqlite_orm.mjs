@@ -21,7 +21,7 @@ import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import path from "node:path";
 
-const out = process.stdout.write.bind(process.stdout);
+import { out, runOp } from "./run_op.mjs";
 process.stdout.write = process.stderr.write.bind(process.stderr);
 for (const level of ["log", "info", "debug", "warn"]) console[level] = (...a) => console.error(...a);
 
@@ -174,15 +174,6 @@ const ops = {
   },
 };
 
-let input = "";
-for await (const chunk of process.stdin) input += chunk;
-try {
-  const request = JSON.parse(input);
-  const op = ops[request.op];
-  if (!op) throw new Error(`unknown op ${request.op}`);
+await runOp(ops, (request) => {
   if (request.cwd) process.chdir(request.cwd);
-  const result = await op(request);
-  out(JSON.stringify({ ok: true, result }) + "\n");
-} catch (error) {
-  out(JSON.stringify({ ok: false, error: String(error?.stack ?? error) }) + "\n");
-}
+});

@@ -17,7 +17,7 @@ import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import path from "node:path";
 
-const out = process.stdout.write.bind(process.stdout);
+import { out, runOp } from "../run_op.mjs";
 process.stdout.write = process.stderr.write.bind(process.stderr);
 for (const level of ["log", "info", "debug", "warn"]) console[level] = (...a) => console.error(...a);
 
@@ -183,14 +183,4 @@ const ops = {
   },
 };
 
-let input = "";
-for await (const chunk of process.stdin) input += chunk;
-try {
-  const request = JSON.parse(input);
-  const op = ops[request.op];
-  if (!op) throw new Error(`unknown op ${request.op}`);
-  const result = await op(request);
-  out(JSON.stringify({ ok: true, result }) + "\n");
-} catch (error) {
-  out(JSON.stringify({ ok: false, error: String(error?.stack ?? error) }) + "\n");
-}
+await runOp(ops);
