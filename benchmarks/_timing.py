@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Measurement", "Timer", "measure_group"]
+__all__ = ["Measurement", "Timer", "bench_sync", "measure_group", "pct"]
 
 _perf = time.perf_counter_ns
 
@@ -115,3 +115,28 @@ def measure_group(
             m = results[i]
             m.samples_ns.append(_run(fns[i], m.loops, timer.clock) / m.loops)
     return results
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def bench_sync(fn: Callable[[], object], seconds: float = 1.0) -> float:
+    """Median ns per call of ``fn`` over 7 rounds of about ``seconds`` / 7 each."""
+    loops = 1000
+    while True:
+        t0 = time.perf_counter_ns()
+        for _ in range(loops):
+            fn()
+        if time.perf_counter_ns() - t0 > seconds * 1e9 / 7:
+            break
+        loops *= 2
+    rounds = []
+    for _ in range(7):
+        t0 = time.perf_counter_ns()
+        for _ in range(loops):
+            fn()
+        rounds.append((time.perf_counter_ns() - t0) / loops)
+    return statistics.median(rounds)

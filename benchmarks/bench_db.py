@@ -26,6 +26,7 @@ import uuid
 from dataclasses import replace
 
 import asyncpg
+from _timing import bench_sync, pct
 
 from sessiongate.cookies import RequestCredentials
 from sessiongate.errors import ProviderUnavailableError
@@ -44,30 +45,6 @@ INSERT INTO "Session" SELECT 'tok-' || i, 'u' || i, now() + interval '30 days'
   FROM generate_series(1, {n}) AS i;
 ANALYZE "User"; ANALYZE "Session";
 """
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def bench_sync(fn, seconds: float = 1.0) -> float:
-    """Median ns per call over 7 rounds."""
-    loops = 1000
-    while True:
-        t0 = time.perf_counter_ns()
-        for _ in range(loops):
-            fn()
-        if time.perf_counter_ns() - t0 > seconds * 1e9 / 7:
-            break
-        loops *= 2
-    rounds = []
-    for _ in range(7):
-        t0 = time.perf_counter_ns()
-        for _ in range(loops):
-            fn()
-        rounds.append((time.perf_counter_ns() - t0) / loops)
-    return statistics.median(rounds)
 
 
 async def main(

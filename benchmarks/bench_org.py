@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import platform
-import statistics
 import sys
 import time
 import uuid
@@ -30,6 +29,7 @@ from dataclasses import replace
 from typing import Any
 
 import asyncpg
+from _timing import bench_sync, pct
 
 from sessiongate.apikeys import ApiKeyVerifier, hash_api_key
 from sessiongate.organizations import (
@@ -63,30 +63,6 @@ ANALYZE "user"; ANALYZE "member";
 
 def key_of(i: int) -> str:
     return f"{i:064d}"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def bench_sync(fn: Any, seconds: float = 1.0) -> float:
-    """Median ns per call over 7 rounds."""
-    loops = 1000
-    while True:
-        t0 = time.perf_counter_ns()
-        for _ in range(loops):
-            fn()
-        if time.perf_counter_ns() - t0 > seconds * 1e9 / 7:
-            break
-        loops *= 2
-    rounds = []
-    for _ in range(7):
-        t0 = time.perf_counter_ns()
-        for _ in range(loops):
-            fn()
-        rounds.append((time.perf_counter_ns() - t0) / loops)
-    return statistics.median(rounds)
 
 
 class CountingStore(PostgresStore):
